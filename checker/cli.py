@@ -1,0 +1,76 @@
+"""The ``kcheck`` console command.
+
+``kcheck run`` is the main job: the kernel sweep through pytest with the kcheck plugin, in
+parallel with pytest-xdist, writing reports/results.jsonl, reports/junit.xml and a summary.
+Exit status is pytest's: 0 all cases passed or were skipped, 1 some case failed, 2+ usage or
+internal errors.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+
+
+def _run(args: argparse.Namespace, passthrough: list[str]) -> int:
+    import pytest
+
+    argv = [*(args.paths or ["kernels"])]
+    argv += ["--configs", str(args.configs), "--sweep-seed", str(args.sweep_seed), "--shapes", args.shapes]
+    argv += ["--device", args.device, "--target", args.target, "--reports-dir", args.reports_dir]
+    if args.k:
+        argv += ["-k", args.k]
+    if args.workers != "0":
+        # worksteal: a crashed worker's remaining cases are rerouted, never rerun (DESIGN.md).
+        argv += ["-n", args.workers, "--dist", "worksteal"]
+    if args.timeout:
+        argv += ["--timeout", str(args.timeout)]
+    argv += ["-q", "-rfE", "-p", "no:cacheprovider", *passthrough]
+    print("kcheck: pytest " + " ".join(argv), file=sys.stderr, flush=True)
+    return int(pytest.main(argv))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="kcheck", description=__doc__.splitlines()[0] if __doc__ else None)
+    sub = parser.add_subparsers(dest="command", required=True)
+    run = sub.add_parser(
+        "run",
+        help="sweep the kernel suite (pytest + kcheck plugin); extra arguments after -- go to pytest",
+    )
+    run.add_argument("paths", nargs="*", help="kernel files or directories (default: kernels)")
+    run.add_argument("--configs", type=int, default=8, help="sampled configs per kernel/shape/dtype")
+    run.add_argument("--sweep-seed", type=int, default=0)
+    run.add_argument("--shapes", choices=("all", "small", "full"), default="all")
+    run.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
+    run.add_argument("--target", choices=("sm_80", "sm_90", "sm_100"), default="sm_90")
+    run.add_argument("--reports-dir", default="reports")
+    run.add_argument("-k", help="pytest -k expression, e.g. 'softmax and bf16'")
+    run.add_argument(
+        "-n",
+        "--workers",
+        default=os.environ.get("KCHECK_WORKERS", "auto"),
+        help="pytest-xdist workers: a number, 'auto' (one per core, default) or 0 for none",
+    )
+    run.add_argument("--timeout", type=int, default=900, help="per-case pytest-timeout, seconds (0: none)")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``kcheck`` command; returns the exit status."""
+    raw = list(sys.argv[1:] if argv is None else argv)
+    passthrough: list[str] = []
+    if "--" in raw:
+        cut = raw.index("--")
+        raw, passthrough = raw[:cut], raw[cut + 1 :]
+    args = build_parser().parse_args(raw)
+    if args.configs < 0:
+        build_parser().error(f"--configs must be >= 0, got {args.configs}")
+    if args.command == "run":
+        return _run(args, passthrough)
+    raise AssertionError(args.command)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,184 @@
+"""Exception -> failure category, key fields, sanitized message and stable signature.
+
+Classification is table-driven: the first rule whose exception type name and message pattern
+match decides the category; its named groups become the record's fields. Messages quoted in the
+rules are real ones (seed logs, DESIGN.md measurements); tests/test_diagnostics.py holds them.
+Anything no rule matches is ``runtime-error`` with the exception type, never a pass.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from checker.model import Category
+
+#: Longest message kept in a record, characters (the rest is cut in the middle).
+MAX_MESSAGE = 4000
+
+
+@dataclass(frozen=True)
+class Rule:
+    """Exceptions whose type (or a base's) name is in ``types`` (empty: any) and whose message
+    matches ``pattern`` (None: any) get ``category``; named groups become integer/str fields."""
+
+    category: Category
+    types: tuple[str, ...] = ()
+    pattern: re.Pattern[str] | None = None
+    extra: Callable[[BaseException, str], dict[str, Any]] | None = None
+
+
+def _helion_location(_: BaseException, message: str) -> dict[str, Any]:
+    m = re.search(r'While processing:\s*File "([^"]+)", line (\d+)', message)
+    return {"source_file": m.group(1).rsplit("/", 1)[-1], "source_line": int(m.group(2))} if m else {}
+
+
+def _stage(stage: str) -> Callable[[BaseException, str], dict[str, Any]]:
+    return lambda _exc, _msg: {"stage": stage}
+
+
+RULES: tuple[Rule, ...] = (
+    # "numel (2097152) exceeds triton maximum tensor numel (1048576)" (seed logs, Triton)
+    Rule(
+        Category.NUMEL_OVERFLOW,
+        pattern=re.compile(
+            r"numel \((?P<numel>\d+)\) exceeds triton maximum tensor numel \((?P<limit>\d+)\)"
+        ),
+    ),
+    Rule(Category.INTERPRETER_UNSUPPORTED, types=("InterpreterGap",)),
+    # Triton: "out of resource: shared memory, Required: 1048584, Hardware limit: 232448"
+    Rule(
+        Category.OUT_OF_RESOURCES,
+        types=("OutOfResources",),
+        pattern=re.compile(
+            r"out of resource: (?P<resource>[\w ]+?), Required: (?P<required>\d+), "
+            r"Hardware limit: (?P<limit>\d+)"
+        ),
+    ),
+    Rule(Category.OUT_OF_RESOURCES, types=("OutOfResources",)),
+    Rule(Category.COMPILER_CRASH, types=("PTXASError",), extra=_stage("ptxas")),
+    Rule(Category.INVALID_CONFIG, types=("InvalidConfig",)),
+    Rule(Category.HELION_INTERNAL_ERROR, types=("Base",), extra=_helion_location),
+    Rule(Category.CUDA_OOM, types=("OutOfMemoryError",)),
+    Rule(Category.CUDA_OOM, pattern=re.compile(r"CUDA out of memory")),
+    Rule(Category.ILLEGAL_MEMORY_ACCESS, pattern=re.compile(r"illegal memory access|misaligned address")),
+    Rule(Category.DEVICE_ASSERT, pattern=re.compile(r"device-side assert")),
+    Rule(Category.LAUNCH_FAILURE, pattern=re.compile(r"unspecified launch failure|illegal instruction")),
+    Rule(Category.COMPILER_CRASH, types=("CompilationError",), extra=_stage("triton-frontend")),
+)
+
+
+@dataclass(frozen=True)
+class Diagnosis:
+    """What an exception means for a case."""
+
+    category: Category
+    message: str
+    signature: str
+    fields: dict[str, Any] = field(default_factory=dict)
+
+
+def _type_names(exc: BaseException) -> set[str]:
+    return {cls.__name__ for cls in type(exc).__mro__}
+
+
+def _full_message(exc: BaseException) -> str:
+    parts = [f"{type(exc).__name__}: {exc}"]
+    cause = exc.__cause__ or exc.__context__
+    seen = {id(exc)}
+    while cause is not None and id(cause) not in seen:
+        seen.add(id(cause))
+        parts.append(f"{type(cause).__name__}: {cause}")
+        cause = cause.__cause__ or cause.__context__
+    return "\n".join(parts)
+
+
+_ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def sanitize(text: str, limit: int = MAX_MESSAGE) -> str:
+    """Strip ANSI escapes and control characters; cut the middle of texts over ``limit`` chars."""
+    text = _CONTROL.sub("", _ANSI.sub("", text))
+    if len(text) > limit:
+        half = limit // 2
+        text = f"{text[:half]}\n... [{len(text) - limit} characters cut] ...\n{text[-half:]}"
+    return text
+
+
+_NORMALIZERS = (
+    (re.compile(r"(/[\w.\-+@~]+)+/([\w.\-+@]+)"), r"\2"),  # absolute paths -> basename
+    (re.compile(r"0x[0-9a-fA-F]+"), "0xADDR"),
+    (re.compile(r"\btmp[\w]+"), "TMP"),
+    (re.compile(r"kcheck_gen_[0-9a-f]+"), "GEN"),
+    (re.compile(r"\d+"), "N"),
+)
+
+
+def normalize(text: str) -> str:
+    """Message with paths, addresses, temp names and numbers replaced, for signatures."""
+    for pattern, repl in _NORMALIZERS:
+        text = pattern.sub(repl, text)
+    return " ".join(text.split())
+
+
+def _innermost_tool_frame(exc: BaseException) -> str:
+    """``module:function`` of the innermost traceback frame inside triton or helion, or ''."""
+    frames = traceback.extract_tb(exc.__traceback__) if exc.__traceback__ else []
+    for frame in reversed(frames):
+        for pkg in ("triton", "helion", "torch"):
+            marker = f"/{pkg}/"
+            if marker in frame.filename:
+                module = frame.filename.split(marker, 1)[1].removesuffix(".py").replace("/", ".")
+                return f"{pkg}.{module}:{frame.name}"
+    return ""
+
+
+def signature(category: Category, message: str, frame: str = "") -> str:
+    """Stable 12-hex-digit signature of a failure: the same crash in two configs, machines or
+    runs gets the same value."""
+    key = f"{category.value}\n{normalize(message)[:500]}\n{frame}"
+    return hashlib.sha256(key.encode()).hexdigest()[:12]
+
+
+def classify(exc: BaseException) -> Diagnosis:
+    """Diagnose an exception raised while generating, compiling or running a case."""
+    message = _full_message(exc)
+    names = set().union(*(_type_names(e) for e in _chain(exc)))
+    for rule in RULES:
+        if rule.types and not names.intersection(rule.types):
+            continue
+        fields: dict[str, Any] = {}
+        if rule.pattern is not None:
+            m = rule.pattern.search(message)
+            if m is None:
+                continue
+            fields = {k: int(v) if v.isdigit() else v.strip() for k, v in m.groupdict().items()}
+        if rule.extra is not None:
+            fields.update(rule.extra(exc, message))
+        fields["exception"] = type(exc).__name__
+        return _diagnosis(rule.category, message, exc, fields)
+    return _diagnosis(Category.RUNTIME_ERROR, message, exc, {"exception": type(exc).__name__})
+
+
+def _chain(exc: BaseException) -> list[BaseException]:
+    out = [exc]
+    cur = exc.__cause__ or exc.__context__
+    while cur is not None and cur not in out:
+        out.append(cur)
+        cur = cur.__cause__ or cur.__context__
+    return out
+
+
+def _diagnosis(category: Category, message: str, exc: BaseException, fields: dict[str, Any]) -> Diagnosis:
+    first_line = message.strip().splitlines()[0] if message.strip() else type(exc).__name__
+    return Diagnosis(
+        category=category,
+        message=sanitize(message),
+        signature=signature(category, first_line, _innermost_tool_frame(exc)),
+        fields=fields,
+    )

@@ -1,0 +1,223 @@
+"""Checking one case end to end: inputs, reference, codegen, run, compare -> Record.
+
+Runs in the calling process. On a CUDA machine the generated code runs natively on the GPU;
+on a CPU-only machine small shapes run under the Triton interpreter and full shapes go through
+code generation only (recorded ``not-run`` with the reason).
+"""
+
+from __future__ import annotations
+
+import functools
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+from checker import codegen, diagnostics, interpreter, toolchain
+from checker.model import CaseId, Category, Record
+from checker.numerics import compare, tolerance_for
+from checker.spec import DTYPES_BY_NAME, KernelSpec
+from checker.sweep import derived_seed, sample_configs, sampled_index
+from checker.targets import Target, interpreter_grid
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """How cases run in this process.
+
+    Attributes:
+        sweep_seed: seeds sampled configs and inputs.
+        target: the GPU target (the local GPU when ``native``).
+        native: run on the local CUDA device; False runs on CPU (interpreter / codegen only).
+        n_configs: how many configs are sampled per (kernel, shape, dtype).
+    """
+
+    sweep_seed: int
+    target: Target
+    native: bool
+    n_configs: int
+
+    @property
+    def device(self) -> str:
+        return "cuda" if self.native else "cpu"
+
+
+@dataclass
+class _Prepared:
+    """Per (kernel, shape, dtype) state shared by its config cases in one process."""
+
+    inputs: tuple[Any, ...]
+    bound: Any
+    reference: list[torch.Tensor] | BaseException
+    samples: list[Any] | None = None
+
+
+class _Failure(Exception):
+    def __init__(self, category: Category, message: str, **fields: Any) -> None:
+        super().__init__(message)
+        self.category = category
+        self.fields = fields
+
+
+def _to_device(value: Any, device: str) -> Any:
+    return value.to(device) if isinstance(value, torch.Tensor) else value
+
+
+def _upcast(value: Any, dtype: torch.dtype) -> Any:
+    if isinstance(value, torch.Tensor) and value.is_floating_point():
+        return value.to(torch.float32).to(dtype) if value.element_size() == 1 else value.to(dtype)
+    return value
+
+
+def _clone(value: Any) -> Any:
+    return value.clone() if isinstance(value, torch.Tensor) else value
+
+
+def _as_list(out: Any) -> list[Any]:
+    return list(out) if isinstance(out, (tuple, list)) else [out]
+
+
+@functools.lru_cache(maxsize=8)
+def _prepare(spec: KernelSpec, shape: tuple[int, ...], dtype_name: str, seed: int, device: str) -> _Prepared:
+    dtype = DTYPES_BY_NAME[dtype_name]
+    gen = torch.Generator().manual_seed(derived_seed(seed, spec.name, shape, dtype_name))
+    inputs = tuple(_to_device(v, device) for v in spec.make_inputs(shape, dtype, gen))
+    try:
+        with torch.no_grad():
+            ref = spec.reference(*(_upcast(v, spec.reference_dtype) for v in inputs))
+        reference: list[torch.Tensor] | BaseException = _as_list(ref)
+    except Exception as exc:
+        reference = exc
+    bound = spec.kernel.bind(inputs)
+    return _Prepared(inputs=inputs, bound=bound, reference=reference)
+
+
+def _config_for(spec: KernelSpec, prep: _Prepared, case: CaseId, opts: RunOptions) -> Any:
+    index = sampled_index(case.config)
+    if index is None:
+        try:
+            return codegen.resolve_config(prep.bound, spec.configs[case.config])
+        except KeyError:
+            raise _Failure(Category.INVALID_CONFIG, f"no named config {case.config!r}") from None
+    if prep.samples is None or len(prep.samples) <= index:
+        seed = derived_seed(opts.sweep_seed, spec.name, case.shape, case.dtype)
+        prep.samples = sample_configs(prep.bound.config_spec, max(opts.n_configs, index + 1), seed)
+    config = prep.samples[index]
+    if isinstance(config, BaseException):
+        raise _Failure(Category.INVALID_CONFIG, f"Helion could not generate config {case.config}: {config}")
+    return config
+
+
+def check_case(spec: KernelSpec, case: CaseId, opts: RunOptions) -> Record:
+    """Check one case and return its record; never raises for a kernel's fault."""
+    started = time.perf_counter()
+    stages: dict[str, float] = {}
+    config: Any = None
+    mode = "native" if opts.native else ("interpreter" if spec.is_small(case.shape) else "codegen-only")
+
+    def record(category: Category, message: str = "", **kw: Any) -> Record:
+        cfg = getattr(config, "config", None)
+        return Record(
+            case=case,
+            category=category,
+            mode=mode,
+            target=opts.target.name,
+            config=dict(cfg) if cfg is not None else None,
+            config_repr=repr(config) if config is not None else None,
+            toolchain=toolchain.versions(),
+            duration_s=round(time.perf_counter() - started, 4),
+            stages=stages,
+            message=message,
+            **kw,
+        )
+
+    def timed(stage: str, fn: Callable[[], Any]) -> Any:
+        t0 = time.perf_counter()
+        try:
+            return fn()
+        finally:
+            stages[stage] = round(time.perf_counter() - t0, 4)
+
+    try:
+        prep = timed("prepare", lambda: _prepare(spec, case.shape, case.dtype, opts.sweep_seed, opts.device))
+        if isinstance(prep.reference, BaseException):
+            d = diagnostics.classify(prep.reference)
+            return record(
+                Category.REFERENCE_ERROR,
+                f"reference raised: {d.message}",
+                signature=diagnostics.signature(Category.REFERENCE_ERROR, d.message),
+                fields={"exception": type(prep.reference).__name__},
+            )
+        config = _config_for(spec, prep, case, opts)
+        code = timed("codegen", lambda: codegen.generate(prep.bound, config))
+        if mode == "codegen-only":
+            return record(
+                Category.NOT_RUN,
+                "full shape on a CPU-only machine: code generated, not executed",
+                fields={"reason": "no GPU", "code_lines": code.count("\n") + 1},
+            )
+        if mode == "interpreter":
+            dtypes = {v.dtype for v in prep.inputs if isinstance(v, torch.Tensor)}
+            reason = interpreter.unsupported_reason(code, dtypes)
+            if reason:
+                raise interpreter.InterpreterGap(reason)
+        entry = codegen.load(code, spec.kernel.name)
+        if mode == "interpreter":
+            interpreter.install_shims(codegen.module_of(entry))
+        args = tuple(_clone(v) for v in prep.inputs)
+        outputs = _as_list(timed("run", lambda: _run(entry, args, opts.native)))
+        verdict = timed("compare", lambda: _compare(spec, case, prep.reference, outputs))  # type: ignore[arg-type]
+        if verdict.category is Category.PASSED:
+            return record(Category.PASSED, comparison=verdict.comparison)
+        return record(
+            verdict.category,
+            verdict.message,
+            signature=diagnostics.signature(verdict.category, verdict.message),
+            comparison=verdict.comparison,
+        )
+    except _Failure as f:
+        return record(
+            f.category, str(f), signature=diagnostics.signature(f.category, str(f)), fields=f.fields
+        )
+    except Exception as exc:
+        d = diagnostics.classify(exc)
+        return record(d.category, d.message, signature=d.signature, fields=d.fields)
+
+
+def _run(entry: Any, args: tuple[Any, ...], native: bool) -> Any:
+    if not native:
+        with torch.no_grad(), interpreter_grid():
+            return entry(*args)
+    with torch.no_grad():
+        out = entry(*args)
+    if native:
+        # Charge asynchronous errors to the case that caused them.
+        torch.cuda.synchronize()
+    return out
+
+
+def _compare(spec: KernelSpec, case: CaseId, reference: list[torch.Tensor], outputs: list[Any]) -> Any:
+    from checker.numerics import Verdict
+
+    if len(outputs) != len(reference):
+        return Verdict(
+            Category.SHAPE_MISMATCH, f"kernel returned {len(outputs)} outputs, reference {len(reference)}"
+        )
+    dtype = DTYPES_BY_NAME[case.dtype]
+    tol = tolerance_for(dtype, spec.tolerances)
+    worst = None
+    for i, (out, ref) in enumerate(zip(outputs, reference, strict=True)):
+        if not isinstance(out, torch.Tensor):
+            return Verdict(Category.DTYPE_MISMATCH, f"output {i} is {type(out).__name__}, not a tensor")
+        verdict = compare(out, ref, spec.output_dtype(dtype), tol)
+        if verdict.category is not Category.PASSED:
+            return (
+                verdict
+                if len(outputs) == 1
+                else Verdict(verdict.category, f"output {i}: {verdict.message}", verdict.comparison)
+            )
+        worst = verdict if worst is None else worst
+    assert worst is not None
+    return worst

@@ -1,0 +1,182 @@
+"""Records every stage passes along: the case, its outcome category and the record.
+
+The category set is closed (see docs/records.md); a new category is added here, deliberately,
+together with the fields it carries.
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+#: Version of the results.jsonl record schema (docs/records.md). Bump on any incompatible change.
+SCHEMA_VERSION = 1
+
+
+class Category(enum.StrEnum):
+    """Outcome of one case. ``PASSED`` is the only success; every other value is a finding."""
+
+    PASSED = "passed"
+    NUMERICAL_MISMATCH = "numerical-mismatch"
+    NONFINITE_MISMATCH = "nonfinite-mismatch"
+    SHAPE_MISMATCH = "shape-mismatch"
+    DTYPE_MISMATCH = "dtype-mismatch"
+    NUMEL_OVERFLOW = "numel-overflow"
+    COMPILE_TIMEOUT = "compile-timeout"
+    OUT_OF_RESOURCES = "out-of-resources"
+    COMPILER_CRASH = "compiler-crash"
+    HELION_INTERNAL_ERROR = "helion-internal-error"
+    INVALID_CONFIG = "invalid-config"
+    CUDA_OOM = "cuda-oom"
+    ILLEGAL_MEMORY_ACCESS = "illegal-memory-access"
+    DEVICE_ASSERT = "device-assert"
+    LAUNCH_FAILURE = "launch-failure"
+    RUNTIME_ERROR = "runtime-error"
+    RUN_TIMEOUT = "run-timeout"
+    WORKER_DIED = "worker-died"
+    REFERENCE_ERROR = "reference-error"
+    INTERPRETER_UNSUPPORTED = "interpreter-unsupported"
+    GOLDEN_DIFF = "golden-diff"
+    GOLDEN_MISSING = "golden-missing"
+    GOLDEN_STALE = "golden-stale"
+    NOT_RUN = "not-run"
+    #: A kernel module that could not be imported or declares an invalid spec.
+    COLLECTION_ERROR = "collection-error"
+
+    @property
+    def is_failure(self) -> bool:
+        """True for categories that fail the case (everything but passed and the skips)."""
+        return self not in _NON_FAILURES
+
+    @property
+    def is_skip(self) -> bool:
+        """True for categories that mean "this case was not checked", not "it is broken"."""
+        return self in _SKIPS
+
+
+_SKIPS = frozenset({Category.NOT_RUN, Category.INTERPRETER_UNSUPPORTED})
+_NON_FAILURES = _SKIPS | {Category.PASSED}
+
+
+@dataclass(frozen=True)
+class CaseId:
+    """Identity of one case: kernel x shape x dtype x config name.
+
+    ``shape`` is the problem shape as declared in the kernel spec (a tuple of ints), ``dtype`` a
+    short name such as ``bf16`` and ``config`` a named config (``default``) or a sampled one
+    (``cfg3``). ``param`` is the pytest parameter id, e.g. ``2048x4096-bf16-cfg3``.
+    """
+
+    kernel: str
+    shape: tuple[int, ...]
+    dtype: str
+    config: str
+
+    @property
+    def shape_str(self) -> str:
+        return "x".join(str(d) for d in self.shape)
+
+    @property
+    def param(self) -> str:
+        if not self.shape:  # a whole-file record (collection error): no shape or dtype
+            return self.config
+        return f"{self.shape_str}-{self.dtype}-{self.config}"
+
+    @property
+    def name(self) -> str:
+        """The test name, e.g. ``rms_norm[2048x4096-bf16-cfg3]``."""
+        return f"{self.kernel}[{self.param}]"
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """Statistics of one output compared with its reference (errors in the output's units)."""
+
+    max_abs_err: float
+    max_rel_err: float
+    mismatches: int
+    numel: int
+    rtol: float
+    atol: float
+    worst_index: tuple[int, ...] | None = None
+    worst_actual: float | None = None
+    worst_expected: float | None = None
+
+    @property
+    def mismatch_pct(self) -> float:
+        return 100.0 * self.mismatches / self.numel if self.numel else 0.0
+
+
+@dataclass(frozen=True)
+class Record:
+    """One line of results.jsonl: the outcome of one case (schema: docs/records.md).
+
+    ``duration_s`` is wall time of the whole case in seconds; ``stages`` maps each stage that ran
+    (``codegen``, ``run``, ``compare``) to its wall time in seconds.
+    """
+
+    case: CaseId
+    category: Category
+    mode: str  # "interpreter", "native" or "codegen-only"
+    target: str
+    config: dict[str, Any] | None
+    config_repr: str | None
+    toolchain: dict[str, str]
+    duration_s: float
+    stages: dict[str, float] = field(default_factory=dict)
+    message: str = ""
+    signature: str | None = None
+    fields: dict[str, Any] = field(default_factory=dict)
+    comparison: Comparison | None = None
+    repro: str | None = None
+    nodeid: str | None = None
+    worker: str | None = None
+    schema: int = SCHEMA_VERSION
+
+    def to_json(self) -> str:
+        """Serialize to one JSON line (no trailing newline)."""
+        data = asdict(self)
+        data["category"] = self.category.value
+        data["case"]["name"] = self.case.name
+        return json.dumps(data, sort_keys=True, default=str)
+
+    @classmethod
+    def from_json(cls, line: str) -> Record:
+        """Parse one results.jsonl line.
+
+        Raises:
+            ValueError: the line is not JSON, has another schema version or lacks fields.
+        """
+        try:
+            data = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"not a JSON record: {exc}") from exc
+        if data.get("schema") != SCHEMA_VERSION:
+            raise ValueError(f"record schema {data.get('schema')!r}, expected {SCHEMA_VERSION}")
+        try:
+            case = data.pop("case")
+            case.pop("name", None)
+            comparison = data.pop("comparison")
+            return cls(
+                case=CaseId(
+                    kernel=case["kernel"],
+                    shape=tuple(case["shape"]),
+                    dtype=case["dtype"],
+                    config=case["config"],
+                ),
+                category=Category(data.pop("category")),
+                comparison=_comparison_from_dict(comparison),
+                **data,
+            )
+        except (KeyError, TypeError) as exc:
+            raise ValueError(f"malformed record: {exc}") from exc
+
+
+def _comparison_from_dict(data: dict[str, Any] | None) -> Comparison | None:
+    if data is None:
+        return None
+    if data.get("worst_index") is not None:
+        data = {**data, "worst_index": tuple(data["worst_index"])}
+    return Comparison(**data)

@@ -1,0 +1,1 @@
+"""Writers: each consumes Records only and never reaches back into the runner."""

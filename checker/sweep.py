@@ -1,0 +1,90 @@
+"""Case expansion: kernel x shape x dtype x config, with configs sampled from Helion's space.
+
+Sampled configs are drawn with Helion's own ``ConfigGeneration.random_config`` from the bound
+kernel's ``config_spec``, under Python's ``random`` seeded from (sweep seed, kernel, shape,
+dtype). Config ``cfgK`` is the K-th draw, so it does not depend on how many are drawn: the
+same ``--sweep-seed`` names the same configs on every machine with the same Helion version
+and device type.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+from collections.abc import Iterator
+from typing import Any
+
+import torch
+
+from checker.model import CaseId
+from checker.spec import DTYPE_NAMES, KernelSpec
+
+SHAPE_SETS = ("all", "small", "full")
+
+
+def shapes_for(spec: KernelSpec, shape_set: str) -> list[tuple[int, ...]]:
+    """The spec's shapes in ``shape_set``: ``small``, ``full`` or ``all`` (small first).
+
+    Raises:
+        ValueError: unknown ``shape_set``.
+    """
+    if shape_set == "all":
+        return spec.all_shapes
+    if shape_set == "small":
+        return [tuple(s) for s in spec.small_shapes]
+    if shape_set == "full":
+        return [tuple(s) for s in spec.shapes if not spec.is_small(tuple(s))]
+    raise ValueError(f"unknown shape set {shape_set!r}; choose from {', '.join(SHAPE_SETS)}")
+
+
+def sampled_name(index: int) -> str:
+    return f"cfg{index}"
+
+
+def sampled_index(config_name: str) -> int | None:
+    """K for ``cfgK``, None for a named config."""
+    if config_name.startswith("cfg") and config_name[3:].isdigit():
+        return int(config_name[3:])
+    return None
+
+
+def expand(spec: KernelSpec, n_sampled: int, shape_set: str = "all") -> Iterator[CaseId]:
+    """Every case of ``spec``: shapes x dtypes x (named configs + ``n_sampled`` sampled ones)."""
+    config_names = [*spec.configs, *(sampled_name(i) for i in range(n_sampled))]
+    for shape in shapes_for(spec, shape_set):
+        for dtype in spec.dtypes:
+            for cname in config_names:
+                yield CaseId(spec.name, tuple(shape), DTYPE_NAMES[dtype], cname)
+
+
+def derived_seed(sweep_seed: int, kernel: str, shape: tuple[int, ...], dtype: torch.dtype | str) -> int:
+    """A 63-bit seed for one (kernel, shape, dtype) under ``sweep_seed``, stable across
+    processes (no ``hash()``, which is salted per process)."""
+    key = f"{sweep_seed}:{kernel}:{'x'.join(map(str, shape))}:{dtype}"
+    return int.from_bytes(hashlib.sha256(key.encode()).digest()[:8], "big") >> 1
+
+
+def sample_configs(config_spec: Any, count: int, seed: int) -> list[Any]:
+    """``count`` configs drawn from Helion's config space, deterministic for ``seed``.
+
+    An entry is a ``helion.Config``, or the exception Helion raised for that draw (recorded as
+    ``invalid-config`` by the caller). Python's global ``random`` state is restored afterwards.
+    """
+    from helion.autotuner.config_generation import ConfigGeneration
+
+    state = random.getstate()
+    try:
+        random.seed(seed)
+        try:
+            generation = ConfigGeneration(config_spec)
+        except Exception as exc:
+            return [exc] * count
+        out: list[Any] = []
+        for _ in range(count):
+            try:
+                out.append(generation.random_config())
+            except Exception as exc:
+                out.append(exc)
+        return out
+    finally:
+        random.setstate(state)

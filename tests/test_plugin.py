@@ -1,0 +1,126 @@
+"""The pytest plugin, run in-process with pytester on tiny real Helion kernels."""
+
+from __future__ import annotations
+
+import json
+import xml.etree.ElementTree as ET
+
+import pytest
+from conftest import kernel_source
+
+from checker.model import Category
+from checker.report.jsonl import read_records
+
+
+def _records(p: pytest.Pytester) -> list:
+    return list(read_records(p.path / "reports" / "results.jsonl"))
+
+
+def test_ids_outcomes_and_reports(kernel_dir: pytest.Pytester) -> None:
+    result = kernel_dir.runpytest("--configs", "2", "-p", "no:xdist")
+    # 2 shapes x 2 dtypes x (2 named + 2 sampled); the full shape is codegen-only on CPU
+    result.assert_outcomes(passed=8, skipped=8)
+    result.stdout.fnmatch_lines(["*kcheck summary*", "*add*16*8*8*"])
+    items = kernel_dir.runpytest("--configs", "2", "--collect-only", "-q").stdout.lines
+    assert "kernels/add.py::add[8x16-fp32-default]" in items
+    assert "kernels/add.py::add[64x96-fp16-cfg1]" in items
+    records = _records(kernel_dir)
+    assert len(records) == 16
+    assert {r.case.name for r in records} == {i.split("::")[1] for i in items if "::" in i}
+    small = [r for r in records if r.case.shape == (8, 16)]
+    assert all(r.category is Category.PASSED and r.mode == "interpreter" for r in small)
+    assert all(r.comparison is not None and r.comparison.mismatches == 0 for r in small)
+    full = [r for r in records if r.case.shape == (64, 96)]
+    assert all(r.category is Category.NOT_RUN and "codegen" in r.stages for r in full)
+    junit = ET.parse(kernel_dir.path / "reports" / "junit.xml").getroot()
+    assert junit.get("tests") == "16" and junit.get("skipped") == "8"
+    props = {p.get("name"): p.get("value") for p in junit.iter("property")}
+    assert {"kernel", "shape", "dtype", "config", "category", "target"} <= set(props)
+
+
+def test_k_selects_and_marker_separates(kernel_dir: pytest.Pytester) -> None:
+    kernel_dir.makepyfile(test_own="def test_own():\n    pass\n")
+    result = kernel_dir.runpytest("--configs", "0", "-k", "fp16 and wide", "-p", "no:xdist")
+    result.assert_outcomes(passed=1, skipped=1)
+    result = kernel_dir.runpytest("--configs", "0", "-m", "not kcheck", "-p", "no:xdist")
+    result.assert_outcomes(passed=1)
+
+
+def test_broken_kernel_module_is_a_collection_error_and_others_run(kernel_dir: pytest.Pytester) -> None:
+    (kernel_dir.path / "kernels" / "broken.py").write_text(
+        "import helion\nraise RuntimeError('boom in module')\n"
+    )
+    (kernel_dir.path / "kernels" / "nospec.py").write_text("X = 1\n")
+    result = kernel_dir.runpytest("--configs", "0", "--shapes", "small", "-p", "no:xdist")
+    result.assert_outcomes(passed=4, failed=2)
+    result.stdout.fnmatch_lines(["*collection-error*broken.py*failed to import*", "*boom in module*"])
+    result.stdout.fnmatch_lines(["*nospec.py*defines neither SPEC nor SPECS*"])
+    cats = [r.category for r in _records(kernel_dir)]
+    assert cats.count(Category.COLLECTION_ERROR) == 2
+
+
+def test_reference_error_is_recorded(kernel_dir: pytest.Pytester) -> None:
+    (kernel_dir.path / "kernels" / "add.py").write_text(
+        kernel_source("bad_reference", "def bad_reference(x, y):\n    raise ValueError('ref broke')\n")
+    )
+    result = kernel_dir.runpytest("--configs", "0", "--shapes", "small", "-p", "no:xdist")
+    result.assert_outcomes(failed=4)
+    records = _records(kernel_dir)
+    assert {r.category for r in records} == {Category.REFERENCE_ERROR}
+    assert "ref broke" in records[0].message
+
+
+def test_numerical_mismatch_for_a_wrong_kernel(kernel_dir: pytest.Pytester) -> None:
+    (kernel_dir.path / "kernels" / "add.py").write_text(
+        kernel_source("off_reference", "def off_reference(x, y):\n    return x + y + 1e-2\n")
+    )
+    result = kernel_dir.runpytest("--configs", "0", "--shapes", "small", "-p", "no:xdist")
+    result.assert_outcomes(failed=4)
+    result.stdout.fnmatch_lines(["*numerical-mismatch*add[8x16-fp32-default]*", "*repro: pytest*"])
+    rec = _records(kernel_dir)[0]
+    assert rec.category is Category.NUMERICAL_MISMATCH and rec.signature
+    assert rec.comparison is not None and rec.comparison.mismatches == 128
+
+
+def test_invalid_named_config_is_recorded(kernel_dir: pytest.Pytester) -> None:
+    src = kernel_source().replace("block_sizes=[8, 16], num_warps=2", "block_sizes=[8, 16, 4], num_warps=2")
+    (kernel_dir.path / "kernels" / "add.py").write_text(src)
+    result = kernel_dir.runpytest("--configs", "0", "--shapes", "small", "-k", "wide", "-p", "no:xdist")
+    result.assert_outcomes(failed=2)
+    assert {r.category for r in _records(kernel_dir)} == {Category.INVALID_CONFIG}
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--shapes", "huge"], "invalid choice: 'huge'"),
+        (["--configs", "-1"], "--configs must be >= 0"),
+        (["--target", "sm_75"], "invalid choice: 'sm_75'"),
+    ],
+)
+def test_bad_option_values_are_usage_errors(
+    kernel_dir: pytest.Pytester, args: list[str], message: str
+) -> None:
+    result = kernel_dir.runpytest(*args)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines([f"*{message}*"])
+
+
+def test_sampled_configs_are_deterministic_per_seed(kernel_dir: pytest.Pytester) -> None:
+    def configs(seed: str) -> dict[str, dict]:
+        kernel_dir.runpytest("--configs", "3", "--shapes", "small", "--sweep-seed", seed, "-p", "no:xdist")
+        return {r.case.name: r.config for r in _records(kernel_dir) if r.case.config.startswith("cfg")}
+
+    first, again, other = configs("1"), configs("1"), configs("2")
+    assert first == again
+    assert first != other
+    assert all(first.values())
+
+
+def test_xdist_workers_stream_one_record_per_case(kernel_dir: pytest.Pytester) -> None:
+    result = kernel_dir.runpytest("--configs", "1", "-n", "2", "--dist", "worksteal")
+    result.assert_outcomes(passed=6, skipped=6)
+    lines = (kernel_dir.path / "reports" / "results.jsonl").read_text().splitlines()
+    assert len(lines) == 12
+    workers = {json.loads(line)["worker"] for line in lines}
+    assert workers <= {"gw0", "gw1"} and workers
