@@ -1,0 +1,105 @@
+"""Classification against real error texts and Helion's own error types."""
+
+from __future__ import annotations
+
+import helion.exc
+import pytest
+
+from checker.diagnostics import classify, normalize, sanitize, signature
+from checker.interpreter import InterpreterGap
+from checker.model import Category
+
+# Verbatim from the seed logs / DESIGN.md measurements.
+NUMEL = "numel (2097152) exceeds triton maximum tensor numel (1048576)"
+SMEM = (
+    "out of resource: shared memory, Required: 1048584, Hardware limit: 232448. "
+    "Reducing block sizes or `num_stages` may help."
+)
+
+
+class CompilationError(Exception):
+    """Stands in for triton.compiler.errors.CompilationError (matched by type name)."""
+
+
+class OutOfResources(Exception):
+    pass
+
+
+class PTXASError(Exception):
+    pass
+
+
+def test_numel_overflow_fields() -> None:
+    d = classify(CompilationError(f"at 12:4:\n{NUMEL}"))
+    assert d.category is Category.NUMEL_OVERFLOW
+    assert d.fields["numel"] == 2097152 and d.fields["limit"] == 1048576
+
+
+def test_out_of_resources_fields() -> None:
+    d = classify(OutOfResources(SMEM))
+    assert d.category is Category.OUT_OF_RESOURCES
+    assert d.fields == {
+        "resource": "shared memory",
+        "required": 1048584,
+        "limit": 232448,
+        "exception": "OutOfResources",
+    }
+
+
+def test_ptxas_is_a_compiler_crash() -> None:
+    d = classify(PTXASError("PTXAS error: Internal Triton PTX codegen error\nptxas fatal"))
+    assert d.category is Category.COMPILER_CRASH and d.fields["stage"] == "ptxas"
+
+
+def test_helion_error_types() -> None:
+    assert classify(helion.exc.InvalidConfig("block size 3")).category is Category.INVALID_CONFIG
+    err = helion.exc.ShapeMismatch("[4]", "[8]")
+    d = classify(err)
+    assert d.category is Category.HELION_INTERNAL_ERROR
+
+
+def test_cause_chain_is_searched() -> None:
+    try:
+        try:
+            raise CompilationError(NUMEL)
+        except CompilationError as inner:
+            raise RuntimeError("Helion compiler triton codegen error") from inner
+    except RuntimeError as outer:
+        assert classify(outer).category is Category.NUMEL_OVERFLOW
+
+
+@pytest.mark.parametrize(
+    ("exc", "category"),
+    [
+        (
+            RuntimeError("CUDA error: an illegal memory access was encountered"),
+            Category.ILLEGAL_MEMORY_ACCESS,
+        ),
+        (RuntimeError("CUDA error: misaligned address"), Category.ILLEGAL_MEMORY_ACCESS),
+        (RuntimeError("CUDA error: device-side assert triggered"), Category.DEVICE_ASSERT),
+        (RuntimeError("CUDA error: unspecified launch failure"), Category.LAUNCH_FAILURE),
+        (RuntimeError("CUDA out of memory. Tried to allocate 2.00 GiB"), Category.CUDA_OOM),
+        (InterpreterGap("libdevice.tanh has no interpreter equivalent"), Category.INTERPRETER_UNSUPPORTED),
+        (KeyError("something new"), Category.RUNTIME_ERROR),
+    ],
+)
+def test_table(exc: BaseException, category: Category) -> None:
+    d = classify(exc)
+    assert d.category is category
+    assert d.fields["exception"] == type(exc).__name__
+
+
+def test_signature_ignores_numbers_paths_and_addresses() -> None:
+    a = "numel (2097152) exceeds triton maximum tensor numel (1048576) in /tmp/tmpab12/k.py at 0x7f00"
+    b = "numel (4194304) exceeds triton maximum tensor numel (1048576) in /home/u/x/k.py at 0x55aa"
+    assert normalize(a) == normalize(b)
+    assert signature(Category.NUMEL_OVERFLOW, a) == signature(Category.NUMEL_OVERFLOW, b)
+    assert signature(Category.NUMEL_OVERFLOW, a) != signature(Category.RUNTIME_ERROR, a)
+    assert classify(CompilationError(a)).signature == classify(CompilationError(b)).signature
+
+
+def test_sanitize_strips_escapes_and_caps_length() -> None:
+    text = "\x1b[31mred\x1b[0m\x00" + "x" * 10000
+    clean = sanitize(text, limit=100)
+    assert "\x1b" not in clean and "\x00" not in clean
+    assert clean.startswith("red") and "characters cut" in clean and len(clean) < 200
