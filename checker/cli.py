@@ -28,8 +28,17 @@ def _run(args: argparse.Namespace, passthrough: list[str]) -> int:
     if args.timeout:
         argv += ["--timeout", str(args.timeout)]
     argv += ["-q", "-rfE", "-p", "no:cacheprovider", *passthrough]
+    if not _plugin_installed():
+        # Running from a source tree that was not pip-installed: load the plugin by module name.
+        argv = ["-p", "checker.plugin", *argv]
     print("kcheck: pytest " + " ".join(argv), file=sys.stderr, flush=True)
     return int(pytest.main(argv))
+
+
+def _plugin_installed() -> bool:
+    from importlib.metadata import entry_points
+
+    return any(ep.value == "checker.plugin" for ep in entry_points(group="pytest11"))
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -50,7 +50,7 @@ class _Prepared:
 
     inputs: tuple[Any, ...]
     bound: Any
-    reference: list[torch.Tensor] | BaseException
+    reference: list[torch.Tensor] | BaseException | None = None
     samples: list[Any] | None = None
 
 
@@ -84,14 +84,21 @@ def _prepare(spec: KernelSpec, shape: tuple[int, ...], dtype_name: str, seed: in
     dtype = DTYPES_BY_NAME[dtype_name]
     gen = torch.Generator().manual_seed(derived_seed(seed, spec.name, shape, dtype_name))
     inputs = tuple(_to_device(v, device) for v in spec.make_inputs(shape, dtype, gen))
-    try:
-        with torch.no_grad():
-            ref = spec.reference(*(_upcast(v, spec.reference_dtype) for v in inputs))
-        reference: list[torch.Tensor] | BaseException = _as_list(ref)
-    except Exception as exc:
-        reference = exc
-    bound = spec.kernel.bind(inputs)
-    return _Prepared(inputs=inputs, bound=bound, reference=reference)
+    return _Prepared(inputs=inputs, bound=spec.kernel.bind(inputs))
+
+
+def _reference(spec: KernelSpec, prep: _Prepared) -> list[torch.Tensor] | BaseException:
+    """The reference outputs (or what the reference raised), computed once per group and only
+    when some case of it runs: a float64 4096^3 matmul costs ~10 s of CPU for nothing in a
+    codegen-only case."""
+    if prep.reference is None:
+        try:
+            with torch.no_grad():
+                ref = spec.reference(*(_upcast(v, spec.reference_dtype) for v in prep.inputs))
+            prep.reference = _as_list(ref)
+        except Exception as exc:
+            prep.reference = exc
+    return prep.reference
 
 
 def _config_for(spec: KernelSpec, prep: _Prepared, case: CaseId, opts: RunOptions) -> Any:
@@ -142,14 +149,6 @@ def check_case(spec: KernelSpec, case: CaseId, opts: RunOptions) -> Record:
 
     try:
         prep = timed("prepare", lambda: _prepare(spec, case.shape, case.dtype, opts.sweep_seed, opts.device))
-        if isinstance(prep.reference, BaseException):
-            d = diagnostics.classify(prep.reference)
-            return record(
-                Category.REFERENCE_ERROR,
-                f"reference raised: {d.message}",
-                signature=diagnostics.signature(Category.REFERENCE_ERROR, d.message),
-                fields={"exception": type(prep.reference).__name__},
-            )
         config = _config_for(spec, prep, case, opts)
         code = timed("codegen", lambda: codegen.generate(prep.bound, config))
         if mode == "codegen-only":
@@ -163,12 +162,21 @@ def check_case(spec: KernelSpec, case: CaseId, opts: RunOptions) -> Record:
             reason = interpreter.unsupported_reason(code, dtypes)
             if reason:
                 raise interpreter.InterpreterGap(reason)
+        reference = timed("reference", lambda: _reference(spec, prep))
+        if isinstance(reference, BaseException):
+            d = diagnostics.classify(reference)
+            return record(
+                Category.REFERENCE_ERROR,
+                f"reference raised: {d.message}",
+                signature=diagnostics.signature(Category.REFERENCE_ERROR, d.message),
+                fields={"exception": type(reference).__name__},
+            )
         entry = codegen.load(code, spec.kernel.name)
         if mode == "interpreter":
             interpreter.install_shims(codegen.module_of(entry))
         args = tuple(_clone(v) for v in prep.inputs)
         outputs = _as_list(timed("run", lambda: _run(entry, args, opts.native)))
-        verdict = timed("compare", lambda: _compare(spec, case, prep.reference, outputs))  # type: ignore[arg-type]
+        verdict = timed("compare", lambda: _compare(spec, case, reference, outputs))
         if verdict.category is Category.PASSED:
             return record(Category.PASSED, comparison=verdict.comparison)
         return record(
