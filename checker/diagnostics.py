@@ -61,6 +61,8 @@ RULES: tuple[Rule, ...] = (
     ),
     Rule(Category.OUT_OF_RESOURCES, types=("OutOfResources",)),
     Rule(Category.COMPILER_CRASH, types=("PTXASError",), extra=_stage("ptxas")),
+    # Triton's MLIR pipeline failing (H100, causal_attention fp16 sampled config, 2026-11-21)
+    Rule(Category.COMPILER_CRASH, pattern=re.compile(r"PassManager::run failed"), extra=_stage("mlir-pass")),
     Rule(Category.INVALID_CONFIG, types=("InvalidConfig",)),
     Rule(Category.HELION_INTERNAL_ERROR, types=("Base",), extra=_helion_location),
     Rule(Category.CUDA_OOM, types=("OutOfMemoryError",)),

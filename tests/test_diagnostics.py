@@ -51,6 +51,12 @@ def test_ptxas_is_a_compiler_crash() -> None:
     assert d.category is Category.COMPILER_CRASH and d.fields["stage"] == "ptxas"
 
 
+def test_mlir_pass_failure_is_a_compiler_crash() -> None:
+    # Verbatim from an H100 run of causal_attention[4x48x512x64-fp16-cfg1].
+    d = classify(RuntimeError("PassManager::run failed"))
+    assert d.category is Category.COMPILER_CRASH and d.fields["stage"] == "mlir-pass"
+
+
 def test_helion_error_types() -> None:
     assert classify(helion.exc.InvalidConfig("block size 3")).category is Category.INVALID_CONFIG
     err = helion.exc.ShapeMismatch("[4]", "[8]")
