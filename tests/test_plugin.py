@@ -124,3 +124,40 @@ def test_xdist_workers_stream_one_record_per_case(kernel_dir: pytest.Pytester) -
     assert len(lines) == 12
     workers = {json.loads(line)["worker"] for line in lines}
     assert workers <= {"gw0", "gw1"} and workers
+
+
+def _with_hostile_inputs(p: pytest.Pytester, body: str) -> None:
+    """Make add's input factory misbehave (``body`` runs first) for fp16 cases only."""
+    extra = (
+        "import os, signal, time\n"
+        "_inputs = make_inputs\n"
+        "def hostile_inputs(shape, dtype, gen):\n"
+        "    if dtype == torch.float16:\n"
+        f"        {body}\n"
+        "    return _inputs(shape, dtype, gen)\n"
+    )
+    src = kernel_source(extra=extra).replace("make_inputs=make_inputs", "make_inputs=hostile_inputs")
+    (p.path / "kernels" / "add.py").write_text(src)
+
+
+def test_segfaulting_worker_costs_one_record(kernel_dir: pytest.Pytester) -> None:
+    _with_hostile_inputs(kernel_dir, "os.kill(os.getpid(), signal.SIGSEGV)")
+    result = kernel_dir.runpytest("--configs", "0", "--shapes", "small", "-n", "2", "-k", "default")
+    result.assert_outcomes(passed=1, failed=1)
+    records = {r.case.name: r for r in _records(kernel_dir)}
+    assert records["add[8x16-fp32-default]"].category is Category.PASSED
+    died = records["add[8x16-fp16-default]"]
+    assert died.category is Category.WORKER_DIED and "crashed" in died.message and died.repro
+
+
+def test_pytest_timeout_becomes_run_timeout(kernel_dir: pytest.Pytester) -> None:
+    _with_hostile_inputs(kernel_dir, "time.sleep(30)")
+    result = kernel_dir.runpytest(
+        "--configs", "0", "--shapes", "small", "-k", "default", "--timeout", "2", "-p", "no:xdist"
+    )
+    result.assert_outcomes(passed=1, failed=1)
+    records = {r.case.name: r.category for r in _records(kernel_dir)}
+    assert records == {
+        "add[8x16-fp32-default]": Category.PASSED,
+        "add[8x16-fp16-default]": Category.RUN_TIMEOUT,
+    }
