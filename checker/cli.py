@@ -20,6 +20,7 @@ def _run(args: argparse.Namespace, passthrough: list[str]) -> int:
     argv = [*(args.paths or ["kernels"])]
     argv += ["--configs", str(args.configs), "--sweep-seed", str(args.sweep_seed), "--shapes", args.shapes]
     argv += ["--device", args.device, "--target", args.target, "--reports-dir", args.reports_dir]
+    argv += ["--compile-timeout", f"{args.compile_timeout:g}"] + (["--compile"] if args.compile else [])
     if args.k:
         argv += ["-k", args.k]
     if args.workers != "0":
@@ -54,6 +55,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--shapes", choices=("all", "small", "full"), default="all")
     run.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
     run.add_argument("--target", choices=("sm_80", "sm_90", "sm_100"), default="sm_90")
+    run.add_argument("--compile", action="store_true", help="cross-compile every case for the target (CPU)")
+    run.add_argument("--compile-timeout", type=float, default=60.0, help="seconds per cross-compile")
     run.add_argument("--reports-dir", default="reports")
     run.add_argument("-k", help="pytest -k expression, e.g. 'softmax and bf16'")
     run.add_argument(

@@ -7,6 +7,7 @@ code generation only (recorded ``not-run`` with the reason).
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import time
 import warnings
@@ -17,8 +18,10 @@ from typing import Any
 import torch
 
 from checker import codegen, diagnostics, interpreter, toolchain
+from checker.compile import describe_args
 from checker.model import CaseId, Category, Record
 from checker.numerics import compare, tolerance_for
+from checker.pool import CompileJob, CompileWorker, JobOutcome
 from checker.spec import DTYPES_BY_NAME, KernelSpec
 from checker.sweep import derived_seed, sample_configs, sampled_index
 from checker.targets import Target, interpreter_grid
@@ -33,12 +36,14 @@ class RunOptions:
         target: the GPU target (the local GPU when ``native``).
         native: run on the local CUDA device; False runs on CPU (interpreter / codegen only).
         n_configs: how many configs are sampled per (kernel, shape, dtype).
+        compile_timeout: seconds a cross-compile may take in its worker (0: no cross-compile).
     """
 
     sweep_seed: int
     target: Target
     native: bool
     n_configs: int
+    compile_timeout: float = 60.0
 
     @property
     def device(self) -> str:
@@ -152,11 +157,25 @@ def check_case(spec: KernelSpec, case: CaseId, opts: RunOptions) -> Record:
         prep = timed("prepare", lambda: _prepare(spec, case.shape, case.dtype, opts.sweep_seed, opts.device))
         config = _config_for(spec, prep, case, opts)
         code = timed("codegen", lambda: codegen.generate(prep.bound, config))
+        compiled: dict[str, Any] = {}
+        if not opts.native and opts.compile_timeout > 0:
+            outcome = _cross_compile(spec, prep, code, opts)
+            stages["compile"] = round(outcome.seconds, 4)
+            failure = _compile_failure(outcome, opts)
+            if failure is not None:
+                return record(
+                    failure.category, failure.message, signature=failure.signature, fields=failure.fields
+                )
+            compiled = outcome.result.fields()
         if mode == "codegen-only":
+            if compiled:
+                mode = "compile-only"
             return record(
                 Category.NOT_RUN,
-                "full shape on a CPU-only machine: code generated, not executed",
-                fields={"reason": "no GPU", "code_lines": code.count("\n") + 1},
+                "full shape on a CPU-only machine: "
+                + (f"compiled for {opts.target.name}" if compiled else "code generated")
+                + ", not executed",
+                fields={"reason": "no GPU", "code_lines": code.count("\n") + 1, **compiled},
             )
         if mode == "interpreter":
             dtypes = {v.dtype for v in prep.inputs if isinstance(v, torch.Tensor)}
@@ -179,12 +198,13 @@ def check_case(spec: KernelSpec, case: CaseId, opts: RunOptions) -> Record:
         outputs = _as_list(timed("run", lambda: _run(entry, args, opts.native)))
         verdict = timed("compare", lambda: _compare(spec, case, reference, outputs))
         if verdict.category is Category.PASSED:
-            return record(Category.PASSED, comparison=verdict.comparison)
+            return record(Category.PASSED, comparison=verdict.comparison, fields=compiled)
         return record(
             verdict.category,
             verdict.message,
             signature=diagnostics.signature(verdict.category, verdict.message),
             comparison=verdict.comparison,
+            fields=compiled,
         )
     except _Failure as f:
         return record(
@@ -193,6 +213,59 @@ def check_case(spec: KernelSpec, case: CaseId, opts: RunOptions) -> Record:
     except Exception as exc:
         d = diagnostics.classify(exc)
         return record(d.category, d.message, signature=d.signature, fields=d.fields)
+
+
+_worker: CompileWorker | None = None
+
+
+def _cross_compile(spec: KernelSpec, prep: _Prepared, code: str, opts: RunOptions) -> JobOutcome:
+    global _worker
+    if _worker is None:
+        _worker = CompileWorker()
+    job = CompileJob(code, spec.kernel.name, describe_args(prep.inputs), opts.target)
+    return _worker.run(job, opts.compile_timeout)
+
+
+def shutdown() -> None:
+    """Stop this process's compile worker (and its process group), if one was started."""
+    global _worker
+    if _worker is not None:
+        _worker.close()
+        _worker = None
+
+
+def _compile_failure(outcome: JobOutcome, opts: RunOptions) -> diagnostics.Diagnosis | None:
+    """The diagnosis of a failed cross-compile, None if it succeeded."""
+    if outcome.kind == "ok":
+        return None
+    if outcome.kind == "error":
+        d: diagnostics.Diagnosis = outcome.diagnosis
+        return dataclasses.replace(d, fields={**d.fields, "compile_s": round(outcome.seconds, 4)})
+    if outcome.kind == "timeout":
+        message = (
+            f"compile for {opts.target.name} exceeded {opts.compile_timeout:g} s; "
+            "the worker's process group was killed"
+        )
+        return diagnostics.Diagnosis(
+            Category.COMPILE_TIMEOUT,
+            message,
+            diagnostics.signature(Category.COMPILE_TIMEOUT, "compile timeout"),
+            {"seconds": outcome.seconds, "timeout_s": opts.compile_timeout},
+        )
+    crashed = bool(outcome.fields.get("crash_signal"))
+    category = Category.COMPILER_CRASH if crashed else Category.WORKER_DIED
+    how = f"signal {outcome.signal}" if outcome.signal else f"exit status {outcome.exit_status}"
+    tail = diagnostics.sanitize(outcome.stderr_tail, limit=2000)
+    return diagnostics.Diagnosis(
+        category,
+        f"compile worker died ({how}) while compiling for {opts.target.name}\nstderr tail:\n{tail}",
+        diagnostics.signature(category, f"compile worker died {how}"),
+        {
+            "signal": outcome.signal,
+            "exit_status": outcome.exit_status,
+            "stage": "native" if crashed else None,
+        },
+    )
 
 
 def _run(entry: Any, args: tuple[Any, ...], native: bool) -> Any:

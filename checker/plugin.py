@@ -86,6 +86,21 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="where cases run: cuda (native), cpu (interpreter / codegen only) or auto",
     )
     group.addoption(
+        "--compile",
+        action="store_true",
+        help="on a CPU-only machine, also cross-compile every case for the target in a supervised "
+        "worker process (numel overflow, shared memory over the target's limit, ptxas crashes, "
+        "compile timeouts); off by default until its cost fits the main job",
+    )
+    group.addoption(
+        "--compile-timeout",
+        type=float,
+        default=60.0,
+        metavar="S",
+        help="seconds a cross-compile for the target may take before its worker process group is "
+        "killed (compile-timeout); with --compile (default 60)",
+    )
+    group.addoption(
         "--reports-dir",
         default="reports",
         metavar="DIR",
@@ -108,6 +123,8 @@ def pytest_configure(config: pytest.Config) -> None:
     n = config.getoption("configs")
     if n < 0:
         raise pytest.UsageError(f"--configs must be >= 0, got {n}")
+    if config.getoption("compile_timeout") <= 0:
+        raise pytest.UsageError(f"--compile-timeout must be > 0, got {config.getoption('compile_timeout'):g}")
     from checker import interpreter, targets
     from checker.execute import RunOptions
 
@@ -118,7 +135,11 @@ def pytest_configure(config: pytest.Config) -> None:
     target = local or targets.get_target(config.getoption("target"))
     state = _State(
         options=RunOptions(
-            sweep_seed=config.getoption("sweep_seed"), target=target, native=local is not None, n_configs=n
+            sweep_seed=config.getoption("sweep_seed"),
+            target=target,
+            native=local is not None,
+            n_configs=n,
+            compile_timeout=config.getoption("compile_timeout") if config.getoption("compile") else 0.0,
         ),
         reports_dir=Path(config.getoption("reports_dir")),
         argv_extra=_repro_args(config),
@@ -141,6 +162,9 @@ def pytest_unconfigure(config: pytest.Config) -> None:
         return
     if state.writer is not None:
         state.writer.close()
+    from checker import execute
+
+    execute.shutdown()
     if state.saved_interpret is None:
         os.environ.pop("TRITON_INTERPRET", None)
     else:
@@ -158,6 +182,10 @@ def _repro_args(config: pytest.Config) -> list[str]:
         args += ["--device", config.getoption("device")]
     if config.getoption("target") != "sm_90":
         args += ["--target", config.getoption("target")]
+    if config.getoption("compile"):
+        args += ["--compile"]
+    if config.getoption("compile_timeout") != 60.0:
+        args += ["--compile-timeout", f"{config.getoption('compile_timeout'):g}"]
     return args
 
 

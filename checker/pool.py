@@ -1,0 +1,243 @@
+"""Supervised compile workers: each compile runs in a separate process we can kill.
+
+A hung Triton compile holds the GIL inside native code, so neither pytest-timeout's thread
+method nor a signal handler in the same process can stop it (DESIGN.md). The supervisor below
+owns the timeout instead: the worker is a fresh interpreter (``python -m checker.pool``, not a
+fork of a process that may hold CUDA or interpreter state) started in its own session, so it and
+everything it starts (ptxas) form one process group. On timeout: SIGTERM to the group, a short
+grace, SIGKILL; the worker is replaced on the next job. The worker's stderr goes to a file, not a
+pipe, so any amount of output cannot block it; its tail is kept for crash records.
+
+Jobs and results cross the pipe as length-prefixed pickles.
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import pickle
+import select
+import signal
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+from dataclasses import dataclass, field
+from typing import IO, Any
+
+#: Seconds between SIGTERM and SIGKILL of a timed-out worker's process group.
+KILL_GRACE_S = 2.0
+#: Characters of worker stderr kept in a crash record.
+STDERR_TAIL = 4000
+_CRASH_SIGNALS = {signal.SIGSEGV, signal.SIGABRT, signal.SIGBUS, signal.SIGILL, signal.SIGFPE}
+
+
+@dataclass(frozen=True)
+class CompileJob:
+    """One compile: generated ``code``, its host function ``entry`` and described ``args``."""
+
+    code: str
+    entry: str
+    args: tuple[Any, ...]
+    target: Any  # checker.targets.Target
+    # Test hook: "segv", "abort", "exit" or "hang" make the worker misbehave for real.
+    fault: str | None = None
+
+
+@dataclass(frozen=True)
+class JobOutcome:
+    """The worker's answer, or what the supervisor saw happen to it.
+
+    ``kind`` is ``ok`` (``result`` is a CompileResult), ``error`` (``diagnosis`` from
+    checker.diagnostics.classify in the worker), ``timeout``, or ``died`` (``signal`` or
+    ``exit_status``, ``stderr_tail``).
+    """
+
+    kind: str
+    result: Any = None
+    diagnosis: Any = None
+    seconds: float = 0.0
+    signal: str | None = None
+    exit_status: int | None = None
+    stderr_tail: str = ""
+    fields: dict[str, Any] = field(default_factory=dict)
+
+
+def _write_frame(stream: IO[bytes], obj: Any) -> None:
+    data = pickle.dumps(obj)
+    stream.write(struct.pack("<Q", len(data)) + data)
+    stream.flush()
+
+
+def _read_exact(fd: int, n: int, deadline: float | None) -> bytes | None:
+    """Read n bytes from fd; None on EOF; raises TimeoutError past ``deadline``."""
+    chunks: list[bytes] = []
+    while n:
+        if deadline is not None:
+            left = deadline - time.monotonic()
+            if left <= 0 or not select.select([fd], [], [], left)[0]:
+                raise TimeoutError
+        chunk = os.read(fd, min(n, 1 << 20))
+        if not chunk:
+            return None
+        chunks.append(chunk)
+        n -= len(chunk)
+    return b"".join(chunks)
+
+
+class CompileWorker:
+    """One supervised worker process; restarted after a timeout or death."""
+
+    def __init__(self) -> None:
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._stderr: IO[bytes] | None = None
+        atexit.register(self.close)
+
+    def _start(self) -> subprocess.Popen[bytes]:
+        env = dict(os.environ)
+        env.pop("TRITON_INTERPRET", None)  # the worker compiles for a GPU; never interprets
+        # Lives as long as the worker process, across jobs.
+        self._stderr = tempfile.TemporaryFile(prefix="kcheck-worker-stderr-")  # noqa: SIM115
+        self._proc = subprocess.Popen(
+            [sys.executable, "-m", "checker.pool"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=self._stderr,
+            env=env,
+            start_new_session=True,
+        )
+        return self._proc
+
+    def run(self, job: CompileJob, timeout_s: float) -> JobOutcome:
+        """Run ``job`` in the worker, waiting at most ``timeout_s`` seconds for its answer."""
+        proc = self._proc if self._proc is not None and self._proc.poll() is None else self._start()
+        assert proc.stdin is not None and proc.stdout is not None
+        started = time.monotonic()
+        try:
+            _write_frame(proc.stdin, job)
+            header = _read_exact(proc.stdout.fileno(), 8, started + timeout_s)
+            body = (
+                None
+                if header is None
+                else _read_exact(proc.stdout.fileno(), struct.unpack("<Q", header)[0], None)
+            )
+        except TimeoutError:
+            self.kill()
+            return JobOutcome(
+                "timeout", seconds=round(time.monotonic() - started, 3), fields={"timeout_s": timeout_s}
+            )
+        except BrokenPipeError:
+            body = None
+        if body is None:
+            return self._died(started)
+        outcome: JobOutcome = pickle.loads(body)
+        return outcome
+
+    def _died(self, started: float) -> JobOutcome:
+        assert self._proc is not None
+        status = self._proc.wait()
+        tail = self._stderr_tail()
+        self.kill()
+        sig = signal.Signals(-status).name if status < 0 else None
+        return JobOutcome(
+            "died",
+            seconds=round(time.monotonic() - started, 3),
+            signal=sig,
+            exit_status=status if status >= 0 else None,
+            stderr_tail=tail,
+            fields={"crash_signal": status < 0 and signal.Signals(-status) in _CRASH_SIGNALS},
+        )
+
+    def _stderr_tail(self) -> str:
+        if self._stderr is None:
+            return ""
+        self._stderr.seek(0, os.SEEK_END)
+        size = self._stderr.tell()
+        self._stderr.seek(max(0, size - STDERR_TAIL))
+        return self._stderr.read().decode("utf-8", "replace")
+
+    def kill(self) -> None:
+        """Stop the worker and its whole process group (ptxas included): SIGTERM, grace, SIGKILL."""
+        proc, self._proc = self._proc, None
+        if proc is not None:
+            for sig, wait in ((signal.SIGTERM, KILL_GRACE_S), (signal.SIGKILL, None)):
+                try:
+                    os.killpg(proc.pid, sig)
+                except ProcessLookupError:
+                    break
+                try:
+                    proc.wait(wait)
+                    if sig is signal.SIGTERM:
+                        # The leader is gone; children (ptxas) may not be.
+                        os.killpg(proc.pid, signal.SIGKILL)
+                    break
+                except subprocess.TimeoutExpired:
+                    continue
+                except ProcessLookupError:
+                    break
+            for stream in (proc.stdin, proc.stdout):
+                if stream is not None:
+                    stream.close()
+        if self._stderr is not None:
+            self._stderr.close()
+            self._stderr = None
+
+    close = kill
+
+    @property
+    def pid(self) -> int | None:
+        return self._proc.pid if self._proc is not None else None
+
+
+def _handle(job: CompileJob) -> JobOutcome:
+    from checker import diagnostics
+    from checker.compile import compile_for_target
+
+    if job.fault == "segv":
+        os.kill(os.getpid(), signal.SIGSEGV)
+    elif job.fault == "abort":
+        os.abort()
+    elif job.fault == "exit":
+        os._exit(3)
+    elif job.fault == "hang":
+        # Like a compile stuck in native code: ignores SIGTERM, so SIGKILL must follow.
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        subprocess.run(["sleep", "600"], check=False)
+    started = time.perf_counter()
+    try:
+        result = compile_for_target(job.code, job.entry, job.args, job.target)
+    except Exception as exc:
+        return JobOutcome("error", diagnosis=diagnostics.classify(exc), seconds=time.perf_counter() - started)
+    return JobOutcome("ok", result=result, seconds=result.seconds)
+
+
+def _serve() -> None:
+    """Worker main loop: read jobs from stdin, answer on the original stdout."""
+    out = os.fdopen(os.dup(1), "wb")
+    os.dup2(2, 1)  # stray prints go to the stderr file, never into the protocol
+    inp = sys.stdin.buffer.fileno()
+    from checker import targets
+
+    while True:
+        header = _read_exact(inp, 8, None)
+        if header is None:
+            return
+        body = _read_exact(inp, struct.unpack("<Q", header)[0], None)
+        if body is None:
+            return
+        job: CompileJob = pickle.loads(body)
+        targets.use_target_on_cpu(job.target)
+        try:
+            outcome = _handle(job)
+        except BaseException:
+            outcome = JobOutcome("died", stderr_tail=traceback.format_exc()[-STDERR_TAIL:])
+        _write_frame(out, outcome)
+
+
+if __name__ == "__main__":
+    # Serve from the imported module, not __main__, so pickled classes resolve as checker.pool.*
+    from checker import pool
+
+    pool._serve()
