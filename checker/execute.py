@@ -20,7 +20,7 @@ import torch
 from checker import codegen, diagnostics, interpreter, toolchain
 from checker.compile import describe_args
 from checker.model import CaseId, Category, Record
-from checker.numerics import compare, tolerance_for
+from checker.numerics import Verdict, compare, tolerance_for
 from checker.pool import CompileJob, CompileWorker, JobOutcome
 from checker.spec import DTYPES_BY_NAME, KernelSpec
 from checker.sweep import derived_seed, sample_configs, sampled_index
@@ -284,16 +284,16 @@ def _run(entry: Any, args: tuple[Any, ...], native: bool) -> Any:
     return out
 
 
-def _compare(spec: KernelSpec, case: CaseId, reference: list[torch.Tensor], outputs: list[Any]) -> Any:
-    from checker.numerics import Verdict
-
+def _compare(spec: KernelSpec, case: CaseId, reference: list[torch.Tensor], outputs: list[Any]) -> Verdict:
+    """The first failing output's verdict; when all pass, the first output's (its statistics
+    go into the record)."""
     if len(outputs) != len(reference):
         return Verdict(
             Category.SHAPE_MISMATCH, f"kernel returned {len(outputs)} outputs, reference {len(reference)}"
         )
     dtype = DTYPES_BY_NAME[case.dtype]
     tol = tolerance_for(dtype, spec.tolerances)
-    worst = None
+    first: Verdict | None = None
     for i, (out, ref) in enumerate(zip(outputs, reference, strict=True)):
         if not isinstance(out, torch.Tensor):
             return Verdict(Category.DTYPE_MISMATCH, f"output {i} is {type(out).__name__}, not a tensor")
@@ -304,6 +304,6 @@ def _compare(spec: KernelSpec, case: CaseId, reference: list[torch.Tensor], outp
                 if len(outputs) == 1
                 else Verdict(verdict.category, f"output {i}: {verdict.message}", verdict.comparison)
             )
-        worst = verdict if worst is None else worst
-    assert worst is not None
-    return worst
+        first = first or verdict
+    assert first is not None, "a kernel returns at least one output"
+    return first
