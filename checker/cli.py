@@ -13,6 +13,10 @@ import os
 import sys
 from collections.abc import Sequence
 
+from checker.pool import DEFAULT_COMPILE_TIMEOUT_S
+from checker.sweep import DEFAULT_CONFIGS, SHAPE_SETS
+from checker.targets import DEFAULT_TARGET, TARGETS
+
 
 def _run(args: argparse.Namespace, passthrough: list[str]) -> int:
     import pytest
@@ -50,13 +54,17 @@ def build_parser() -> argparse.ArgumentParser:
         help="sweep the kernel suite (pytest + kcheck plugin); extra arguments after -- go to pytest",
     )
     run.add_argument("paths", nargs="*", help="kernel files or directories (default: kernels)")
-    run.add_argument("--configs", type=int, default=8, help="sampled configs per kernel/shape/dtype")
+    run.add_argument(
+        "--configs", type=int, default=DEFAULT_CONFIGS, help="sampled configs per kernel/shape/dtype"
+    )
     run.add_argument("--sweep-seed", type=int, default=0)
-    run.add_argument("--shapes", choices=("all", "small", "full"), default="all")
+    run.add_argument("--shapes", choices=SHAPE_SETS, default="all")
     run.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
-    run.add_argument("--target", choices=("sm_80", "sm_90", "sm_100"), default="sm_90")
+    run.add_argument("--target", choices=sorted(TARGETS), default=DEFAULT_TARGET)
     run.add_argument("--compile", action="store_true", help="cross-compile every case for the target (CPU)")
-    run.add_argument("--compile-timeout", type=float, default=60.0, help="seconds per cross-compile")
+    run.add_argument(
+        "--compile-timeout", type=float, default=DEFAULT_COMPILE_TIMEOUT_S, help="seconds per cross-compile"
+    )
     run.add_argument("--reports-dir", default="reports")
     run.add_argument("-k", help="pytest -k expression, e.g. 'softmax and bf16'")
     run.add_argument(

@@ -89,14 +89,7 @@ def _type_names(exc: BaseException) -> set[str]:
 
 
 def _full_message(exc: BaseException) -> str:
-    parts = [f"{type(exc).__name__}: {exc}"]
-    cause = exc.__cause__ or exc.__context__
-    seen = {id(exc)}
-    while cause is not None and id(cause) not in seen:
-        seen.add(id(cause))
-        parts.append(f"{type(cause).__name__}: {cause}")
-        cause = cause.__cause__ or cause.__context__
-    return "\n".join(parts)
+    return "\n".join(f"{type(e).__name__}: {e}" for e in _chain(exc))
 
 
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")

@@ -21,7 +21,7 @@ from checker import codegen, diagnostics, interpreter, toolchain
 from checker.compile import describe_args
 from checker.model import CaseId, Category, Record
 from checker.numerics import Verdict, compare, tolerance_for
-from checker.pool import CompileJob, CompileWorker, JobOutcome
+from checker.pool import DEFAULT_COMPILE_TIMEOUT_S, CompileJob, CompileWorker, JobOutcome
 from checker.spec import DTYPES_BY_NAME, KernelSpec
 from checker.sweep import derived_seed, sample_configs, sampled_index
 from checker.targets import Target, interpreter_grid
@@ -43,7 +43,7 @@ class RunOptions:
     target: Target
     native: bool
     n_configs: int
-    compile_timeout: float = 60.0
+    compile_timeout: float = DEFAULT_COMPILE_TIMEOUT_S
 
     @property
     def device(self) -> str:
@@ -146,6 +146,12 @@ def check_case(spec: KernelSpec, case: CaseId, opts: RunOptions) -> Record:
             **kw,
         )
 
+    def failed(category: Category, message: str, **kw: Any) -> Record:
+        return record(category, message, signature=diagnostics.signature(category, message), **kw)
+
+    def diagnosed(d: diagnostics.Diagnosis) -> Record:
+        return record(d.category, d.message, signature=d.signature, fields=d.fields)
+
     def timed(stage: str, fn: Callable[[], Any]) -> Any:
         t0 = time.perf_counter()
         try:
@@ -163,9 +169,7 @@ def check_case(spec: KernelSpec, case: CaseId, opts: RunOptions) -> Record:
             stages["compile"] = round(outcome.seconds, 4)
             failure = _compile_failure(outcome, opts)
             if failure is not None:
-                return record(
-                    failure.category, failure.message, signature=failure.signature, fields=failure.fields
-                )
+                return diagnosed(failure)
             compiled = outcome.result.fields()
         if mode == "codegen-only":
             if compiled:
@@ -199,20 +203,11 @@ def check_case(spec: KernelSpec, case: CaseId, opts: RunOptions) -> Record:
         verdict = timed("compare", lambda: _compare(spec, case, reference, outputs))
         if verdict.category is Category.PASSED:
             return record(Category.PASSED, comparison=verdict.comparison, fields=compiled)
-        return record(
-            verdict.category,
-            verdict.message,
-            signature=diagnostics.signature(verdict.category, verdict.message),
-            comparison=verdict.comparison,
-            fields=compiled,
-        )
+        return failed(verdict.category, verdict.message, comparison=verdict.comparison, fields=compiled)
     except _Failure as f:
-        return record(
-            f.category, str(f), signature=diagnostics.signature(f.category, str(f)), fields=f.fields
-        )
+        return failed(f.category, str(f), fields=f.fields)
     except Exception as exc:
-        d = diagnostics.classify(exc)
-        return record(d.category, d.message, signature=d.signature, fields=d.fields)
+        return diagnosed(diagnostics.classify(exc))
 
 
 _worker: CompileWorker | None = None
@@ -278,9 +273,8 @@ def _run(entry: Any, args: tuple[Any, ...], native: bool) -> Any:
             return entry(*args)
     with torch.no_grad():
         out = entry(*args)
-    if native:
-        # Charge asynchronous errors to the case that caused them.
-        torch.cuda.synchronize()
+    # Charge asynchronous errors to the case that caused them.
+    torch.cuda.synchronize()
     return out
 
 

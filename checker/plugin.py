@@ -24,8 +24,10 @@ import pytest
 
 from checker import diagnostics, toolchain
 from checker.model import CaseId, Category, Record
+from checker.pool import DEFAULT_COMPILE_TIMEOUT_S
 from checker.spec import KernelSpec, SpecError, specs_of_module
-from checker.sweep import SHAPE_SETS, expand
+from checker.sweep import DEFAULT_CONFIGS, SHAPE_SETS, expand
+from checker.targets import DEFAULT_TARGET, TARGETS
 
 RECORD_KEY = "kcheck_record"
 _CASE_NAME = re.compile(
@@ -55,7 +57,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption(
         "--configs",
         type=int,
-        default=8,
+        default=DEFAULT_CONFIGS,
         metavar="N",
         help="configs sampled from Helion's config space per kernel/shape/dtype (default 8)",
     )
@@ -74,8 +76,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
     group.addoption(
         "--target",
-        choices=("sm_80", "sm_90", "sm_100"),
-        default="sm_90",
+        choices=sorted(TARGETS),
+        default=DEFAULT_TARGET,
         help="GPU target seen by Helion on a CPU-only machine (default sm_90); on a GPU the "
         "local device is the target",
     )
@@ -95,7 +97,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption(
         "--compile-timeout",
         type=float,
-        default=60.0,
+        default=DEFAULT_COMPILE_TIMEOUT_S,
         metavar="S",
         help="seconds a cross-compile for the target may take before its worker process group is "
         "killed (compile-timeout); with --compile (default 60)",
@@ -180,11 +182,11 @@ def _repro_args(config: pytest.Config) -> list[str]:
     ]
     if config.getoption("device") != "auto":
         args += ["--device", config.getoption("device")]
-    if config.getoption("target") != "sm_90":
+    if config.getoption("target") != DEFAULT_TARGET:
         args += ["--target", config.getoption("target")]
     if config.getoption("compile"):
         args += ["--compile"]
-    if config.getoption("compile_timeout") != 60.0:
+    if config.getoption("compile_timeout") != DEFAULT_COMPILE_TIMEOUT_S:
         args += ["--compile-timeout", f"{config.getoption('compile_timeout'):g}"]
     return args
 

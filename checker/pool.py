@@ -27,6 +27,8 @@ import traceback
 from dataclasses import dataclass, field
 from typing import IO, Any
 
+#: Default seconds a cross-compile may take (--compile-timeout).
+DEFAULT_COMPILE_TIMEOUT_S = 60.0
 #: Seconds between SIGTERM and SIGKILL of a timed-out worker's process group.
 KILL_GRACE_S = 2.0
 #: Characters of worker stderr kept in a crash record.

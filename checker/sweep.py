@@ -20,6 +20,8 @@ from checker.model import CaseId
 from checker.spec import DTYPE_NAMES, KernelSpec
 
 SHAPE_SETS = ("all", "small", "full")
+#: Configs sampled per kernel x shape x dtype unless --configs says otherwise.
+DEFAULT_CONFIGS = 8
 
 
 def shapes_for(spec: KernelSpec, shape_set: str) -> list[tuple[int, ...]]:
