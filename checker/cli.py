@@ -14,6 +14,7 @@ import sys
 from collections.abc import Sequence
 
 from checker.pool import DEFAULT_COMPILE_TIMEOUT_S
+from checker.report import commands as report_commands
 from checker.sweep import DEFAULT_CONFIGS, SHAPE_SETS
 from checker.targets import DEFAULT_TARGET, TARGETS
 
@@ -74,6 +75,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="pytest-xdist workers: a number, 'auto' (one per core, default) or 0 for none",
     )
     run.add_argument("--timeout", type=int, default=900, help="per-case pytest-timeout, seconds (0: none)")
+    report_commands.add_parsers(sub)
     return parser
 
 
@@ -85,10 +87,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         cut = raw.index("--")
         raw, passthrough = raw[:cut], raw[cut + 1 :]
     args = build_parser().parse_args(raw)
-    if args.configs < 0:
+    if args.command == "run" and args.configs < 0:
         build_parser().error(f"--configs must be >= 0, got {args.configs}")
     if args.command == "run":
         return _run(args, passthrough)
+    if args.command == "report":
+        return report_commands.run_report(args)
+    if args.command == "post":
+        return report_commands.run_post(args)
     raise AssertionError(args.command)
 
 

@@ -29,6 +29,9 @@ from checker.spec import KernelSpec, SpecError, specs_of_module
 from checker.sweep import DEFAULT_CONFIGS, SHAPE_SETS, expand
 from checker.targets import DEFAULT_TARGET, TARGETS
 
+# Sharding (--shard) and GPU pinning of xdist workers are plugin modules of their own.
+pytest_plugins = ["checker.shard", "checker.gpus"]
+
 RECORD_KEY = "kcheck_record"
 _CASE_NAME = re.compile(
     r"^(?P<kernel>[a-z][a-z0-9_]*)\[(?P<shape>\d+(?:x\d+)*)-(?P<dtype>\w+?)-(?P<config>[a-z0-9_]+)\]$"

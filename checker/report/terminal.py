@@ -1,4 +1,5 @@
-"""Terminal summary (rich): per kernel, cases passed / failed by category / skipped."""
+"""Terminal summaries (rich): per kernel, cases by category (the run), or by baseline status
+(``kcheck report``)."""
 
 from __future__ import annotations
 
@@ -6,10 +7,30 @@ import io
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 
-from rich.console import Console
+from rich.console import Console, RenderableType
+from rich.console import Group as Group_
 from rich.table import Table
+from rich.text import Text
 
 from checker.model import Category, Record
+from checker.report.baseline import Classification, Status
+
+_STATUS_COLUMNS = (
+    Status.NEW,
+    Status.GOLDEN,
+    Status.PRE_EXISTING,
+    Status.FLAKY,
+    Status.FIXED,
+    Status.PASSED,
+    Status.SKIPPED,
+)
+_STATUS_STYLE = {
+    Status.NEW: "bold red",
+    Status.GOLDEN: "magenta",
+    Status.PRE_EXISTING: "yellow",
+    Status.FLAKY: "cyan",
+    Status.FIXED: "green",
+}
 
 
 def summary_table(records: Iterable[Record]) -> Table:
@@ -49,4 +70,58 @@ def render(records: Iterable[Record], width: int = 120, color: bool = False) -> 
     buf = io.StringIO()
     console = Console(file=buf, width=width, force_terminal=color, color_system="standard" if color else None)
     console.print(summary_table(records))
+    return buf.getvalue()
+
+
+def classification_view(result: Classification, max_groups: int = 20) -> Group_:
+    """The same summary as the PR comment, for a terminal: status counts per kernel, then the
+    groups (new failures first), each with one case and its repro command. Untrusted text is
+    passed as plain ``Text``, never as rich markup."""
+    per_kernel = result.per_kernel()
+    total = result.counts()
+    columns = [s for s in _STATUS_COLUMNS if total[s] or s in (Status.NEW, Status.PASSED)]
+    table = Table(title="kcheck report", show_footer=True)
+    table.add_column("kernel", footer="total")
+    table.add_column("cases", justify="right", footer=str(sum(total.values())))
+    for status in columns:
+        style = _STATUS_STYLE.get(status)
+        table.add_column(status.value, justify="right", footer=str(total[status]), style=style)
+    for kernel, counts in per_kernel.items():
+        table.add_row(
+            Text(kernel), str(sum(counts.values())), *(str(counts[s]) if counts[s] else "." for s in columns)
+        )
+    parts: list[RenderableType] = [table]
+    if not result.baseline_given:
+        parts.append(Text("no baseline given: every failure counts as new", style="yellow"))
+    for status in _STATUS_COLUMNS[:5]:
+        groups = result.groups(status)
+        if not groups:
+            continue
+        parts.append(
+            Text(f"\n{status.value}: {len(result.of(status))} cases in {len(groups)} groups", style="bold")
+        )
+        for group in groups[:max_groups]:
+            rec = group.representative.record
+            line = Text("  ")
+            line.append(group.category.value, style=_STATUS_STYLE.get(status))
+            line.append(f" [{group.signature or '-'}] x{len(group.cases)}  ")
+            line.append(rec.case.name)
+            first = rec.message.strip().splitlines()[0] if rec.message.strip() else ""
+            if first:
+                line.append(f"\n    {first[:200]}")
+            if rec.repro:
+                line.append(f"\n    repro: {rec.repro}", style="dim")
+            parts.append(line)
+        if len(groups) > max_groups:
+            parts.append(Text(f"  ... {len(groups) - max_groups} more groups in summary.md"))
+    for entry in result.corrupt:
+        parts.append(Text(f"report-corrupt: {entry.describe()}", style="red"))
+    return Group_(*parts)
+
+
+def render_classification(result: Classification, width: int = 120, color: bool = False) -> str:
+    """:func:`classification_view` as text."""
+    buf = io.StringIO()
+    console = Console(file=buf, width=width, force_terminal=color, color_system="standard" if color else None)
+    console.print(classification_view(result))
     return buf.getvalue()

@@ -1,0 +1,415 @@
+"""``kcheck post`` against a real HTTP server on localhost speaking the GitHub REST endpoints
+PyGithub calls (pytest-httpserver), through ``Github(base_url=...)``: no mocked client."""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pytest_httpserver import HTTPServer
+from werkzeug import Request, Response
+
+from checker.cli import main
+from checker.report import github
+from checker.report.github import WriteSafeRetry
+from checker.report.summary import COMMENT_CHAR_LIMIT, marker
+
+REPO = "octo/kernels"
+PR = 7
+MARK = marker("kcheck")
+TOKENS = {"tok-bot": "kcheck-bot", "tok-other": "mallory"}
+ACTIONS_TOKEN = "tok-actions"  # like GITHUB_TOKEN: GET /user is forbidden
+
+
+class FakeGitHub:
+    """Issue comments of one PR, users by token, pulls, and faults injected per request."""
+
+    def __init__(self, server: HTTPServer) -> None:
+        self.server = server
+        self.comments: list[dict[str, Any]] = []
+        self.pulls: list[dict[str, Any]] = []
+        self.log: list[str] = []
+        self.next_id = 100
+        # (method, hook): a hook gets the request and the would-be response and returns the one
+        # sent, once each, in order.
+        self.faults: list[tuple[str, Callable[[Request, Response], Response]]] = []
+        base = f"/repos/{REPO}"
+        server.expect_request("/user", method="GET").respond_with_handler(self._wrap(self.get_user))
+        comments = re.compile(rf"^{base}/issues/(\d+)/comments$")
+        server.expect_request(comments, method="GET").respond_with_handler(self._wrap(self.list_comments))
+        server.expect_request(comments, method="POST").respond_with_handler(self._wrap(self.create))
+        one = re.compile(rf"^{base}/issues/comments/(\d+)$")
+        server.expect_request(one, method="PATCH").respond_with_handler(self._wrap(self.edit))
+        server.expect_request(f"{base}/pulls", method="GET").respond_with_handler(self._wrap(self.list_pulls))
+
+    def url(self, path: str) -> str:
+        return self.server.url_for(path).rstrip("/")
+
+    def _wrap(self, handler: Callable[[Request], Response]) -> Callable[[Request], Response]:
+        def serve(request: Request) -> Response:
+            self.log.append(f"{request.method} {request.path}")
+            login = self._login(request)
+            if login is None:
+                return _json({"message": "Bad credentials"}, 401)
+            response = handler(request)
+            for i, (method, hook) in enumerate(self.faults):
+                if method == request.method:
+                    del self.faults[i]
+                    return hook(request, response)
+            return response
+
+        return serve
+
+    def _login(self, request: Request) -> str | None:
+        auth = request.headers.get("Authorization", "")
+        token = auth.split(" ", 1)[1] if " " in auth else ""
+        return "github-actions[bot]" if token == ACTIONS_TOKEN else TOKENS.get(token)
+
+    def get_user(self, request: Request) -> Response:
+        login = self._login(request)
+        if login == "github-actions[bot]":
+            return _json({"message": "Resource not accessible by integration"}, 403)
+        return _json({"login": login, "id": 1, "type": "User"})
+
+    def _comment_json(self, c: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "id": c["id"],
+            "body": c["body"],
+            "user": {"login": c["login"], "id": 2, "type": "Bot" if "[bot]" in c["login"] else "User"},
+            "url": self.url(f"/repos/{REPO}/issues/comments/{c['id']}"),
+            "html_url": f"https://github.com/{REPO}/pull/{PR}#issuecomment-{c['id']}",
+            "created_at": "2026-11-21T00:00:00Z",
+            "updated_at": "2026-11-21T00:00:00Z",
+        }
+
+    def list_comments(self, request: Request) -> Response:
+        per_page = int(request.args.get("per_page", 30))
+        page = int(request.args.get("page", 1))
+        items = self.comments[(page - 1) * per_page : page * per_page]
+        headers = {}
+        if page * per_page < len(self.comments):
+            nxt = self.url(request.path) + f"?per_page={per_page}&page={page + 1}"
+            headers["Link"] = f'<{nxt}>; rel="next"'
+        return _json([self._comment_json(c) for c in items], headers=headers)
+
+    def create(self, request: Request) -> Response:
+        body = request.get_json()["body"]
+        if len(body) > COMMENT_CHAR_LIMIT:
+            return _json({"message": "Validation Failed", "errors": ["body is too long"]}, 422)
+        comment = {"id": self.next_id, "body": body, "login": self._login(request)}
+        self.next_id += 1
+        self.comments.append(comment)
+        return _json(self._comment_json(comment), 201)
+
+    def edit(self, request: Request) -> Response:
+        cid = int(request.path.rsplit("/", 1)[1])
+        body = request.get_json()["body"]
+        if len(body) > COMMENT_CHAR_LIMIT:
+            return _json({"message": "Validation Failed"}, 422)
+        for c in self.comments:
+            if c["id"] == cid:
+                if c["login"] != self._login(request):
+                    return _json({"message": "Forbidden"}, 403)
+                c["body"] = body
+                return _json(self._comment_json(c))
+        return _json({"message": "Not Found"}, 404)
+
+    def list_pulls(self, request: Request) -> Response:
+        head = request.args.get("head")
+        items = [p for p in self.pulls if head is None or p["head_label"] == head]
+        return _json(
+            [
+                {
+                    "number": p["number"],
+                    "state": "open",
+                    "url": self.url(f"/repos/{REPO}/pulls/{p['number']}"),
+                    "head": {"sha": p["sha"], "label": p["head_label"], "ref": p["head_label"].split(":")[1]},
+                }
+                for p in items
+            ]
+        )
+
+
+def _json(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    return Response(json.dumps(data), status=status, headers=headers or {}, content_type="application/json")
+
+
+@pytest.fixture
+def gh_server(httpserver: HTTPServer) -> Iterator[FakeGitHub]:
+    yield FakeGitHub(httpserver)
+
+
+@pytest.fixture
+def waits(monkeypatch: pytest.MonkeyPatch) -> list[float]:
+    """The seconds each retry would have slept; nothing actually sleeps."""
+    slept: list[float] = []
+    monkeypatch.setattr(WriteSafeRetry, "sleep_fn", staticmethod(slept.append))
+    return slept
+
+
+def _client(fake: FakeGitHub, token: str = "tok-bot", timeout: int = 15) -> Any:
+    return github.client(token, fake.url("/"), timeout=timeout, throttle=False)
+
+
+def _post(fake: FakeGitHub, body: str, token: str = "tok-bot", **kw: Any) -> github.PostResult:
+    return github.post_comment(_client(fake, token, **kw), REPO, PR, body, MARK)
+
+
+def test_creates_once_then_updates_in_place(gh_server: FakeGitHub, waits: list[float]) -> None:
+    first = _post(gh_server, f"{MARK}\none")
+    assert first.action == "created"
+    second = _post(gh_server, f"{MARK}\ntwo")
+    assert (second.action, second.comment_id) == ("updated", first.comment_id)
+    third = _post(gh_server, f"{MARK}\ntwo")
+    assert third.action == "unchanged"
+    assert [c["body"] for c in gh_server.comments] == [f"{MARK}\ntwo"]
+    assert gh_server.log.count(f"PATCH /repos/{REPO}/issues/comments/{first.comment_id}") == 1
+    assert waits == []
+
+
+def test_finds_own_comment_on_a_later_page(gh_server: FakeGitHub, waits: list[float]) -> None:
+    gh_server.comments += [{"id": i, "body": f"chatter {i}", "login": "mallory"} for i in range(1, 65)]
+    made = _post(gh_server, f"{MARK}\nv1")
+    assert _post(gh_server, f"{MARK}\nv2").comment_id == made.comment_id
+    assert sum(1 for c in gh_server.comments if c["body"].startswith(MARK)) == 1
+    assert len(gh_server.comments) == 65
+
+
+def test_secondary_rate_limit_honours_retry_after(gh_server: FakeGitHub, waits: list[float]) -> None:
+    def limited(request: Request, response: Response) -> Response:
+        gh_server.comments.pop()  # the rate limit rejected the request: nothing was created
+        return _json(
+            {"message": "You have exceeded a secondary rate limit."}, 403, headers={"Retry-After": "7"}
+        )
+
+    gh_server.faults.append(("POST", limited))
+    result = _post(gh_server, f"{MARK}\nbody")
+    assert result.action == "created"
+    assert waits == [7.0]
+    assert len(gh_server.comments) == 1
+    assert gh_server.log.count(f"POST /repos/{REPO}/issues/{PR}/comments") == 2
+
+
+def test_rate_limit_message_without_retry_after_backs_off(gh_server: FakeGitHub, waits: list[float]) -> None:
+    def limited(request: Request, response: Response) -> Response:
+        return _json({"message": "You have exceeded a secondary rate limit. Please wait."}, 403)
+
+    gh_server.faults.append(("GET", limited))
+    _post(gh_server, f"{MARK}\nbody")
+    assert len(waits) == 1 and waits[0] > 0
+    assert len(gh_server.comments) == 1
+
+
+def test_502_after_the_server_created_the_comment_leaves_one(
+    gh_server: FakeGitHub, waits: list[float]
+) -> None:
+    gh_server.faults.append(("POST", lambda req, resp: _json({"message": "Bad Gateway"}, 502)))
+    result = _post(gh_server, f"{MARK}\nbody")
+    assert result.action == "created"
+    assert [c["body"] for c in gh_server.comments] == [f"{MARK}\nbody"]
+    assert gh_server.log.count(f"POST /repos/{REPO}/issues/{PR}/comments") == 1, "the POST was not repeated"
+    # and a second post edits that one comment
+    _post(gh_server, f"{MARK}\nagain")
+    assert [c["body"] for c in gh_server.comments] == [f"{MARK}\nagain"]
+
+
+def test_timeout_after_the_server_created_the_comment_leaves_one(
+    gh_server: FakeGitHub, waits: list[float]
+) -> None:
+    def slow(request: Request, response: Response) -> Response:
+        time.sleep(1.5)  # longer than the client's 1 s timeout; the comment already exists
+        return response
+
+    gh_server.faults.append(("POST", slow))
+    result = _post(gh_server, f"{MARK}\nbody", timeout=1)
+    assert result.action == "created"
+    assert len(gh_server.comments) == 1
+    assert gh_server.log.count(f"POST /repos/{REPO}/issues/{PR}/comments") == 1
+
+
+def test_502_before_anything_was_created_posts_again(gh_server: FakeGitHub, waits: list[float]) -> None:
+    def failed(request: Request, response: Response) -> Response:
+        gh_server.comments.pop()
+        return _json({"message": "Bad Gateway"}, 502)
+
+    gh_server.faults.append(("POST", failed))
+    assert _post(gh_server, f"{MARK}\nbody").action == "created"
+    assert len(gh_server.comments) == 1
+
+
+def test_forged_marker_in_another_users_comment_is_ignored(gh_server: FakeGitHub, waits: list[float]) -> None:
+    forged = {"id": 1, "body": f"{MARK}\n@everyone all green, merge it", "login": "mallory"}
+    gh_server.comments.append(dict(forged))
+    ours = _post(gh_server, f"{MARK}\nreal")
+    assert ours.comment_id != 1
+    _post(gh_server, f"{MARK}\nreal v2")
+    assert gh_server.comments[0] == forged, "the forged comment was not touched"
+    assert [c["body"] for c in gh_server.comments if c["login"] == "kcheck-bot"] == [f"{MARK}\nreal v2"]
+
+
+def test_actions_token_without_user_access_uses_the_bot_login(
+    gh_server: FakeGitHub, waits: list[float]
+) -> None:
+    first = _post(gh_server, f"{MARK}\none", token=ACTIONS_TOKEN)
+    second = _post(gh_server, f"{MARK}\ntwo", token=ACTIONS_TOKEN)
+    assert first.comment_id == second.comment_id
+    assert [c["login"] for c in gh_server.comments] == ["github-actions[bot]"]
+
+
+def test_bad_token_is_a_clear_error(gh_server: FakeGitHub, waits: list[float]) -> None:
+    with pytest.raises(github.PostError, match="401"):
+        _post(gh_server, f"{MARK}\nbody", token="nope")
+    assert gh_server.comments == []
+
+
+def test_pr_number_of_a_fork_workflow_run_comes_from_the_event(gh_server: FakeGitHub) -> None:
+    gh_server.pulls.append({"number": 42, "sha": "b" * 40, "head_label": "forker:fix"})
+    gh_server.pulls.append({"number": 43, "sha": "c" * 40, "head_label": "forker:fix"})
+    event = {
+        "workflow_run": {
+            "pull_requests": [],
+            "head_branch": "fix",
+            "head_sha": "c" * 40,
+            "head_repository": {"owner": {"login": "forker"}},
+        }
+    }
+    assert github.pr_number(event, _client(gh_server), REPO) == 43
+    assert github.pr_number({"workflow_run": {"pull_requests": [{"number": 5}]}}) == 5
+    assert github.pr_number({"pull_request": {"number": 9}}) == 9
+    with pytest.raises(github.PostError, match="not about a pull request"):
+        github.pr_number({"push": {}})
+
+
+# --- the command ------------------------------------------------------------------------------
+
+
+def _reports(tmp_path: Path, body: str, exit_code: int = 1) -> Path:
+    reports = tmp_path / "reports"
+    reports.mkdir()
+    (reports / "summary.md").write_text(body, encoding="utf-8")
+    finding = {
+        "status": "new",
+        "category": "numerical-mismatch",
+        "signature": "0123456789ab",
+        "cases": 3,
+        "case": "softmax[4x64-fp32-cfg1]",
+        "nodeid": "kernels/softmax.py::softmax[4x64-fp32-cfg1]",
+        "message": "::warning::injected, 100% wrong,\nsecond line",
+        "repro": "pytest 'kernels/softmax.py::softmax[4x64-fp32-cfg1]'",
+    }
+    verdict = {
+        "schema": 1,
+        "exit_code": exit_code,
+        "fail_reasons": ["1 new case(s)"] if exit_code else [],
+        "counts": {"new": 1},
+        "findings": [finding],
+    }
+    (reports / "verdict.json").write_text(json.dumps(verdict))
+    return reports
+
+
+def _argv(fake: FakeGitHub, reports: Path) -> list[str]:
+    return [
+        "post",
+        "--reports-dir",
+        str(reports),
+        "--repo",
+        REPO,
+        "--pr",
+        str(PR),
+        "--api-url",
+        fake.url("/"),
+    ]
+
+
+@pytest.fixture
+def no_throttle(monkeypatch: pytest.MonkeyPatch) -> None:
+    real = github.client
+    monkeypatch.setattr(github, "client", lambda *a, **k: real(*a, **{**k, "throttle": False}))
+
+
+def test_post_twice_leaves_one_comment(
+    gh_server: FakeGitHub,
+    waits: list[float],
+    no_throttle: None,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setenv("GITHUB_TOKEN", "tok-bot")
+    monkeypatch.delenv("GITHUB_ACTIONS", raising=False)
+    monkeypatch.delenv("GITHUB_STEP_SUMMARY", raising=False)
+    reports = _reports(tmp_path, "<!-- kcheck-report:other -->\n## kcheck: ❌ 1 new failure\n")
+    assert main(_argv(gh_server, reports)) == 1, "exit status is the tests'"
+    assert main(_argv(gh_server, reports)) == 1
+    assert len(gh_server.comments) == 1
+    assert gh_server.comments[0]["body"] == f"{MARK}\n## kcheck: ❌ 1 new failure\n"
+    out = capsys.readouterr().out
+    assert "created comment" in out and "unchanged comment" in out
+
+
+def test_no_token_posts_nothing_and_keeps_the_tests_exit_status(
+    gh_server: FakeGitHub, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.delenv("GITHUB_TOKEN", raising=False)
+    monkeypatch.delenv("GITHUB_ACTIONS", raising=False)
+    summary_file = tmp_path / "step_summary.md"
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary_file))
+    reports = _reports(tmp_path, f"{MARK}\nbody\n", exit_code=1)
+    assert main(_argv(gh_server, reports)) == 1
+    assert gh_server.log == [] and gh_server.comments == []
+    assert "no token in $GITHUB_TOKEN: nothing posted" in capsys.readouterr().err
+    assert "body" in summary_file.read_text()
+    (tmp_path / "ok").mkdir()
+    assert main(_argv(gh_server, _reports(tmp_path / "ok", f"{MARK}\nfine\n", exit_code=0))) == 0
+
+
+def test_oversized_body_is_cut_to_githubs_limit(
+    gh_server: FakeGitHub,
+    waits: list[float],
+    no_throttle: None,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("GITHUB_TOKEN", "tok-bot")
+    monkeypatch.delenv("GITHUB_STEP_SUMMARY", raising=False)
+    lines = [f"- line {i} " + "x" * 80 for i in range(1500)]
+    body = (
+        f"{MARK}\n## big\n\n<details><summary>all</summary>\n\n```text\n"
+        + "\n".join(lines)
+        + "\n```\n</details>\n"
+    )
+    assert len(body) > COMMENT_CHAR_LIMIT
+    reports = _reports(tmp_path, body)
+    assert main([*_argv(gh_server, reports), "--artifact", "kcheck-reports-sm90"]) == 1
+    [posted] = gh_server.comments
+    assert len(posted["body"]) <= COMMENT_CHAR_LIMIT
+    assert posted["body"].startswith(MARK)
+    assert "artifact `kcheck-reports-sm90`" in posted["body"]
+    text = posted["body"]
+    assert text.count("```") % 2 == 0, "the open code fence was closed"
+    assert text.count("<details>") == text.count("</details>")
+
+
+def test_annotations_only_for_new_failures_and_escaped(
+    gh_server: FakeGitHub, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.delenv("GITHUB_TOKEN", raising=False)
+    monkeypatch.setenv("GITHUB_ACTIONS", "true")
+    monkeypatch.delenv("GITHUB_STEP_SUMMARY", raising=False)
+    reports = _reports(tmp_path, f"{MARK}\nbody\n")
+    main(_argv(gh_server, reports))
+    lines = [line for line in capsys.readouterr().out.splitlines() if line.startswith("::")]
+    assert len(lines) == 1
+    line = lines[0]
+    assert line.startswith(
+        "::error file=kernels/softmax.py,title=kcheck new%3A numerical-mismatch (3 cases)::"
+    )
+    assert "%0A" in line and "100%25 wrong" in line
+    # the injected command is data of the one annotation line, never a line of its own
+    assert "::warning::injected" in line
