@@ -124,7 +124,7 @@ def _header(result: Classification, info: RunInfo) -> str:
     records = [c.record for c in result.cases]
     lines = [marker(info.comment_id), f"## kcheck: {verdict}", ""]
     facts = []
-    toolchain = _common(records, lambda r: " ".join(f"{k} {v}" for k, v in sorted(r.toolchain.items())))
+    toolchain = _common(records, lambda r: ", ".join(f"{k} {v}" for k, v in sorted(r.toolchain.items())))
     if toolchain:
         facts.append(f"**toolchain** {toolchain}")
     targets = _common(records, lambda r: r.target)
@@ -137,7 +137,7 @@ def _header(result: Classification, info: RunInfo) -> str:
     if info.run_url and info.run_url.startswith("https://"):
         facts.append(f"[**run**]({info.run_url})")
     if facts:
-        lines.append(" · ".join(facts))
+        lines += [" · ".join(facts), ""]
     if result.baseline_given:
         base = f" {md_code(info.baseline_source)}" if info.baseline_source else ""
         lines.append(f"Compared with the base branch's results{base}.")
