@@ -13,7 +13,7 @@ import os
 import sys
 from collections.abc import Sequence
 
-from checker.pool import DEFAULT_COMPILE_TIMEOUT_S
+from checker.pool import COMPILE_POLICIES, DEFAULT_COMPILE_TIMEOUT_S
 from checker.report import commands as report_commands
 from checker.sweep import DEFAULT_CONFIGS, SHAPE_SETS
 from checker.targets import DEFAULT_TARGET, TARGETS
@@ -24,8 +24,10 @@ def _run(args: argparse.Namespace, passthrough: list[str]) -> int:
 
     argv = [*(args.paths or ["kernels"])]
     argv += ["--configs", str(args.configs), "--sweep-seed", str(args.sweep_seed), "--shapes", args.shapes]
-    argv += ["--device", args.device, "--target", args.target, "--reports-dir", args.reports_dir]
-    argv += ["--compile-timeout", f"{args.compile_timeout:g}"] + (["--compile"] if args.compile else [])
+    argv += ["--device", args.device, "--reports-dir", args.reports_dir] + (
+        ["--target", args.target] if args.target else []
+    )
+    argv += ["--compile", args.compile, "--compile-timeout", f"{args.compile_timeout:g}"]
     if args.k:
         argv += ["-k", args.k]
     if args.workers != "0":
@@ -61,8 +63,15 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--sweep-seed", type=int, default=0)
     run.add_argument("--shapes", choices=SHAPE_SETS, default="all")
     run.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
-    run.add_argument("--target", choices=sorted(TARGETS), default=DEFAULT_TARGET)
-    run.add_argument("--compile", action="store_true", help="cross-compile every case for the target (CPU)")
+    run.add_argument(
+        "--target", choices=sorted(TARGETS), help=f"CPU: target to compile for (default {DEFAULT_TARGET})"
+    )
+    run.add_argument(
+        "--compile",
+        choices=COMPILE_POLICIES,
+        default="auto",
+        help="compile cases in supervised workers first: auto (default), off, check, full",
+    )
     run.add_argument(
         "--compile-timeout", type=float, default=DEFAULT_COMPILE_TIMEOUT_S, help="seconds per cross-compile"
     )

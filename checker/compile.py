@@ -7,15 +7,24 @@ arguments are then specialized the way Triton's JIT would on a GPU of that targe
 ``triton.compile(ASTSource(...), target=GPUTarget(...))`` builds ttir -> ttgir -> llir -> ptx ->
 cubin; ptxas ships in the triton wheel. Runs in the compile worker (checker.pool), where
 TRITON_INTERPRET is off.
+
+Two levels (:class:`Level`): ``check`` stops right after shared memory is allocated on the TTGIR,
+before LLVM lowering, O3 and ptxas (about a second per case: it finds numel overflows, shared
+memory over the target's limit and MLIR pass failures); ``full`` goes on to a cubin and reads
+registers and spills from ptxas, and also checks the register file. Sampled configs that
+compile for minutes spend those minutes in LLVM (``llir``) or ptxas, which ``check`` never runs.
 """
 
 from __future__ import annotations
 
 import contextlib
+import enum
 import io
+import math
 import re
+import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import torch
@@ -52,8 +61,11 @@ class CompileResult:
         seconds: wall time of ``triton.compile``.
         shared_memory: shared memory per block the kernel needs, bytes.
         num_warps, num_stages: the compiled options.
-        registers: registers per thread reported by ptxas, or None if it printed none.
-        spills: bytes of spill stores reported by ptxas, or None.
+        registers: registers per thread reported by ptxas; None at level ``check`` (no ptxas).
+        spills: bytes of spill stores reported by ptxas; None at level ``check``.
+        level: the :class:`Level` compiled to.
+        stage_s: seconds per Triton stage that ran (``frontend``, ``ttir``, ``ttgir``, ``llir``,
+            ``ptx``, ``cubin``).
     """
 
     seconds: float
@@ -62,10 +74,13 @@ class CompileResult:
     num_stages: int
     registers: int | None
     spills: int | None
+    level: str = "full"
+    stage_s: dict[str, float] = field(default_factory=dict)
 
     def fields(self) -> dict[str, Any]:
         return {
             "compile_s": round(self.seconds, 4),
+            "compile_level": self.level,
             "shared_memory": self.shared_memory,
             "num_warps": self.num_warps,
             "num_stages": self.num_stages,
@@ -74,13 +89,25 @@ class CompileResult:
         }
 
 
-class OutOfResources(Exception):
-    """The compiled kernel needs more of a resource than the target has (checked without a GPU;
-    the message has Triton's own format so one classifier rule serves both)."""
+class Level(enum.StrEnum):
+    """How far a cross-compile goes (``--compile``)."""
+
+    #: frontend, TTIR, TTGIR and shared-memory allocation; no LLVM, no ptxas.
+    CHECK = "check"
+    #: all the way to a cubin, with ptxas -v for registers and spills.
+    FULL = "full"
 
 
 class _Captured(Exception):
     pass
+
+
+class _StopAfterCheck(Exception):
+    """Raised from inside triton.compile once a ``check``-level compile has what it needs."""
+
+    def __init__(self, shared: int) -> None:
+        super().__init__(shared)
+        self.shared = shared
 
 
 def capture_launch(entry: Any, args: tuple[Any, ...]) -> tuple[Any, dict[str, Any], tuple[Any, ...]]:
@@ -130,11 +157,110 @@ def _ptxas_report(ptx: str, target: Target) -> str:
     return proc.stderr + proc.stdout
 
 
-def compile_for_target(code: str, entry_name: str, args: tuple[Any, ...], target: Target) -> CompileResult:
-    """Compile generated ``code`` for ``target``; ``args`` as from :func:`describe_args`.
+def _out_of_resources(required: int, limit: int, name: str) -> Exception:
+    """Triton's own OutOfResources (the one a GPU launch raises), so one classifier rule and
+    one signature serve compile-time and launch-time findings."""
+    from triton.runtime.errors import OutOfResources
+
+    return OutOfResources(required, limit, name)
+
+
+def _allocated_shared_memory(backend: Any, ttgir: Any, options: Any, capability: int) -> int | None:
+    """Shared memory (bytes) the ``ttgir`` module will allocate, computed on a copy of it.
+
+    Runs the head of Triton's ``make_llir`` pipeline (third_party/nvidia/backend/compiler.py in
+    triton 3.6) up to and including ``allocate_shared_memory_nv``, which sets ``ttg.shared``, so a
+    kernel over the target's limit is rejected in ~10 ms instead of after LLVM O3 and ptxas.
+    Returns None when this triton lacks one of those internals; the full compile then decides.
+    """
+    try:
+        from triton._C.libtriton import ir, nvidia, passes
+        from triton.backends.nvidia.compiler import get_ptx_version_from_options
+
+        with tempfile.NamedTemporaryFile("w", suffix=".ttgir", prefix="kcheck-") as f:
+            f.write(str(ttgir))
+            f.flush()
+            context = ir.context()
+            ir.load_dialects(context)
+            backend.load_dialects(context)
+            module = ir.parse_mlir_module(f.name, context)
+        module.context = context
+        pm = ir.pass_manager(context)
+        passes.ttgpuir.add_combine_tensor_select_and_if(pm)
+        passes.ttgpuir.add_allocate_warp_groups(pm)
+        passes.convert.add_scf_to_cf(pm)
+        passes.gluon.add_inliner(pm)
+        ptx_version = get_ptx_version_from_options(options, backend.target.arch)
+        nvidia.passes.ttgpuir.add_allocate_shared_memory_nv(pm, capability, ptx_version)
+        pm.run(module, "kcheck_shared_memory")
+        shared = module.get_int_attr("ttg.shared")
+    except (ImportError, AttributeError, TypeError):
+        return None
+    return int(shared or 0)
+
+
+def _stage_hook(target: Target, level: Level, stage_s: dict[str, float], started: float) -> Any:
+    """A ``knobs.runtime.add_stages_inspection_hook`` that times every stage and checks shared
+    memory before LLVM lowering (and stops there at level ``check``)."""
+
+    def hook(backend: Any, stages: dict[str, Any], options: Any, language: Any, capability: int) -> None:
+        def timed(name: str, fn: Any) -> Any:
+            def run(src: Any, metadata: dict[str, Any]) -> Any:
+                if "frontend" not in stage_s:
+                    stage_s["frontend"] = round(time.perf_counter() - started, 4)
+                t0 = time.perf_counter()
+                try:
+                    return fn(src, metadata)
+                finally:
+                    stage_s[name] = round(time.perf_counter() - t0, 4)
+
+            return run
+
+        def llir(src: Any, metadata: dict[str, Any], lower: Any = stages["llir"]) -> Any:
+            shared = _allocated_shared_memory(backend, src, options, capability)
+            if shared is not None and shared > target.max_shared_memory:
+                raise _out_of_resources(shared, target.max_shared_memory, "shared memory")
+            if level is Level.CHECK:
+                raise _StopAfterCheck(shared or 0)
+            return lower(src, metadata)
+
+        stages["llir"] = llir
+        for name in list(stages):
+            stages[name] = timed(name, stages[name])
+
+    return hook
+
+
+def max_warps_for_registers(registers: int, target: Target) -> int:
+    """Warps per block the register file allows at ``registers`` per thread.
+
+    Registers are allocated per warp in units of ``target.register_alloc_unit`` (256 on sm_80 to
+    sm_100: CUDA Occupancy Calculator, "Register allocation unit size"), from a file of
+    ``target.registers_per_block`` 32-bit registers (65536). A launch with more warps fails with
+    Triton's "out of resource: threads", which is what this predicts without a GPU.
+    """
+    unit = target.register_alloc_unit
+    per_warp = math.ceil(registers * target.warp_size / unit) * unit
+    return target.registers_per_block // per_warp if per_warp else target.max_threads_per_block
+
+
+def compile_for_target(
+    code: str,
+    entry_name: str,
+    args: tuple[Any, ...],
+    target: Target,
+    level: Level = Level.FULL,
+    early_checks: bool = True,
+) -> CompileResult:
+    """Compile generated ``code`` for ``target`` to ``level``; ``args`` as from :func:`describe_args`.
+
+    ``early_checks=False`` runs Triton's pipeline untouched (no stage timing, no shared-memory
+    check before LLVM), as a hand-written compile loop would; benchmarks compare against it.
 
     Raises:
-        OutOfResources: shared memory over ``target.max_shared_memory``.
+        triton.runtime.errors.OutOfResources: shared memory over ``target.max_shared_memory``
+            (found before LLVM lowering), or, at level ``full``, more warps than the register
+            file allows at the registers ptxas allocated ("threads", as a GPU launch reports it).
         Whatever Triton raises (CompilationError for numel overflow, PTXASError...).
     """
     from triton import knobs
@@ -152,13 +278,28 @@ def compile_for_target(code: str, entry_name: str, args: tuple[Any, ...], target
     bound, specialization, options = binder(*kargs, **kw)
     options, signature, constexprs, attrs = fn._pack_args(backend, kw, bound, specialization, options)
     log = io.StringIO()
+    stage_s: dict[str, float] = {}
     started = time.perf_counter()
     # ptxas runs with -v; with the dump knob Triton prints its log, which holds registers/spills.
-    with knobs.nvidia.scope(), contextlib.redirect_stdout(log):
+    with knobs.nvidia.scope(), knobs.runtime.scope(), contextlib.redirect_stdout(log):
         knobs.nvidia.dump_ptxas_log = True
-        kernel = triton_compile(
-            ASTSource(fn, signature, constexprs, attrs), target=gpu, options=options.__dict__
-        )
+        if early_checks:
+            knobs.runtime.add_stages_inspection_hook = _stage_hook(target, level, stage_s, started)
+        try:
+            kernel = triton_compile(
+                ASTSource(fn, signature, constexprs, attrs), target=gpu, options=options.__dict__
+            )
+        except _StopAfterCheck as stop:
+            return CompileResult(
+                seconds=time.perf_counter() - started,
+                shared_memory=stop.shared,
+                num_warps=int(options.num_warps),
+                num_stages=int(options.num_stages),
+                registers=None,
+                spills=None,
+                level=Level.CHECK.value,
+                stage_s=stage_s,
+            )
     seconds = time.perf_counter() - started
     md = kernel.metadata
     text = log.getvalue()
@@ -173,10 +314,15 @@ def compile_for_target(code: str, entry_name: str, args: tuple[Any, ...], target
         num_stages=int(md.num_stages),
         registers=int(regs.group(1)) if regs else None,
         spills=int(spills.group(1)) if spills else None,
+        level=Level.FULL.value,
+        stage_s=stage_s,
     )
     if result.shared_memory > target.max_shared_memory:
-        raise OutOfResources(
-            f"out of resource: shared memory, Required: {result.shared_memory}, "
-            f"Hardware limit: {target.max_shared_memory} ({target.name}, checked at compile time)"
-        )
+        raise _out_of_resources(result.shared_memory, target.max_shared_memory, "shared memory")
+    if result.registers is not None:
+        max_warps = max_warps_for_registers(result.registers, target)
+        if result.num_warps > max_warps:
+            raise _out_of_resources(
+                result.num_warps * target.warp_size, max_warps * target.warp_size, "threads"
+            )
     return result

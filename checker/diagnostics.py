@@ -12,7 +12,7 @@ import hashlib
 import re
 import traceback
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from checker.model import Category
@@ -177,3 +177,31 @@ def _diagnosis(category: Category, message: str, exc: BaseException, fields: dic
         signature=signature(category, first_line, _innermost_tool_frame(exc)),
         fields=fields,
     )
+
+
+# MLIR's pass manager reports the failing pass on stderr, not in the exception (which only says
+# "PassManager::run failed"): "Pipeline failed while executing [`TritonGPURemoveLayoutConversions`
+# on 'builtin.module' operation]" (triton 3.6, seen on attention fp16 configs for sm_90).
+_MLIR_PASS = re.compile(r"Pipeline failed while executing \[`(?P<name>[\w:.\-]+)`")
+_COMPILER_DIAG = re.compile(r":\d+:\d+: (error|note): ")
+
+
+def with_compiler_log(d: Diagnosis, log: str) -> Diagnosis:
+    """``d`` completed with what the compiler printed while failing (a worker's stderr).
+
+    Adds the failing MLIR pass as field ``pass`` and into the signature (two configs that break
+    the same pass share a signature; different passes do not), and appends the compiler's
+    ``error:``/``note:`` lines (at most 10) to the message. Returns ``d`` unchanged when the log
+    holds neither.
+    """
+    found = _MLIR_PASS.search(log)
+    lines = [line for line in log.splitlines() if _COMPILER_DIAG.search(line)][-10:]
+    if found is None and not lines:
+        return d
+    fields, sig, message = dict(d.fields), d.signature, d.message
+    if found is not None:
+        fields["pass"] = found.group("name")
+        sig = signature(d.category, f"{d.signature} {fields['pass']}")
+    if lines:
+        message = sanitize(f"{message}\ncompiler diagnostics:\n" + "\n".join(lines))
+    return replace(d, message=message, signature=sig, fields=fields)

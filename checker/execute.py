@@ -18,7 +18,7 @@ from typing import Any
 import torch
 
 from checker import codegen, diagnostics, interpreter, toolchain
-from checker.compile import describe_args
+from checker.compile import Level, describe_args
 from checker.model import CaseId, Category, Record
 from checker.numerics import Verdict, compare, tolerance_for
 from checker.pool import DEFAULT_COMPILE_TIMEOUT_S, CompileJob, CompileWorker, JobOutcome
@@ -36,18 +36,39 @@ class RunOptions:
         target: the GPU target (the local GPU when ``native``).
         native: run on the local CUDA device; False runs on CPU (interpreter / codegen only).
         n_configs: how many configs are sampled per (kernel, shape, dtype).
-        compile_timeout: seconds a cross-compile may take in its worker (0: no cross-compile).
+        compile: ``--compile`` policy: ``auto``, ``off``, ``check`` or ``full`` (see
+            :meth:`compile_level`).
+        compile_timeout: seconds one compile may take in its worker before it is killed.
     """
 
     sweep_seed: int
     target: Target
     native: bool
     n_configs: int
+    compile: str = "auto"
     compile_timeout: float = DEFAULT_COMPILE_TIMEOUT_S
 
     @property
     def device(self) -> str:
         return "cuda" if self.native else "cpu"
+
+    def compile_level(self, executes: bool) -> Level | None:
+        """How far to compile a case in a supervised worker before anything else, or None.
+
+        ``auto`` compiles every case fully on a GPU (the worker fills Triton's cache, so the
+        native launch that follows loads the cubin instead of compiling in this process, and a
+        hung or crashing compile costs a worker, not the run); on a CPU it checks, at level
+        ``check``, the cases the CPU cannot execute (full-size shapes), which keeps the main job
+        within minutes on 2 cores. ``check`` and ``full`` apply to every case; ``off`` to none.
+        ``executes`` says whether the case runs (natively or under the interpreter).
+        """
+        if self.compile == "off":
+            return None
+        if self.compile == "auto":
+            if self.native:
+                return Level.FULL
+            return None if executes else Level.CHECK
+        return Level(self.compile)
 
 
 @dataclass
@@ -164,20 +185,26 @@ def check_case(spec: KernelSpec, case: CaseId, opts: RunOptions) -> Record:
         config = _config_for(spec, prep, case, opts)
         code = timed("codegen", lambda: codegen.generate(prep.bound, config))
         compiled: dict[str, Any] = {}
-        if not opts.native and opts.compile_timeout > 0:
-            outcome = _cross_compile(spec, prep, code, opts)
+        level = opts.compile_level(executes=mode != "codegen-only")
+        if level is not None and mode == "codegen-only":
+            mode = "compile-only"
+        if level is not None:
+            outcome = _cross_compile(spec, prep, code, opts, level)
             stages["compile"] = round(outcome.seconds, 4)
             failure = _compile_failure(outcome, opts)
             if failure is not None:
                 return diagnosed(failure)
             compiled = outcome.result.fields()
-        if mode == "codegen-only":
-            if compiled:
-                mode = "compile-only"
+            stages.update({f"compile.{k}": v for k, v in outcome.result.stage_s.items()})
+        if mode in ("codegen-only", "compile-only"):
             return record(
                 Category.NOT_RUN,
                 "full shape on a CPU-only machine: "
-                + (f"compiled for {opts.target.name}" if compiled else "code generated")
+                + (
+                    f"compiled for {opts.target.name} (level {compiled['compile_level']})"
+                    if compiled
+                    else "code generated"
+                )
                 + ", not executed",
                 fields={"reason": "no GPU", "code_lines": code.count("\n") + 1, **compiled},
             )
@@ -199,7 +226,12 @@ def check_case(spec: KernelSpec, case: CaseId, opts: RunOptions) -> Record:
         if mode == "interpreter":
             interpreter.install_shims(codegen.module_of(entry))
         args = tuple(_clone(v) for v in prep.inputs)
-        outputs = _as_list(timed("run", lambda: _run(entry, args, opts.native)))
+        launches: list[bool] = []
+        outputs = _as_list(timed("run", lambda: _run(entry, args, opts.native, launches)))
+        if opts.native and launches:
+            # False means this process compiled (the worker's cubin was not reused): the
+            # isolation of a hung or crashing compile did not hold for this case.
+            compiled["launch_cache_hit"] = all(launches)
         verdict = timed("compare", lambda: _compare(spec, case, reference, outputs))
         if verdict.category is Category.PASSED:
             return record(Category.PASSED, comparison=verdict.comparison, fields=compiled)
@@ -213,11 +245,13 @@ def check_case(spec: KernelSpec, case: CaseId, opts: RunOptions) -> Record:
 _worker: CompileWorker | None = None
 
 
-def _cross_compile(spec: KernelSpec, prep: _Prepared, code: str, opts: RunOptions) -> JobOutcome:
+def _cross_compile(
+    spec: KernelSpec, prep: _Prepared, code: str, opts: RunOptions, level: Level
+) -> JobOutcome:
     global _worker
     if _worker is None:
         _worker = CompileWorker()
-    job = CompileJob(code, spec.kernel.name, describe_args(prep.inputs), opts.target)
+    job = CompileJob(code, spec.kernel.name, describe_args(prep.inputs), opts.target, level.value)
     return _worker.run(job, opts.compile_timeout)
 
 
@@ -234,7 +268,7 @@ def _compile_failure(outcome: JobOutcome, opts: RunOptions) -> diagnostics.Diagn
     if outcome.kind == "ok":
         return None
     if outcome.kind == "error":
-        d: diagnostics.Diagnosis = outcome.diagnosis
+        d: diagnostics.Diagnosis = diagnostics.with_compiler_log(outcome.diagnosis, outcome.stderr_tail)
         return dataclasses.replace(d, fields={**d.fields, "compile_s": round(outcome.seconds, 4)})
     if outcome.kind == "timeout":
         message = (
@@ -263,7 +297,9 @@ def _compile_failure(outcome: JobOutcome, opts: RunOptions) -> diagnostics.Diagn
     )
 
 
-def _run(entry: Any, args: tuple[Any, ...], native: bool) -> Any:
+def _run(entry: Any, args: tuple[Any, ...], native: bool, launches: list[bool]) -> Any:
+    """Call the generated host function; on a GPU, append to ``launches`` whether each Triton
+    compile it triggered was a cache hit (Triton's compilation listener)."""
     if not native:
         with torch.no_grad(), interpreter_grid(), warnings.catch_warnings():
             # numpy evaluates masked-off lanes too (log(0), -inf - -inf): tens of thousands of
@@ -271,7 +307,13 @@ def _run(entry: Any, args: tuple[Any, ...], native: bool) -> Any:
             warnings.simplefilter("ignore", RuntimeWarning)
             warnings.filterwarnings("ignore", "Conversion of an array with ndim > 0", DeprecationWarning)
             return entry(*args)
-    with torch.no_grad():
+    from triton import knobs
+
+    def listen(*, cache_hit: bool, **_: Any) -> None:
+        launches.append(cache_hit)
+
+    with torch.no_grad(), knobs.compilation.scope():
+        knobs.compilation.listener = listen
         out = entry(*args)
     # Charge asynchronous errors to the case that caused them.
     torch.cuda.synchronize()

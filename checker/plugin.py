@@ -24,7 +24,7 @@ import pytest
 
 from checker import diagnostics, toolchain
 from checker.model import CaseId, Category, Record
-from checker.pool import DEFAULT_COMPILE_TIMEOUT_S
+from checker.pool import COMPILE_POLICIES, DEFAULT_COMPILE_TIMEOUT_S
 from checker.spec import KernelSpec, SpecError, specs_of_module
 from checker.sweep import DEFAULT_CONFIGS, SHAPE_SETS, expand
 from checker.targets import DEFAULT_TARGET, TARGETS
@@ -80,9 +80,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption(
         "--target",
         choices=sorted(TARGETS),
-        default=DEFAULT_TARGET,
-        help="GPU target seen by Helion on a CPU-only machine (default sm_90); on a GPU the "
-        "local device is the target",
+        default=None,
+        help="GPU target to generate and compile for on a CPU-only machine (default sm_90); on a "
+        "GPU the local device is the target, and naming another one is an error",
     )
     group.addoption(
         "--device",
@@ -92,18 +92,20 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
     group.addoption(
         "--compile",
-        action="store_true",
-        help="on a CPU-only machine, also cross-compile every case for the target in a supervised "
-        "worker process (numel overflow, shared memory over the target's limit, ptxas crashes, "
-        "compile timeouts); off by default until its cost fits the main job",
+        choices=COMPILE_POLICIES,
+        default="auto",
+        help="compile cases for the target in supervised worker processes first: check (frontend "
+        "to TTGIR and shared memory: numel overflow, shared memory over the limit, MLIR pass "
+        "failures), full (to a cubin with ptxas: also registers, spills, ptxas crashes), off; "
+        "auto (default) is full on a GPU and check of the cases a CPU cannot run",
     )
     group.addoption(
         "--compile-timeout",
         type=float,
         default=DEFAULT_COMPILE_TIMEOUT_S,
         metavar="S",
-        help="seconds a cross-compile for the target may take before its worker process group is "
-        "killed (compile-timeout); with --compile (default 60)",
+        help="seconds one compile may take before its worker's process group is killed "
+        "(compile-timeout; default 60)",
     )
     group.addoption(
         "--reports-dir",
@@ -137,14 +139,21 @@ def pytest_configure(config: pytest.Config) -> None:
     local = targets.local_cuda_target() if device != "cpu" else None
     if device == "cuda" and local is None:
         raise pytest.UsageError("--device cuda: no CUDA device is available")
-    target = local or targets.get_target(config.getoption("target"))
+    named = config.getoption("target")
+    if local is not None and named is not None and named != local.name:
+        raise pytest.UsageError(
+            f"--target {named}: on a GPU the local device ({local.name}) is the target; "
+            f"cross-compile for {named} with --device cpu"
+        )
+    target = local or targets.get_target(named or DEFAULT_TARGET)
     state = _State(
         options=RunOptions(
             sweep_seed=config.getoption("sweep_seed"),
             target=target,
             native=local is not None,
             n_configs=n,
-            compile_timeout=config.getoption("compile_timeout") if config.getoption("compile") else 0.0,
+            compile=config.getoption("compile"),
+            compile_timeout=config.getoption("compile_timeout"),
         ),
         reports_dir=Path(config.getoption("reports_dir")),
         argv_extra=_repro_args(config),
@@ -185,10 +194,10 @@ def _repro_args(config: pytest.Config) -> list[str]:
     ]
     if config.getoption("device") != "auto":
         args += ["--device", config.getoption("device")]
-    if config.getoption("target") != DEFAULT_TARGET:
+    if config.getoption("target") is not None:
         args += ["--target", config.getoption("target")]
-    if config.getoption("compile"):
-        args += ["--compile"]
+    if config.getoption("compile") != "auto":
+        args += ["--compile", config.getoption("compile")]
     if config.getoption("compile_timeout") != DEFAULT_COMPILE_TIMEOUT_S:
         args += ["--compile-timeout", f"{config.getoption('compile_timeout'):g}"]
     return args

@@ -14,6 +14,7 @@ Jobs and results cross the pipe as length-prefixed pickles.
 from __future__ import annotations
 
 import atexit
+import dataclasses
 import os
 import pickle
 import select
@@ -29,6 +30,8 @@ from typing import IO, Any
 
 #: Default seconds a cross-compile may take (--compile-timeout).
 DEFAULT_COMPILE_TIMEOUT_S = 60.0
+#: Values of --compile (RunOptions.compile_level says what each does).
+COMPILE_POLICIES = ("auto", "off", "check", "full")
 #: Seconds between SIGTERM and SIGKILL of a timed-out worker's process group.
 KILL_GRACE_S = 2.0
 #: Characters of worker stderr kept in a crash record.
@@ -44,6 +47,7 @@ class CompileJob:
     entry: str
     args: tuple[Any, ...]
     target: Any  # checker.targets.Target
+    level: str = "full"  # checker.compile.Level
     # Test hook: "segv", "abort", "exit" or "hang" make the worker misbehave for real.
     fault: str | None = None
 
@@ -116,6 +120,7 @@ class CompileWorker:
         """Run ``job`` in the worker, waiting at most ``timeout_s`` seconds for its answer."""
         proc = self._proc if self._proc is not None and self._proc.poll() is None else self._start()
         assert proc.stdin is not None and proc.stdout is not None
+        log_start = self._stderr_size()
         started = time.monotonic()
         try:
             _write_frame(proc.stdin, job)
@@ -135,6 +140,9 @@ class CompileWorker:
         if body is None:
             return self._died(started)
         outcome: JobOutcome = pickle.loads(body)
+        if outcome.kind == "error":
+            # What the compiler printed for this job (MLIR diagnostics name the failing pass).
+            outcome = dataclasses.replace(outcome, stderr_tail=self._stderr_tail(since=log_start))
         return outcome
 
     def _died(self, started: float) -> JobOutcome:
@@ -152,12 +160,17 @@ class CompileWorker:
             fields={"crash_signal": status < 0 and signal.Signals(-status) in _CRASH_SIGNALS},
         )
 
-    def _stderr_tail(self) -> str:
+    def _stderr_size(self) -> int:
+        if self._stderr is None:
+            return 0
+        return self._stderr.seek(0, os.SEEK_END)
+
+    def _stderr_tail(self, since: int = 0) -> str:
+        """The last STDERR_TAIL bytes the worker wrote to stderr after offset ``since``."""
         if self._stderr is None:
             return ""
-        self._stderr.seek(0, os.SEEK_END)
-        size = self._stderr.tell()
-        self._stderr.seek(max(0, size - STDERR_TAIL))
+        size = self._stderr.seek(0, os.SEEK_END)
+        self._stderr.seek(max(since, size - STDERR_TAIL))
         return self._stderr.read().decode("utf-8", "replace")
 
     def kill(self) -> None:
@@ -195,7 +208,7 @@ class CompileWorker:
 
 def _handle(job: CompileJob) -> JobOutcome:
     from checker import diagnostics
-    from checker.compile import compile_for_target
+    from checker.compile import Level, compile_for_target
 
     if job.fault == "segv":
         os.kill(os.getpid(), signal.SIGSEGV)
@@ -209,7 +222,7 @@ def _handle(job: CompileJob) -> JobOutcome:
         subprocess.run(["sleep", "600"], check=False)
     started = time.perf_counter()
     try:
-        result = compile_for_target(job.code, job.entry, job.args, job.target)
+        result = compile_for_target(job.code, job.entry, job.args, job.target, Level(job.level))
     except Exception as exc:
         return JobOutcome("error", diagnosis=diagnostics.classify(exc), seconds=time.perf_counter() - started)
     return JobOutcome("ok", result=result, seconds=result.seconds)

@@ -26,6 +26,8 @@ class Target:
         max_shared_memory: opt-in shared memory per block, bytes.
         max_threads_per_block: threads.
         warp_size: threads per warp.
+        registers_per_block: 32-bit registers one block may use (65536 on sm_80..sm_100).
+        register_alloc_unit: registers are allocated per warp in multiples of this (256).
     """
 
     name: str
@@ -34,6 +36,8 @@ class Target:
     max_shared_memory: int
     max_threads_per_block: int = 1024
     warp_size: int = 32
+    registers_per_block: int = 65536
+    register_alloc_unit: int = 256
 
 
 TARGETS: dict[str, Target] = {

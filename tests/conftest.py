@@ -61,3 +61,62 @@ def kernel_dir(pytester: pytest.Pytester) -> pytest.Pytester:
     pytester.mkdir("kernels")
     (pytester.path / "kernels" / "add.py").write_text(kernel_source())
     return pytester
+
+
+MATMUL = textwrap.dedent(
+    """
+    import helion
+    import helion.language as hl
+    import torch
+
+    from checker.spec import DEFAULT, KernelSpec
+
+
+    @helion.kernel(static_shapes=True)
+    def mm(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+        m, k = a.size()
+        _, n = b.size()
+        out = torch.empty([m, n], dtype=a.dtype, device=a.device)
+        for tile_m, tile_n in hl.tile([m, n]):
+            acc = hl.zeros([tile_m, tile_n], dtype=torch.float32)
+            for tile_k in hl.tile(k):
+                acc = torch.addmm(acc, a[tile_m, tile_k], b[tile_k, tile_n])
+            out[tile_m, tile_n] = acc.to(out.dtype)
+        return out
+
+
+    SPEC = KernelSpec(
+        name="mm",
+        kernel=mm,
+        reference=lambda a, b: a @ b,
+        make_inputs=lambda shape, dtype, gen: (
+            torch.randn(shape[0], shape[2], generator=gen).to(dtype),
+            torch.randn(shape[2], shape[1], generator=gen).to(dtype),
+        ),
+        shapes=[(512, 512, 512)],
+        small_shapes=[],
+        dtypes=[torch.float32],
+        configs={
+            "default": DEFAULT,
+            # 256x256 fp32 tiles, K step 128, 4 stages: far over sm_90's 232448 bytes of smem.
+            "huge": helion.Config(block_sizes=[256, 256, 128], num_warps=8, num_stages=4),
+        },
+    )
+    """
+)
+
+
+@pytest.fixture
+def compile_dir(pytester: pytest.Pytester) -> pytest.Pytester:
+    pytester.makeini("[pytest]\nkcheck_kernel_paths = kernels\n")
+    pytester.mkdir("kernels")
+    # add on a 2048x1024 full shape: block [2048, 1024] needs a 2M-element tile (Triton max 1M).
+    add = ADD_KERNEL.replace("REFERENCE", "reference").replace("EXTRA", "")
+    add = add.replace("shapes=[(64, 96)]", "shapes=[(2048, 1024)]").replace(
+        "small_shapes=[(8, 16)]", "small_shapes=[]"
+    )
+    add = add.replace("block_sizes=[8, 16], num_warps=2", "block_sizes=[2048, 1024], num_warps=4")
+    add = add.replace("dtypes=[torch.float32, torch.float16]", "dtypes=[torch.float32]")
+    (pytester.path / "kernels" / "add.py").write_text(add)
+    (pytester.path / "kernels" / "mm.py").write_text(MATMUL)
+    return pytester

@@ -3,73 +3,14 @@
 from __future__ import annotations
 
 import os
-import textwrap
 
 import pytest
-from conftest import ADD_KERNEL
 
+from checker.compile import max_warps_for_registers
 from checker.model import Category
 from checker.pool import CompileJob, CompileWorker
 from checker.report.jsonl import read_records
 from checker.targets import get_target
-
-MATMUL = textwrap.dedent(
-    """
-    import helion
-    import helion.language as hl
-    import torch
-
-    from checker.spec import DEFAULT, KernelSpec
-
-
-    @helion.kernel(static_shapes=True)
-    def mm(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-        m, k = a.size()
-        _, n = b.size()
-        out = torch.empty([m, n], dtype=a.dtype, device=a.device)
-        for tile_m, tile_n in hl.tile([m, n]):
-            acc = hl.zeros([tile_m, tile_n], dtype=torch.float32)
-            for tile_k in hl.tile(k):
-                acc = torch.addmm(acc, a[tile_m, tile_k], b[tile_k, tile_n])
-            out[tile_m, tile_n] = acc.to(out.dtype)
-        return out
-
-
-    SPEC = KernelSpec(
-        name="mm",
-        kernel=mm,
-        reference=lambda a, b: a @ b,
-        make_inputs=lambda shape, dtype, gen: (
-            torch.randn(shape[0], shape[2], generator=gen).to(dtype),
-            torch.randn(shape[2], shape[1], generator=gen).to(dtype),
-        ),
-        shapes=[(512, 512, 512)],
-        small_shapes=[],
-        dtypes=[torch.float32],
-        configs={
-            "default": DEFAULT,
-            # 256x256 fp32 tiles, K step 128, 4 stages: far over sm_90's 232448 bytes of smem.
-            "huge": helion.Config(block_sizes=[256, 256, 128], num_warps=8, num_stages=4),
-        },
-    )
-    """
-)
-
-
-@pytest.fixture
-def compile_dir(pytester: pytest.Pytester) -> pytest.Pytester:
-    pytester.makeini("[pytest]\nkcheck_kernel_paths = kernels\n")
-    pytester.mkdir("kernels")
-    # add on a 2048x1024 full shape: block [2048, 1024] needs a 2M-element tile (Triton max 1M).
-    add = ADD_KERNEL.replace("REFERENCE", "reference").replace("EXTRA", "")
-    add = add.replace("shapes=[(64, 96)]", "shapes=[(2048, 1024)]").replace(
-        "small_shapes=[(8, 16)]", "small_shapes=[]"
-    )
-    add = add.replace("block_sizes=[8, 16], num_warps=2", "block_sizes=[2048, 1024], num_warps=4")
-    add = add.replace("dtypes=[torch.float32, torch.float16]", "dtypes=[torch.float32]")
-    (pytester.path / "kernels" / "add.py").write_text(add)
-    (pytester.path / "kernels" / "mm.py").write_text(MATMUL)
-    return pytester
 
 
 def _by_name(p: pytest.Pytester) -> dict:
@@ -77,7 +18,7 @@ def _by_name(p: pytest.Pytester) -> dict:
 
 
 def test_real_numel_overflow_and_shared_memory_overuse(compile_dir: pytest.Pytester) -> None:
-    result = compile_dir.runpytest("--configs", "0", "--compile", "-p", "no:xdist")
+    result = compile_dir.runpytest("--configs", "0", "--compile", "full", "-p", "no:xdist")
     result.assert_outcomes(failed=2, skipped=2)
     recs = _by_name(compile_dir)
     numel = recs["add[2048x1024-fp32-wide]"]
@@ -89,12 +30,36 @@ def test_real_numel_overflow_and_shared_memory_overuse(compile_dir: pytest.Pytes
     ok = recs["mm[512x512x512-fp32-default]"]
     assert ok.category is Category.NOT_RUN and ok.mode == "compile-only"
     assert ok.fields["shared_memory"] >= 0 and ok.fields["registers"] > 0 and ok.fields["num_warps"] >= 1
-    assert "--compile" in (numel.repro or "")
+    assert "--compile full" in (numel.repro or "")
+
+
+def test_default_on_cpu_checks_full_shapes_before_llvm(compile_dir: pytest.Pytester) -> None:
+    """--compile auto (the default) stops after shared-memory allocation: same findings, no ptxas."""
+    result = compile_dir.runpytest("--configs", "0", "-p", "no:xdist")
+    result.assert_outcomes(failed=2, skipped=2)
+    recs = _by_name(compile_dir)
+    assert recs["add[2048x1024-fp32-wide]"].category is Category.NUMEL_OVERFLOW
+    smem = recs["mm[512x512x512-fp32-huge]"]
+    assert smem.category is Category.OUT_OF_RESOURCES and smem.fields["resource"] == "shared memory"
+    assert smem.stages.get("compile.llir", 0) < 5  # rejected before LLVM lowering ran
+    ok = recs["mm[512x512x512-fp32-default]"]
+    assert ok.mode == "compile-only" and ok.fields["compile_level"] == "check"
+    assert ok.fields["registers"] is None and "compile.ttgir" in ok.stages
+    assert "--compile" not in (ok.repro or "")
+
+
+def test_register_file_limits_warps() -> None:
+    sm90 = get_target("sm_90")
+    # 64 registers x 32 threads = 2048 per warp: 32 warps fit in 65536; 65 rounds up to 72 -> 28.
+    assert max_warps_for_registers(64, sm90) == 32
+    assert max_warps_for_registers(65, sm90) == 28
+    assert max_warps_for_registers(255, sm90) == 8
 
 
 def test_tiny_compile_timeout_kills_the_worker(compile_dir: pytest.Pytester) -> None:
     result = compile_dir.runpytest(
-        "--configs", "0", "--compile", "--compile-timeout", "0.05", "-k", "mm and default", "-p", "no:xdist"
+        *("--configs", "0", "--compile", "full", "--compile-timeout", "0.05"),
+        *("-k", "mm and default", "-p", "no:xdist"),
     )
     result.assert_outcomes(failed=1)
     rec = _by_name(compile_dir)["mm[512x512x512-fp32-default]"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import helion.exc
 import pytest
 
-from checker.diagnostics import classify, normalize, sanitize, signature
+from checker.diagnostics import classify, normalize, sanitize, signature, with_compiler_log
 from checker.interpreter import InterpreterGap
 from checker.model import Category
 
@@ -109,3 +109,21 @@ def test_sanitize_strips_escapes_and_caps_length() -> None:
     clean = sanitize(text, limit=100)
     assert "\x1b" not in clean and "\x00" not in clean
     assert clean.startswith("red") and "characters cut" in clean and len(clean) < 200
+
+
+def test_compiler_log_names_the_failing_mlir_pass() -> None:
+    """Real stderr of triton 3.6 compiling attention fp16 cfg1 for sm_90 (paths shortened)."""
+    log = (
+        "/tmp/kcheck-gen-gb6d7soc/kcheck_gen_3f18.py:15:0: error: Failures have been detected while "
+        "processing an MLIR pass pipeline\n"
+        "/tmp/kcheck-gen-gb6d7soc/kcheck_gen_3f18.py:15:0: note: Pipeline failed while executing "
+        "[`TritonGPURemoveLayoutConversions` on 'builtin.module' operation]: reproducer generated at "
+        "`std::errs, please share the reproducer above with Triton project.`\n"
+    )
+    base = classify(RuntimeError("PassManager::run failed"))
+    d = with_compiler_log(base, log)
+    assert d.category is Category.COMPILER_CRASH and d.fields["pass"] == "TritonGPURemoveLayoutConversions"
+    assert d.signature != base.signature and "compiler diagnostics" in d.message
+    other = with_compiler_log(base, log.replace("TritonGPURemoveLayoutConversions", "TritonGPUPipeline"))
+    assert other.signature != d.signature
+    assert with_compiler_log(base, "unrelated noise\n") == base

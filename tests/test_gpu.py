@@ -7,6 +7,7 @@ import torch
 
 from checker.model import Category
 from checker.report.jsonl import read_records
+from checker.targets import TARGETS, local_cuda_target
 
 pytestmark = [
     pytest.mark.gpu,
@@ -21,3 +22,26 @@ def test_cases_run_natively_on_the_local_gpu(kernel_dir: pytest.Pytester) -> Non
     records = list(read_records(kernel_dir.path / "reports" / "results.jsonl"))
     assert {r.mode for r in records} == {"native"}
     assert all(r.category is Category.PASSED and r.target.startswith("sm_") for r in records)
+    # --compile auto on a GPU: each case was compiled fully in a supervised worker first, and the
+    # native launch loaded that cubin from Triton's cache instead of compiling in-process.
+    assert all(r.fields["compile_level"] == "full" and r.fields["registers"] for r in records)
+    assert all(r.fields["launch_cache_hit"] is True for r in records)
+
+
+def test_another_target_on_a_gpu_is_a_usage_error(kernel_dir: pytest.Pytester) -> None:
+    local = local_cuda_target()
+    assert local is not None
+    other = next(name for name in TARGETS if name != local.name)
+    result = kernel_dir.runpytest("--device", "cuda", "--target", other, "-p", "no:xdist")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines([f"*on a GPU the local device ({local.name}) is the target*"])
+
+
+def test_compile_failures_are_found_in_the_worker_before_launch(compile_dir: pytest.Pytester) -> None:
+    result = compile_dir.runpytest("--configs", "0", "--device", "cuda", "-p", "no:xdist")
+    result.assert_outcomes(failed=2, passed=2)
+    recs = {r.case.name: r for r in read_records(compile_dir.path / "reports" / "results.jsonl")}
+    assert recs["add[2048x1024-fp32-wide]"].category is Category.NUMEL_OVERFLOW
+    smem = recs["mm[512x512x512-fp32-huge]"]
+    assert smem.category is Category.OUT_OF_RESOURCES and smem.fields["resource"] == "shared memory"
+    assert smem.fields["limit"] == local_cuda_target().max_shared_memory  # type: ignore[union-attr]
