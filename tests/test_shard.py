@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from checker import cli
 from checker.report.jsonl import read_records
 from checker.shard import Shard, parse_shard, read_durations, split
 
@@ -182,6 +183,14 @@ def test_kernel_shards_records_make_up_the_full_run(kernel_dir: pytest.Pytester)
         path = kernel_dir.path / f"shard{i}" / "results.jsonl"
         merged += [r.nodeid for r in read_records(path)] if path.exists() else []
     assert sorted(n or "" for n in merged) == sorted(full)
+    # kcheck report merges the shard directories back into the full run.
+    shard_dirs = [
+        str(kernel_dir.path / f"shard{i}") for i in (1, 2, 3, 4) if (kernel_dir.path / f"shard{i}").exists()
+    ]
+    assert cli.main(["report", *shard_dirs, "--out", str(kernel_dir.path / "merged"), "--quiet"]) == 0
+    assert sorted(
+        r.nodeid or "" for r in read_records(kernel_dir.path / "merged" / "results.jsonl")
+    ) == sorted(full)
     # Balanced by the full run's durations, the four shards still cover it exactly once.
     durations = str(kernel_dir.path / "full" / "results.jsonl")
     sizes = [
