@@ -30,7 +30,7 @@ from checker.sweep import DEFAULT_CONFIGS, SHAPE_SETS, expand
 from checker.targets import DEFAULT_TARGET, TARGETS
 
 # Sharding (--shard) and GPU pinning of xdist workers are plugin modules of their own.
-pytest_plugins = ["checker.shard", "checker.gpus"]
+pytest_plugins = ["checker.shard", "checker.gpus", "checker.golden_plugin"]
 
 RECORD_KEY = "kcheck_record"
 _CASE_NAME = re.compile(
@@ -274,6 +274,9 @@ class KernelModule(pytest.File):
             n = state.options.n_configs
             for case in expand(spec, n, self.config.getoption("shapes")):
                 items.append(KernelCase.from_parent(self, name=case.name, spec=spec, case=case))
+            from checker.golden_plugin import golden_items
+
+            items.extend(golden_items(self, spec))
         return items
 
 

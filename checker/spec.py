@@ -71,6 +71,27 @@ class Tolerance:
     reason: str = ""
 
 
+@dataclass(frozen=True)
+class GoldenTracking:
+    """Which cases of a spec have their generated code compared with golden files.
+
+    Tracked cases are the named configs (never sampled ones) on one canonical shape, for each
+    tracked dtype. Sources and layout of golden files: docs/goldens.md.
+
+    Attributes:
+        configs: names of the tracked named configs; None tracks all of them.
+        dtypes: tracked dtypes; None tracks all the spec's dtypes.
+        shape: the canonical shape; None takes the spec's first full shape (its first small
+            shape when it declares no full ones).
+        enabled: False tracks no case (``expectations`` are still checked).
+    """
+
+    configs: Sequence[str] | None = None
+    dtypes: Sequence[torch.dtype] | None = None
+    shape: tuple[int, ...] | None = None
+    enabled: bool = True
+
+
 @dataclass(frozen=True, eq=False)
 class KernelSpec:
     """Everything the checker needs to sweep one Helion kernel.
@@ -97,6 +118,11 @@ class KernelSpec:
             mean "the swept dtype" (fp8 kernels typically return bf16 or fp32).
         reference_dtype: precision the reference runs in.
         description: one line for reports.
+        golden: which cases are compared with golden files (default: every named config on
+            the first full shape, every dtype); see :class:`GoldenTracking`.
+        expectations: FileCheck directives per named config that its generated code (on the
+            canonical golden shape, every dtype) must satisfy, e.g.
+            ``{"tma": "CHECK: tl.make_tensor_descriptor"}`` (checker/golden/expect.py).
     """
 
     name: str
@@ -111,6 +137,8 @@ class KernelSpec:
     output_dtypes: Mapping[torch.dtype, torch.dtype] = field(default_factory=dict)
     reference_dtype: torch.dtype = torch.float64
     description: str = ""
+    golden: GoldenTracking = field(default_factory=GoldenTracking)
+    expectations: Mapping[str, str] = field(default_factory=dict)
 
     def validate(self) -> None:
         """Check the declaration.
@@ -146,6 +174,31 @@ class KernelSpec:
         for dtype, tol in self.tolerances.items():
             if not tol.reason.strip():
                 raise SpecError(f"{where}: tolerance override for {dtype} needs a reason")
+        self._validate_golden(where)
+
+    def _validate_golden(self, where: str) -> None:
+        from checker.golden.expect import ExpectationError, validate_checks
+
+        golden = self.golden
+        if not isinstance(golden, GoldenTracking):
+            raise SpecError(f"{where}: golden must be a GoldenTracking, got {type(golden)}")
+        for cname in golden.configs or ():
+            if cname not in self.configs:
+                raise SpecError(f"{where}: golden tracks config {cname!r}, which is not a named config")
+        for dtype in golden.dtypes or ():
+            if dtype not in self.dtypes:
+                raise SpecError(f"{where}: golden tracks dtype {dtype}, which the spec does not sweep")
+        if golden.shape is not None and (
+            not golden.shape or not all(isinstance(d, int) and d > 0 for d in golden.shape)
+        ):
+            raise SpecError(f"{where}: golden shape {golden.shape!r} must be a tuple of positive ints")
+        for cname, checks in self.expectations.items():
+            if cname not in self.configs:
+                raise SpecError(f"{where}: expectations for {cname!r}, which is not a named config")
+            try:
+                validate_checks(checks, f"expectations[{cname!r}]")
+            except ExpectationError as exc:
+                raise SpecError(f"{where}: {exc}") from None
 
     @property
     def all_shapes(self) -> list[tuple[int, ...]]:

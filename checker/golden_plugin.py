@@ -1,0 +1,335 @@
+"""pytest hooks of the golden stage: options, golden items, update/prune accounting.
+
+Loaded by ``checker.plugin`` (``pytest_plugins``). Each kernel module gets one item per golden
+case, named ``golden[<kernel>-<shape>-<dtype>-<config>]`` (e.g.
+``kernels/softmax.py::golden[softmax-4096x2048-fp32-default]``), marked ``kcheck`` and
+``golden``: ``-k golden`` selects them, ``-k "not golden"`` leaves them out. The name carries the
+kernel because a module may declare several specs, and differs from the execution case's, so
+a merger keyed by node id never confuses the two. Records travel like every other record
+(``checker.plugin.RECORD_KEY``) with ``mode="golden"``.
+
+The controlling process counts outcomes (created / updated / unchanged, or passed / diff /
+missing / stale), judges unused golden files from the collection manifest of one process that
+collected (itself, or an xdist worker through ``workeroutput``), prunes them with
+``--update-golden --prune``, fails the run on them unless ``--golden-warn-unused``, and prints
+the counts. Rules and file layout: docs/goldens.md.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from checker.golden import cases, paths
+from checker.golden.check import MODE, GoldenContext, check_golden
+from checker.golden.unused import Manifest, find_unused, prune
+from checker.model import Category, Record
+from checker.plugin import RECORD_KEY, STATE, CollectionErrorItem, KernelModule, repro_command
+from checker.spec import KernelSpec
+
+_MANIFEST_KEY = "kcheck_golden_manifest"
+
+
+@dataclasses.dataclass
+class _GoldenState:
+    enabled: bool
+    update: bool
+    prune: bool
+    warn_unused: bool
+    root: Path
+    is_controller: bool
+    context: GoldenContext | None = None
+    #: kernel name -> golden file names (relative to the kernel's directory) of its items
+    tracked: dict[str, list[str]] = dataclasses.field(default_factory=dict)
+    known: set[str] = dataclasses.field(default_factory=set)
+    all_items: list[pytest.Item] = dataclasses.field(default_factory=list)
+    manifest: Manifest | None = None
+    records: dict[str, Record] = dataclasses.field(default_factory=dict)
+    unused: list[Path] = dataclasses.field(default_factory=list)
+    pruned: bool = False
+    judged: bool = False
+
+
+GOLDEN = pytest.StashKey[_GoldenState]()
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("kcheck", "kernel checker")
+    group.addoption(
+        "--update-golden",
+        action="store_true",
+        help="write golden files of the generated code (atomically) instead of failing on "
+        "differences; prints created/updated/unchanged/unused counts",
+    )
+    group.addoption(
+        "--prune",
+        action="store_true",
+        help="with --update-golden: delete unused golden files",
+    )
+    group.addoption(
+        "--golden-warn-unused",
+        action="store_true",
+        help="unused golden files are a warning instead of failing the run",
+    )
+    group.addoption(
+        "--golden-dir",
+        metavar="DIR",
+        help="directory of golden files (overrides the kcheck_golden_dir ini option)",
+    )
+    parser.addini(
+        "kcheck_golden_dir",
+        default="",
+        help="directory of golden files, relative to the rootdir; the golden stage is on only "
+        "where this (or --golden-dir) is set (this repository: golden)",
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "golden: a golden-file check of generated code (kcheck)")
+    update = bool(config.getoption("update_golden"))
+    if config.getoption("prune") and not update:
+        raise pytest.UsageError("--prune deletes unused golden files only together with --update-golden")
+    configured = config.getoption("golden_dir") or str(config.getini("kcheck_golden_dir")).strip()
+    if update and not configured:
+        raise pytest.UsageError(
+            "--update-golden: no golden directory is configured; set kcheck_golden_dir in the "
+            "pytest ini file or pass --golden-dir"
+        )
+    root = Path(configured)
+    state = _GoldenState(
+        enabled=bool(configured),
+        update=update,
+        prune=bool(config.getoption("prune")),
+        warn_unused=bool(config.getoption("golden_warn_unused")),
+        root=root if root.is_absolute() else config.rootpath / root,
+        is_controller=not hasattr(config, "workerinput"),
+    )
+    config.stash[GOLDEN] = state
+    if state.is_controller:
+        config.pluginmanager.register(_GoldenController(state), "kcheck-golden-controller")
+
+
+def _context(config: pytest.Config) -> GoldenContext:
+    state = config.stash[GOLDEN]
+    if state.context is None:
+        options = config.stash[STATE].options
+        state.context = GoldenContext(
+            root=state.root,
+            target=options.target.name,
+            native=options.native,
+            update=state.update,
+            display_base=config.rootpath,
+        )
+    return state.context
+
+
+def golden_items(module: KernelModule, spec: KernelSpec) -> list[pytest.Item]:
+    """The golden items of ``spec``, declared in kernel module ``module`` (called from
+    ``KernelModule.collect``)."""
+    state = module.config.stash[GOLDEN]
+    if not state.enabled:
+        return []
+    state.known.add(spec.name)
+    items: list[pytest.Item] = []
+    for gcase in cases.golden_cases(spec):
+        name = f"golden[{spec.name}-{gcase.case.param}]"
+        items.append(GoldenItem.from_parent(module, name=name, spec=spec, gcase=gcase))
+        if gcase.tracked:
+            file_name = paths.safe_component(gcase.case.param) + paths.SUFFIX
+            state.tracked.setdefault(spec.name, []).append(file_name)
+    return items
+
+
+class GoldenFailed(Exception):
+    """Raised by a GoldenItem whose record is a failure; carries the record."""
+
+    def __init__(self, record: Record) -> None:
+        super().__init__(record.message)
+        self.record = record
+
+
+class GoldenItem(pytest.Item):
+    """One golden case: generate, normalize, compare with (or write) the golden file, run the
+    FileCheck expectations."""
+
+    def __init__(self, *, spec: KernelSpec, gcase: cases.GoldenCase, **kw: Any) -> None:
+        super().__init__(**kw)
+        self.spec = spec
+        self.gcase = gcase
+        self.record: Record | None = None
+        self.add_marker("kcheck")
+        self.add_marker("golden")
+
+    def runtest(self) -> None:
+        extra = self.config.stash[STATE].argv_extra
+        accept = repro_command(self.nodeid, [*extra, "--update-golden"])
+        rec = check_golden(self.spec, self.gcase, _context(self.config), accept)
+        self.record = dataclasses.replace(
+            rec,
+            nodeid=self.nodeid,
+            repro=repro_command(self.nodeid, extra),
+            worker=os.environ.get("PYTEST_XDIST_WORKER", "main"),
+        )
+        if self.record.category.is_failure:
+            raise GoldenFailed(self.record)
+
+    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str:  # type: ignore[override]
+        if isinstance(excinfo.value, GoldenFailed):
+            return format_golden_failure(excinfo.value.record)
+        return str(super().repr_failure(excinfo, style=style))
+
+    def reportinfo(self) -> tuple[Path, int | None, str]:
+        return self.path, None, self.name
+
+
+def format_golden_failure(rec: Record) -> str:
+    """Failure text of a golden record: what changed in one line first, then the message, the
+    FileCheck output or the diff, and the repro."""
+    where = rec.fields.get("golden_path", rec.target)
+    lines = [f"{rec.category.value} [{rec.signature}] {rec.case.name} ({where})"]
+    if rec.fields.get("summary"):
+        lines.append(f"summary: {rec.fields['summary']}")
+    if rec.fields.get("golden_toolchain"):
+        lines.append(
+            f"golden made with: {rec.fields['golden_toolchain']}, running: {rec.fields['running_toolchain']}"
+        )
+    if rec.config_repr:
+        lines.append(f"config: {rec.config_repr}")
+    lines.append(rec.message)
+    if rec.fields.get("diff"):
+        lines += ["", str(rec.fields["diff"]).rstrip("\n")]
+    if rec.repro:
+        lines.append(f"repro: {rec.repro}")
+    return "\n".join(lines)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    # tryfirst: the full collection, before -k/-m (or a shard) deselect anything.
+    config.stash[GOLDEN].all_items = list(items)
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    config = session.config
+    state = config.stash[GOLDEN]
+    if not any(isinstance(i, GoldenItem) for i in state.all_items) and not state.known:
+        return
+    manifest = _manifest(config, state, session.items)
+    if state.is_controller:
+        state.manifest = manifest
+    else:
+        config.workeroutput[_MANIFEST_KEY] = manifest.to_json()  # type: ignore[attr-defined]
+
+
+def _manifest(config: pytest.Config, state: _GoldenState, selected: list[pytest.Item]) -> Manifest:
+    golden_all = [i for i in state.all_items if isinstance(i, GoldenItem)]
+    chosen = {i.nodeid for i in selected}
+    by_kernel: dict[str, list[bool]] = {}
+    for item in golden_all:
+        if item.gcase.tracked:
+            by_kernel.setdefault(item.spec.name, []).append(item.nodeid in chosen)
+    complete = sorted(k for k, flags in by_kernel.items() if all(flags))
+    collected_files = {i.path.resolve() for i in state.all_items if isinstance(i.parent, KernelModule)}
+    kernel_files = {
+        p.resolve()
+        for d in config.stash[STATE].kernel_dirs
+        for p in Path(d).rglob("*.py")
+        if not p.name.startswith("_")
+    }
+    full_scan = (
+        all(all(flags) for flags in by_kernel.values())
+        and not any(isinstance(i, CollectionErrorItem) for i in state.all_items)
+        and kernel_files <= collected_files
+    )
+    return Manifest(
+        key=_context(config).key,
+        tracked={k: sorted(v) for k, v in state.tracked.items()},
+        complete=complete,
+        known=sorted(state.known),
+        full_scan=full_scan,
+    )
+
+
+class _GoldenController:
+    """Listens in the controlling process: golden records, the manifest, unused files."""
+
+    def __init__(self, state: _GoldenState) -> None:
+        self.state = state
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_testnodedown(self, node: Any, error: Any) -> None:
+        text = getattr(node, "workeroutput", {}).get(_MANIFEST_KEY)
+        if text and self.state.manifest is None:
+            self.state.manifest = Manifest.from_json(text)
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        for key, value in report.user_properties:
+            if key == RECORD_KEY:
+                rec = Record.from_json(str(value))
+                if rec.mode == MODE and rec.nodeid:
+                    self.state.records[rec.nodeid] = rec
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        state = self.state
+        if state.manifest is None:
+            return
+        state.judged = True
+        state.unused = find_unused(state.root, state.manifest)
+        if state.unused and state.update and state.prune:
+            prune(state.unused, state.root)
+            state.pruned = True
+        elif state.unused and not state.warn_unused and session.exitstatus == pytest.ExitCode.OK:
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        state = self.state
+        if not state.records and not state.unused:
+            return
+        key = state.manifest.key if state.manifest else "?"
+        terminalreporter.write_sep("-", f"kcheck golden ({key}, {_shown(state.root, terminalreporter)})")
+        terminalreporter.write_line(summary_text(state))
+        if state.unused and not state.pruned:
+            for path in state.unused[:20]:
+                terminalreporter.write_line(f"  unused: {_shown(path, terminalreporter)}")
+            if len(state.unused) > 20:
+                terminalreporter.write_line(f"  ... and {len(state.unused) - 20} more")
+            terminalreporter.write_line(
+                "  delete them with --update-golden --prune (commit first)"
+                + ("" if state.warn_unused else "; --golden-warn-unused makes them a warning")
+            )
+        if not state.judged:
+            terminalreporter.write_line("  unused files not judged: no process reported its collection")
+
+
+def _shown(path: Path, terminalreporter: Any) -> str:
+    try:
+        return str(path.resolve().relative_to(terminalreporter.config.rootpath))
+    except ValueError:
+        return str(path)
+
+
+def summary_text(state: _GoldenState) -> str:
+    """One line of counts: ``3 created, 1 updated, 92 unchanged, 2 unused`` with
+    ``--update-golden``, else ``95 passed, 1 golden-diff, ...``."""
+    records = list(state.records.values())
+    n_unused = len(state.unused)
+    if state.update:
+        actions = Counter(str(r.fields.get("golden_action", "")) for r in records)
+        parts = [f"{actions[a]} {a}" for a in ("created", "updated", "unchanged")]
+        parts.append(f"{n_unused} unused" + (" (pruned)" if state.pruned else ""))
+        failing = sum(r.category.is_failure for r in records)
+        if failing:
+            parts.append(f"{failing} failing")
+        return ", ".join(parts)
+    counts = Counter(r.category for r in records)
+    order = [Category.PASSED, Category.GOLDEN_DIFF, Category.GOLDEN_MISSING, Category.GOLDEN_STALE]
+    parts = [f"{counts.pop(c, 0)} {c.value}" for c in order]
+    parts += [f"{n} {c.value}" for c, n in sorted(counts.items())]
+    parts.append(f"{n_unused} unused" + (" (warning)" if n_unused and state.warn_unused else ""))
+    return ", ".join(parts)
