@@ -20,7 +20,7 @@ import torch
 from checker import codegen, diagnostics, interpreter, toolchain
 from checker.compile import Level, describe_args
 from checker.model import CaseId, Category, Record
-from checker.numerics import Verdict, compare, tolerance_for
+from checker.numerics import PoisonOutputs, Verdict, all_zero_inputs, case_tolerance, compare
 from checker.pool import DEFAULT_COMPILE_TIMEOUT_S, CompileJob, CompileWorker, JobOutcome
 from checker.spec import DTYPES_BY_NAME, KernelSpec
 from checker.sweep import derived_seed, sample_configs, sampled_index
@@ -108,9 +108,24 @@ def _as_list(out: Any) -> list[Any]:
 
 @functools.lru_cache(maxsize=8)
 def _prepare(spec: KernelSpec, shape: tuple[int, ...], dtype_name: str, seed: int, device: str) -> _Prepared:
+    """Inputs and the bound kernel of one (kernel, shape, dtype) group.
+
+    Raises:
+        _Failure: ``reference-error`` when ``make_inputs`` returns an all-zero floating tensor
+            (it would hide unwritten outputs: the spec is at fault, not the kernel).
+    """
     dtype = DTYPES_BY_NAME[dtype_name]
     gen = torch.Generator().manual_seed(derived_seed(seed, spec.name, shape, dtype_name))
-    inputs = tuple(_to_device(v, device) for v in spec.make_inputs(shape, dtype, gen))
+    made = spec.make_inputs(shape, dtype, gen)
+    zero = all_zero_inputs(made)
+    if zero:
+        raise _Failure(
+            Category.REFERENCE_ERROR,
+            f"kernel spec {spec.name!r}: make_inputs{tuple(shape)} at {dtype_name} returned an "
+            f"all-zero floating tensor as input {zero[0]}; all-zero inputs hide unwritten outputs",
+            input_index=zero[0],
+        )
+    inputs = tuple(_to_device(v, device) for v in made)
     return _Prepared(inputs=inputs, bound=spec.kernel.bind(inputs))
 
 
@@ -299,9 +314,13 @@ def _compile_failure(outcome: JobOutcome, opts: RunOptions) -> diagnostics.Diagn
 
 def _run(entry: Any, args: tuple[Any, ...], native: bool, launches: list[bool]) -> Any:
     """Call the generated host function; on a GPU, append to ``launches`` whether each Triton
-    compile it triggered was a cache hit (Triton's compilation listener)."""
+    compile it triggered was a cache hit (Triton's compilation listener).
+
+    Outputs the host function allocates uninitialized (``torch.empty`` & co.) are filled with
+    NaN / an integer sentinel first (:class:`~checker.numerics.PoisonOutputs`), so elements the
+    kernel never writes fail the comparison."""
     if not native:
-        with torch.no_grad(), interpreter_grid(), warnings.catch_warnings():
+        with torch.no_grad(), PoisonOutputs(), interpreter_grid(), warnings.catch_warnings():
             # numpy evaluates masked-off lanes too (log(0), -inf - -inf): tens of thousands of
             # RuntimeWarnings per run that a GPU never raises and that say nothing of the kernel.
             warnings.simplefilter("ignore", RuntimeWarning)
@@ -312,7 +331,7 @@ def _run(entry: Any, args: tuple[Any, ...], native: bool, launches: list[bool]) 
     def listen(*, cache_hit: bool, **_: Any) -> None:
         launches.append(cache_hit)
 
-    with torch.no_grad(), knobs.compilation.scope():
+    with torch.no_grad(), knobs.compilation.scope(), PoisonOutputs():
         knobs.compilation.listener = listen
         out = entry(*args)
     # Charge asynchronous errors to the case that caused them.
@@ -322,13 +341,14 @@ def _run(entry: Any, args: tuple[Any, ...], native: bool, launches: list[bool]) 
 
 def _compare(spec: KernelSpec, case: CaseId, reference: list[torch.Tensor], outputs: list[Any]) -> Verdict:
     """The first failing output's verdict; when all pass, the first output's (its statistics
-    go into the record)."""
+    go into the record). Every output gets the case's policy tolerance
+    (:func:`~checker.numerics.case_tolerance`)."""
     if len(outputs) != len(reference):
         return Verdict(
             Category.SHAPE_MISMATCH, f"kernel returned {len(outputs)} outputs, reference {len(reference)}"
         )
     dtype = DTYPES_BY_NAME[case.dtype]
-    tol = tolerance_for(dtype, spec.tolerances)
+    tol = case_tolerance(spec, case.shape, dtype)
     first: Verdict | None = None
     for i, (out, ref) in enumerate(zip(outputs, reference, strict=True)):
         if not isinstance(out, torch.Tensor):

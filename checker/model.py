@@ -103,6 +103,9 @@ class Comparison:
     worst_index: tuple[int, ...] | None = None
     worst_actual: float | None = None
     worst_expected: float | None = None
+    #: Where rtol/atol came from: the dtype default, the terms the policy added (tf32 dots,
+    #: reduction length K) or the spec's override with its reason (checker/numerics.py).
+    tolerance_source: str = ""
 
     @property
     def mismatch_pct(self) -> float:

@@ -113,7 +113,15 @@ class KernelSpec:
             CPU and GPU.
         dtypes: the dtypes to sweep; names in ``DTYPE_NAMES``.
         configs: named configs: a ``helion.Config`` or ``DEFAULT`` (Helion's default config).
-        tolerances: per-dtype (rtol, atol) overrides, each with a reason.
+        tolerances: per-dtype (rtol, atol) overrides, each with a reason; an override replaces
+            the whole tolerance policy for that dtype (checker/numerics.py, docs/numerics.md).
+        dot_precision: per swept dtype, how the kernel's dots round: ``"ieee"`` (the default:
+            operands as given, fp32 accumulation), ``"tf32"`` (fp32 operands read as tf32,
+            Helion's default ``dot_precision`` for fp32 dots on GPUs) or ``"fp8-fast-accum"``
+            (fp8 MMAs with reduced-precision accumulation); see ``numerics.DOT_PRECISIONS``.
+        reduction_length: ``shape -> K``, the number of terms each output element accumulates
+            (K of a matmul, the normalized dimension of a norm); the tolerance grows with
+            sqrt(K). None: no reduction.
         output_dtypes: dtype the kernel's outputs must have, by swept dtype; missing entries
             mean "the swept dtype" (fp8 kernels typically return bf16 or fp32).
         reference_dtype: precision the reference runs in.
@@ -134,6 +142,8 @@ class KernelSpec:
     dtypes: Sequence[torch.dtype]
     configs: Mapping[str, Any]
     tolerances: Mapping[torch.dtype, Tolerance] = field(default_factory=dict)
+    dot_precision: Mapping[torch.dtype, str] = field(default_factory=dict)
+    reduction_length: Callable[[tuple[int, ...]], int] | None = None
     output_dtypes: Mapping[torch.dtype, torch.dtype] = field(default_factory=dict)
     reference_dtype: torch.dtype = torch.float64
     description: str = ""
@@ -174,7 +184,25 @@ class KernelSpec:
         for dtype, tol in self.tolerances.items():
             if not tol.reason.strip():
                 raise SpecError(f"{where}: tolerance override for {dtype} needs a reason")
+        self._validate_numerics(where)
         self._validate_golden(where)
+
+    def _validate_numerics(self, where: str) -> None:
+        from checker.numerics import DOT_PRECISIONS
+
+        for dtype, name in self.dot_precision.items():
+            if dtype not in self.dtypes:
+                raise SpecError(f"{where}: dot_precision for {dtype}, which the spec does not sweep")
+            if name not in DOT_PRECISIONS:
+                known = sorted(DOT_PRECISIONS)
+                raise SpecError(f"{where}: dot_precision {name!r} for {dtype}; known: {known}")
+        if self.reduction_length is None:
+            return
+        for shape in [*self.shapes, *self.small_shapes]:
+            k = self.reduction_length(tuple(shape))
+            # bool is an int: a predicate passed by mistake must not read as K = 1.
+            if not isinstance(k, int) or isinstance(k, bool) or k < 1:
+                raise SpecError(f"{where}: reduction_length{tuple(shape)} = {k!r}, expected a positive int")
 
     def _validate_golden(self, where: str) -> None:
         from checker.golden.expect import ExpectationError, validate_checks

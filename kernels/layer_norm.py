@@ -42,6 +42,11 @@ def layer_norm_reference(
     return torch.nn.functional.layer_norm(x, (x.shape[-1],), weight, bias, eps)
 
 
+def reduction_length(shape: tuple[int, ...]) -> int:
+    """N: mean and variance sum N terms per row."""
+    return shape[1]
+
+
 def make_inputs(
     shape: tuple[int, ...], dtype: torch.dtype, generator: torch.Generator
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, float]:
@@ -58,6 +63,7 @@ SPEC = KernelSpec(
     kernel=layer_norm,
     reference=layer_norm_reference,
     make_inputs=make_inputs,
+    reduction_length=reduction_length,
     shapes=[(2048, 4096), (777, 1500)],
     small_shapes=[(16, 96), (3, 200), (1, 5)],
     dtypes=[torch.float32, torch.float16, torch.bfloat16],

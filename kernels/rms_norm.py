@@ -31,6 +31,11 @@ def rms_norm_reference(x: torch.Tensor, weight: torch.Tensor, eps: float) -> tor
     return x * torch.rsqrt(x.pow(2).mean(dim=-1, keepdim=True) + eps) * weight
 
 
+def reduction_length(shape: tuple[int, ...]) -> int:
+    """N: the mean of squares sums N terms per row."""
+    return shape[1]
+
+
 def make_inputs(
     shape: tuple[int, ...], dtype: torch.dtype, generator: torch.Generator
 ) -> tuple[torch.Tensor, torch.Tensor, float]:
@@ -45,6 +50,7 @@ SPEC = KernelSpec(
     kernel=rms_norm,
     reference=rms_norm_reference,
     make_inputs=make_inputs,
+    reduction_length=reduction_length,
     shapes=[(2048, 4096), (1000, 1023)],
     small_shapes=[(33, 128), (5, 70)],
     dtypes=[torch.float32, torch.float16, torch.bfloat16],

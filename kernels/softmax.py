@@ -31,6 +31,11 @@ def softmax_reference(x: torch.Tensor) -> torch.Tensor:
     return torch.softmax(x, dim=-1)
 
 
+def reduction_length(shape: tuple[int, ...]) -> int:
+    """N: the denominator sums N exponentials per row."""
+    return shape[1]
+
+
 def make_inputs(
     shape: tuple[int, ...], dtype: torch.dtype, generator: torch.Generator
 ) -> tuple[torch.Tensor]:
@@ -44,6 +49,7 @@ SPEC = KernelSpec(
     kernel=softmax,
     reference=softmax_reference,
     make_inputs=make_inputs,
+    reduction_length=reduction_length,
     shapes=[(4096, 2048), (1024, 4096), (1000, 3000)],
     small_shapes=[(4, 64), (33, 100), (1, 7)],
     dtypes=[torch.float32, torch.float16, torch.bfloat16],

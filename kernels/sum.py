@@ -12,7 +12,7 @@ import helion
 import helion.language as hl
 import torch
 
-from checker.spec import DEFAULT, KernelSpec, Tolerance
+from checker.spec import DEFAULT, KernelSpec
 
 
 @helion.kernel(static_shapes=True)
@@ -42,10 +42,12 @@ def make_inputs(
 
 # fp32 accumulation order is config-dependent: a column tile of 1 adds N values one after the
 # other per row. Emulated on the full shapes with inputs from make_inputs, that sequential order
-# is off from the float64 sum by up to 4e-5 (N = 2**20), tiles of 4096 by under 1e-6. Row sums
-# near zero make that an absolute error, so every dtype gets atol 2e-4 (5x margin) on top of
-# the usual rtol.
-_ACCUMULATION = "fp32 accumulation over up to 2**20 terms in config-dependent order: |err| <= 4e-5"
+# is off from the float64 sum by up to 4e-5 (N = 2**20: 0.65 * sqrt(N) * 2**-24), tiles of 4096
+# by under 1e-6. The policy's sqrt(N) term (4 * sqrt(N) * 2**-23 = 4.9e-4 at N = 2**20) covers
+# it in rtol and atol (row sums near zero make it an absolute error); docs/numerics.md.
+def reduction_length(shape: tuple[int, ...]) -> int:
+    """N: each row sum adds N terms."""
+    return shape[-1]
 
 
 SPEC = KernelSpec(
@@ -64,10 +66,6 @@ SPEC = KernelSpec(
         # Four rows per program, 256-wide column tiles, 4 warps.
         "narrow": helion.Config(block_sizes=[256, 4], num_warps=4),
     },
-    tolerances={
-        torch.float32: Tolerance(1.3e-6, 2e-4, reason=_ACCUMULATION),
-        torch.float16: Tolerance(1e-3, 2e-4, reason=_ACCUMULATION),
-        torch.bfloat16: Tolerance(1.6e-2, 2e-4, reason=_ACCUMULATION),
-    },
+    reduction_length=reduction_length,
     description="fp32-accumulated sum over a long last dim",
 )
