@@ -30,8 +30,8 @@ The policy (every number and its source; the long form is docs/numerics.md):
   2024, "DeepSeek-V3 Technical Report", section 3.3.2: H800 fp8 GEMMs retain about 14 bits).
 * ``CONFIDENCE = 4``: measured, the sum kernel's sequential fp32 accumulation over 2**20 terms
   is off by 0.65 * sqrt(K) * 2**-24 at worst (kernels/sum.py), so 4 * sqrt(K) * 2**-23 leaves a
-  12x margin; against tf32 matmuls (error std ~0.8 * u_op for unit-scale outputs, 5.5 std over
-  16M elements ~ 4.5 u_op) 8 u_op leaves ~1.8x.
+  12x margin; a tf32 matmul of unit-scale outputs errs with std ~0.8 * 2**-11 per element (5.5
+  std over 16M elements ~ 2.2e-3), against which 4 * 2 * 2**-10 = 7.8e-3 leaves ~3.5x.
 * **Overrides**: a spec's per-dtype ``Tolerance`` (with its reason) replaces the whole policy
   for that dtype.
 
