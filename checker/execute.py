@@ -363,3 +363,8 @@ def _compare(spec: KernelSpec, case: CaseId, reference: list[torch.Tensor], outp
         first = first or verdict
     assert first is not None, "a kernel returns at least one output"
     return first
+
+
+def clear_caches() -> None:
+    """Drop this process's cached inputs and references (after a CUDA OOM, to free memory)."""
+    _prepare.cache_clear()

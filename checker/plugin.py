@@ -24,7 +24,7 @@ import pytest
 
 from checker import diagnostics, toolchain
 from checker.model import CaseId, Category, Record
-from checker.pool import COMPILE_POLICIES, DEFAULT_COMPILE_TIMEOUT_S
+from checker.pool import COMPILE_POLICIES, DEFAULT_COMPILE_TIMEOUT_S, DEFAULT_RUN_TIMEOUT_S
 from checker.spec import KernelSpec, SpecError, specs_of_module
 from checker.sweep import DEFAULT_CONFIGS, SHAPE_SETS, expand
 from checker.targets import DEFAULT_TARGET, TARGETS
@@ -50,6 +50,7 @@ class _State:
     seen_nodeids: set[str] = dataclasses.field(default_factory=set)
     spec_names: dict[str, Path] = dataclasses.field(default_factory=dict)
     saved_interpret: str | None = None
+    isolate: bool = False
 
 
 STATE = pytest.StashKey[_State]()
@@ -108,6 +109,21 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "(compile-timeout; default 60)",
     )
     group.addoption(
+        "--isolate",
+        choices=("auto", "on", "off"),
+        default="auto",
+        help="run each case in a supervised worker process that is recycled after a sticky CUDA "
+        "error, a crash or a run timeout: auto (default) is on with a GPU, off on CPU",
+    )
+    group.addoption(
+        "--run-timeout",
+        type=float,
+        default=DEFAULT_RUN_TIMEOUT_S,
+        metavar="S",
+        help="with isolation: seconds one case may take before its worker is killed (run-timeout; "
+        "default 300)",
+    )
+    group.addoption(
         "--reports-dir",
         default="reports",
         metavar="DIR",
@@ -161,6 +177,7 @@ def pytest_configure(config: pytest.Config) -> None:
         kernel_dirs=[Path(p).resolve() for p in config.getini("kcheck_kernel_paths")]
         or [config.rootpath / "kernels"],
         saved_interpret=os.environ.get("TRITON_INTERPRET"),
+        isolate={"on": True, "off": False}.get(config.getoption("isolate"), local is not None),
     )
     if local is None:
         interpreter.enable()
@@ -176,8 +193,9 @@ def pytest_unconfigure(config: pytest.Config) -> None:
         return
     if state.writer is not None:
         state.writer.close()
-    from checker import execute
+    from checker import exec_worker, execute
 
+    exec_worker.shutdown()
     execute.shutdown()
     if state.saved_interpret is None:
         os.environ.pop("TRITON_INTERPRET", None)
@@ -196,6 +214,10 @@ def _repro_args(config: pytest.Config) -> list[str]:
         args += ["--device", config.getoption("device")]
     if config.getoption("target") is not None:
         args += ["--target", config.getoption("target")]
+    if config.getoption("isolate") != "auto":
+        args += ["--isolate", config.getoption("isolate")]
+    if config.getoption("run_timeout") != DEFAULT_RUN_TIMEOUT_S:
+        args += ["--run-timeout", f"{config.getoption('run_timeout'):g}"]
     if config.getoption("compile") != "auto":
         args += ["--compile", config.getoption("compile")]
     if config.getoption("compile_timeout") != DEFAULT_COMPILE_TIMEOUT_S:
@@ -302,7 +324,13 @@ class KernelCase(pytest.Item):
         from checker.execute import check_case
 
         state = self.config.stash[STATE]
-        rec = check_case(self.spec, self.case, state.options)
+        if state.isolate:
+            from checker import exec_worker
+
+            runner = exec_worker.runner(state.options, self.config.getoption("run_timeout"))
+            rec = runner.check(str(self.path), self.spec.name, self.case)
+        else:
+            rec = check_case(self.spec, self.case, state.options)
         self.record = dataclasses.replace(
             rec,
             nodeid=self.nodeid,

@@ -1,4 +1,4 @@
-"""Supervised compile workers: each compile runs in a separate process we can kill.
+"""Supervised workers: each compile (and, on a GPU, each case) runs in a process we can kill.
 
 A hung Triton compile holds the GIL inside native code, so neither pytest-timeout's thread
 method nor a signal handler in the same process can stop it (DESIGN.md). The supervisor below
@@ -30,6 +30,9 @@ from typing import IO, Any
 
 #: Default seconds a cross-compile may take (--compile-timeout).
 DEFAULT_COMPILE_TIMEOUT_S = 60.0
+#: Default seconds one case may take in its worker with --isolate (--run-timeout): codegen,
+#: the compile (itself capped by --compile-timeout), the reference and the run.
+DEFAULT_RUN_TIMEOUT_S = 300.0
 #: Values of --compile (RunOptions.compile_level says what each does).
 COMPILE_POLICIES = ("auto", "off", "check", "full")
 #: Seconds between SIGTERM and SIGKILL of a timed-out worker's process group.
@@ -50,6 +53,10 @@ class CompileJob:
     level: str = "full"  # checker.compile.Level
     # Test hook: "segv", "abort", "exit" or "hang" make the worker misbehave for real.
     fault: str | None = None
+
+    def handle(self) -> JobOutcome:
+        """Run in the worker process: compile, or say why not."""
+        return _handle(self)
 
 
 @dataclass(frozen=True)
@@ -93,17 +100,25 @@ def _read_exact(fd: int, n: int, deadline: float | None) -> bytes | None:
     return b"".join(chunks)
 
 
-class CompileWorker:
-    """One supervised worker process; restarted after a timeout or death."""
+class Worker:
+    """One supervised worker process; restarted after a timeout or death.
 
-    def __init__(self) -> None:
+    A job is any picklable object with a ``handle() -> JobOutcome`` method (CompileJob here,
+    checker.exec_worker.CaseJob for whole cases). ``interpret`` starts the worker with
+    TRITON_INTERPRET=1 (cases on CPU); otherwise it is removed, as compiling for a GPU needs.
+    """
+
+    def __init__(self, interpret: bool = False) -> None:
         self._proc: subprocess.Popen[bytes] | None = None
         self._stderr: IO[bytes] | None = None
+        self._interpret = interpret
         atexit.register(self.close)
 
     def _start(self) -> subprocess.Popen[bytes]:
         env = dict(os.environ)
-        env.pop("TRITON_INTERPRET", None)  # the worker compiles for a GPU; never interprets
+        env.pop("TRITON_INTERPRET", None)
+        if self._interpret:
+            env["TRITON_INTERPRET"] = "1"
         # Lives as long as the worker process, across jobs.
         self._stderr = tempfile.TemporaryFile(prefix="kcheck-worker-stderr-")  # noqa: SIM115
         self._proc = subprocess.Popen(
@@ -116,7 +131,12 @@ class CompileWorker:
         )
         return self._proc
 
-    def run(self, job: CompileJob, timeout_s: float) -> JobOutcome:
+    @property
+    def alive(self) -> bool:
+        """True while a worker process is running (it is started lazily by :meth:`run`)."""
+        return self._proc is not None and self._proc.poll() is None
+
+    def run(self, job: Any, timeout_s: float) -> JobOutcome:
         """Run ``job`` in the worker, waiting at most ``timeout_s`` seconds for its answer."""
         proc = self._proc if self._proc is not None and self._proc.poll() is None else self._start()
         assert proc.stdin is not None and proc.stdout is not None
@@ -140,10 +160,8 @@ class CompileWorker:
         if body is None:
             return self._died(started)
         outcome: JobOutcome = pickle.loads(body)
-        if outcome.kind == "error":
-            # What the compiler printed for this job (MLIR diagnostics name the failing pass).
-            outcome = dataclasses.replace(outcome, stderr_tail=self._stderr_tail(since=log_start))
-        return outcome
+        # What the job printed (MLIR diagnostics name a failing pass; device asserts flood).
+        return dataclasses.replace(outcome, stderr_tail=self.log_since(log_start))
 
     def _died(self, started: float) -> JobOutcome:
         assert self._proc is not None
@@ -164,6 +182,30 @@ class CompileWorker:
         if self._stderr is None:
             return 0
         return self._stderr.seek(0, os.SEEK_END)
+
+    def log_since(self, offset: int, head: int = 20, tail: int = 20) -> str:
+        """What the worker wrote to stderr (and stdout) after byte ``offset``, capped to the first
+        ``head`` and last ``tail`` lines with a count of the lines cut: a device assert fired by
+        every thread prints a line per thread."""
+        if self._stderr is None:
+            return ""
+        self._stderr.seek(offset)
+        first: list[bytes] = []
+        last: list[bytes] = []
+        total = 0
+        for line in self._stderr:
+            total += 1
+            if len(first) < head:
+                first.append(line)
+            else:
+                last.append(line)
+                if len(last) > tail:
+                    last.pop(0)
+        cut = total - len(first) - len(last)
+        text = b"".join(first).decode("utf-8", "replace")
+        if cut:
+            text += f"... [{cut} lines cut, {total} in all] ...\n"
+        return text + b"".join(last).decode("utf-8", "replace")
 
     def _stderr_tail(self, since: int = 0) -> str:
         """The last STDERR_TAIL bytes the worker wrote to stderr after offset ``since``."""
@@ -206,10 +248,15 @@ class CompileWorker:
         return self._proc.pid if self._proc is not None else None
 
 
+#: The name the compile stage uses (every Worker can compile).
+CompileWorker = Worker
+
+
 def _handle(job: CompileJob) -> JobOutcome:
-    from checker import diagnostics
+    from checker import diagnostics, targets
     from checker.compile import Level, compile_for_target
 
+    targets.use_target_on_cpu(job.target)
     if job.fault == "segv":
         os.kill(os.getpid(), signal.SIGSEGV)
     elif job.fault == "abort":
@@ -233,8 +280,6 @@ def _serve() -> None:
     out = os.fdopen(os.dup(1), "wb")
     os.dup2(2, 1)  # stray prints go to the stderr file, never into the protocol
     inp = sys.stdin.buffer.fileno()
-    from checker import targets
-
     while True:
         header = _read_exact(inp, 8, None)
         if header is None:
@@ -242,10 +287,9 @@ def _serve() -> None:
         body = _read_exact(inp, struct.unpack("<Q", header)[0], None)
         if body is None:
             return
-        job: CompileJob = pickle.loads(body)
-        targets.use_target_on_cpu(job.target)
+        job = pickle.loads(body)
         try:
-            outcome = _handle(job)
+            outcome = job.handle()
         except BaseException:
             outcome = JobOutcome("died", stderr_tail=traceback.format_exc()[-STDERR_TAIL:])
         _write_frame(out, outcome)

@@ -1,0 +1,239 @@
+"""Whole cases in a supervised worker process, so a bad kernel costs a worker, not the run.
+
+On a GPU a kernel can leave the CUDA context unusable (illegal memory access, misaligned
+address, device-side assert, unspecified launch failure: "sticky" errors, after which every
+later CUDA call in that process fails), or never finish. Each pytest process therefore runs
+its GPU cases in a child (``checker.pool.Worker``) that it can kill: the child checks the case
+(``checker.execute.check_case``) and returns the record. After a sticky error the child is
+recycled, and a new one must pass a health check (a small computation on the device, then a
+synchronize) before the next case; a case that outlives ``--run-timeout`` is recorded
+``run-timeout`` and its child killed; a child that dies is recorded ``worker-died``; a CUDA OOM
+frees the child's cached inputs and memory, and it goes on. CUDA_VISIBLE_DEVICES, set per
+pytest-xdist worker (checker.gpus), is inherited by the child.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from checker import diagnostics, toolchain
+from checker.execute import RunOptions
+from checker.model import CaseId, Category, Record
+from checker.pool import DEFAULT_RUN_TIMEOUT_S, JobOutcome, Worker
+
+#: Categories after which the CUDA context of the process that saw them is unusable.
+STICKY = frozenset({Category.ILLEGAL_MEMORY_ACCESS, Category.DEVICE_ASSERT, Category.LAUNCH_FAILURE})
+#: Seconds a fresh worker may take to start, import torch/triton/helion and pass its health check.
+HEALTH_TIMEOUT_S = 180.0
+
+
+@dataclass(frozen=True)
+class CaseJob:
+    """Check ``case`` of the spec called ``spec_name`` declared in ``kernel_file``."""
+
+    kernel_file: str
+    spec_name: str
+    case: CaseId
+    opts: RunOptions
+
+    def handle(self) -> JobOutcome:
+        from checker import execute
+
+        _setup(self.opts)
+        spec = _spec(self.kernel_file, self.spec_name)
+        record = execute.check_case(spec, self.case, self.opts)
+        if record.category is Category.CUDA_OOM:
+            _free_memory()
+        return JobOutcome("ok", result=record, seconds=record.duration_s)
+
+
+@dataclass(frozen=True)
+class HealthJob:
+    """A small computation on the device the worker will run cases on, then a synchronize."""
+
+    opts: RunOptions
+
+    def handle(self) -> JobOutcome:
+        import torch
+
+        _setup(self.opts)
+        started = time.perf_counter()
+        x = torch.arange(1 << 20, dtype=torch.float32, device=self.opts.device)
+        total = float((x * 2).sum())
+        if self.opts.native:
+            torch.cuda.synchronize()
+        if total != float((1 << 20) * ((1 << 20) - 1)):
+            raise RuntimeError(f"health check computed {total}")
+        return JobOutcome("ok", seconds=time.perf_counter() - started)
+
+
+_configured = False
+_specs: dict[tuple[str, str], Any] = {}
+
+
+def _setup(opts: RunOptions) -> None:
+    global _configured
+    if _configured:
+        return
+    if not opts.native:
+        from checker import interpreter, targets
+
+        interpreter.enable()
+        targets.use_target_on_cpu(opts.target)
+    _configured = True
+
+
+def _spec(kernel_file: str, spec_name: str) -> Any:
+    key = (kernel_file, spec_name)
+    if key not in _specs:
+        from checker.plugin import _import_kernel_file
+        from checker.spec import specs_of_module
+
+        module = _import_kernel_file(Path(kernel_file))
+        for spec in specs_of_module(module):
+            _specs[(kernel_file, spec.name)] = spec
+    try:
+        return _specs[key]
+    except KeyError:
+        raise LookupError(f"{kernel_file}: no kernel spec named {spec_name!r}") from None
+
+
+def _free_memory() -> None:
+    import gc
+
+    import torch
+
+    from checker import execute
+
+    execute.clear_caches()
+    gc.collect()
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()
+
+
+class CaseRunner:
+    """The supervising side: one worker per pytest process, recycled as the module doc says."""
+
+    def __init__(self, opts: RunOptions, run_timeout: float = DEFAULT_RUN_TIMEOUT_S) -> None:
+        self.opts = opts
+        self.run_timeout = run_timeout
+        self._worker = Worker(interpret=not opts.native)
+        self.recycled = 0
+
+    def close(self) -> None:
+        self._worker.close()
+
+    def _healthy(self) -> str | None:
+        """Start a worker and health-check it; None when healthy, else what went wrong."""
+        problem = ""
+        for _ in range(2):
+            outcome = self._worker.run(HealthJob(self.opts), HEALTH_TIMEOUT_S)
+            if outcome.kind == "ok":
+                return None
+            problem = _describe(outcome)
+            self._worker.kill()
+        return problem
+
+    def check(self, kernel_file: str, spec_name: str, case: CaseId) -> Record:
+        """The record of ``case``, whatever happens to the worker that checks it."""
+        if not self._worker.alive:
+            problem = self._healthy()
+            if problem is not None:
+                return self._record(
+                    case,
+                    Category.WORKER_DIED,
+                    f"the {self.opts.device} worker failed its health check twice: {problem}",
+                    {"health_check": "failed"},
+                )
+        started = time.monotonic()
+        outcome = self._worker.run(CaseJob(kernel_file, spec_name, case, self.opts), self.run_timeout)
+        if outcome.kind == "ok":
+            record: Record = outcome.result
+            if record.category in STICKY:
+                # The CUDA context is gone: the next case gets a fresh, health-checked worker.
+                self._worker.kill()
+                self.recycled += 1
+                record = dataclasses.replace(
+                    record,
+                    message=diagnostics.sanitize(f"{record.message}\nworker output:\n{outcome.stderr_tail}"),
+                    fields={**record.fields, "worker_recycled": True},
+                )
+            return record
+        if outcome.kind == "timeout":
+            self.recycled += 1
+            return self._record(
+                case,
+                Category.RUN_TIMEOUT,
+                f"case exceeded --run-timeout {self.run_timeout:g} s; its worker's process group was killed",
+                {"seconds": round(time.monotonic() - started, 3), "timeout_s": self.run_timeout},
+            )
+        self._worker.kill()
+        self.recycled += 1
+        return self._record(
+            case,
+            Category.WORKER_DIED,
+            _describe(outcome),
+            {"signal": outcome.signal, "exit_status": outcome.exit_status, "worker_recycled": True},
+            signature_text=f"case worker died {outcome.signal or outcome.exit_status}",
+        )
+
+    def _record(
+        self,
+        case: CaseId,
+        category: Category,
+        message: str,
+        fields: dict[str, Any],
+        signature_text: str | None = None,
+    ) -> Record:
+        return Record(
+            case=case,
+            category=category,
+            mode="native" if self.opts.native else "interpreter",
+            target=self.opts.target.name,
+            config=None,
+            config_repr=None,
+            toolchain=toolchain.versions(),
+            duration_s=float(fields.get("seconds", 0.0)),
+            message=diagnostics.sanitize(message),
+            signature=diagnostics.signature(category, signature_text or category.value),
+            fields=fields,
+        )
+
+
+def _describe(outcome: JobOutcome) -> str:
+    if outcome.kind == "died":
+        how = f"signal {outcome.signal}" if outcome.signal else f"exit status {outcome.exit_status}"
+        return f"worker died ({how})\nworker output:\n{outcome.stderr_tail}"
+    if outcome.kind == "timeout":
+        return "timed out"
+    if outcome.kind == "error":
+        return f"{outcome.diagnosis.message}\n{outcome.stderr_tail}"
+    return outcome.kind
+
+
+_runner: CaseRunner | None = None
+
+
+def runner(opts: RunOptions, run_timeout: float) -> CaseRunner:
+    """This process's CaseRunner (created on first use)."""
+    global _runner
+    if _runner is None:
+        _runner = CaseRunner(opts, run_timeout)
+    return _runner
+
+
+def shutdown() -> None:
+    """Stop this process's case worker, if one was started."""
+    global _runner
+    if _runner is not None:
+        _runner.close()
+        _runner = None
+
+
+def pid_of_worker() -> int | None:
+    """The pid of this process's case worker (tests check it is replaced), None if none runs."""
+    return _runner._worker.pid if _runner is not None else None

@@ -1,0 +1,56 @@
+"""The fault-injection kernels (tests/faults/faults.py) under case isolation, on CPU.
+
+Each fault must produce its category for real (an endless loop, a segfaulting process, NaN,
+zeros, a wrong shape or dtype), and the healthy case that follows each fault must still pass
+in the same run: a recycled worker blames nothing else. The GPU-only faults (out-of-bounds
+store, device assert) are covered by the GPU run in docs/gpu-runs.md.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import shutil
+from pathlib import Path
+
+import pytest
+
+from checker.model import Category
+from checker.report.jsonl import read_records
+
+FAULTS = Path(__file__).parent / "faults" / "faults.py"
+
+
+def _expected() -> dict[str, tuple[Category, Category | None]]:
+    spec = importlib.util.spec_from_file_location("kcheck_faults_expected", FAULTS)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return dict(module.EXPECTED)
+
+
+def test_each_fault_gets_its_category_and_the_next_case_passes(pytester: pytest.Pytester) -> None:
+    pytester.makeini("[pytest]\nkcheck_kernel_paths = kernels\n")
+    pytester.mkdir("kernels")
+    shutil.copy(FAULTS, pytester.path / "kernels" / "faults.py")
+    result = pytester.runpytest(
+        *("--isolate", "on", "--run-timeout", "20", "--shapes", "small", "--configs", "0"),
+        *("-p", "no:xdist", "-p", "no:randomly"),
+    )
+    records = list(read_records(pytester.path / "reports" / "results.jsonl"))
+    outcomes = result.parseoutcomes()
+    # One record per collected case, faults included: nothing lost when a worker dies.
+    assert len(records) == sum(outcomes.get(k, 0) for k in ("passed", "failed", "skipped"))
+    by_kernel = {r.case.kernel: r for r in records}
+    for name, (_, on_cpu) in _expected().items():
+        if on_cpu is None:
+            continue
+        assert by_kernel[name].category is on_cpu, (name, by_kernel[name].message[:300])
+        after = by_kernel[f"healthy_after_{name}"]
+        assert after.category is Category.PASSED, (name, after.message[:300])
+    assert [r.case.kernel for r in records].index("healthy_after_segfault") == (
+        [r.case.kernel for r in records].index("segfault") + 1
+    )
+    assert by_kernel["segfault"].fields["signal"] == "SIGSEGV"
+    assert by_kernel["endless"].fields["timeout_s"] == 20
+    one_ulp = by_kernel["one_ulp"].comparison
+    assert one_ulp is not None and one_ulp.max_abs_err > 0  # compared, and within tolerance
