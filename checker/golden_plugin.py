@@ -277,7 +277,9 @@ class _GoldenController:
     @pytest.hookimpl(tryfirst=True)
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
         state = self.state
-        if state.manifest is None:
+        # Nothing ran (--collect-only) or the run was cut short: judge nothing, delete nothing.
+        ended = session.exitstatus in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED)
+        if state.manifest is None or session.config.option.collectonly or not ended:
             return
         state.judged = True
         state.unused = find_unused(state.root, state.manifest)
@@ -304,7 +306,7 @@ class _GoldenController:
                 + ("" if state.warn_unused else "; --golden-warn-unused makes them a warning")
             )
         if not state.judged:
-            terminalreporter.write_line("  unused files not judged: no process reported its collection")
+            terminalreporter.write_line("  unused files not judged: no complete collection reported")
 
 
 def _shown(path: Path, terminalreporter: Any) -> str:
