@@ -23,7 +23,6 @@ from pathlib import Path
 from typing import Protocol, TypeVar, cast
 
 import pytest
-from pytest_split.algorithms import Algorithms
 
 _SHARD = re.compile(r"^\s*(\d+)\s*/\s*(\d+)\s*$")
 
@@ -105,6 +104,9 @@ def read_durations(paths: Iterable[Path]) -> dict[str, float]:
 def split(items: Sequence[_Item], count: int, durations: dict[str, float]) -> list[list[_Item]]:
     """Split ``items`` into ``count`` groups of about equal total duration; each group keeps the
     items' original order. Deterministic for the same items (in the same order) and durations."""
+    # Imported here: the plugin (and every pytest run) loads without pytest-split; only --shard needs it.
+    from pytest_split.algorithms import Algorithms
+
     # pytest-split types its items as pytest Items but reads only their nodeid.
     groups = Algorithms.least_duration.value(count, cast("list[pytest.Item]", list(items)), durations)
     return [cast("list[_Item]", list(g.selected)) for g in groups]
