@@ -150,7 +150,11 @@ class CaseRunner:
                     {"health_check": "failed"},
                 )
         started = time.monotonic()
-        outcome = self._worker.run(CaseJob(kernel_file, spec_name, case, self.opts), self.run_timeout)
+        # A compile inside the case has its own, shorter timeout (--compile-timeout); the run
+        # timeout covers everything else, so it never fires first on a slow compile.
+        compiles = self.opts.compile_level(executes=True) is not None
+        budget = self.run_timeout + (self.opts.compile_timeout if compiles else 0.0)
+        outcome = self._worker.run(CaseJob(kernel_file, spec_name, case, self.opts), budget)
         if outcome.kind == "ok":
             record: Record = outcome.result
             if record.category in STICKY:
@@ -168,7 +172,9 @@ class CaseRunner:
             return self._record(
                 case,
                 Category.RUN_TIMEOUT,
-                f"case exceeded --run-timeout {self.run_timeout:g} s; its worker's process group was killed",
+                f"case exceeded --run-timeout {self.run_timeout:g} s (+ --compile-timeout "
+                f"{self.opts.compile_timeout:g} s when it compiles); its worker's process group "
+                "was killed",
                 {"seconds": round(time.monotonic() - started, 3), "timeout_s": self.run_timeout},
             )
         self._worker.kill()

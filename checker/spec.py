@@ -131,6 +131,8 @@ class KernelSpec:
         expectations: FileCheck directives per named config that its generated code (on the
             canonical golden shape, every dtype) must satisfy, e.g.
             ``{"tma": "CHECK: tl.make_tensor_descriptor"}`` (checker/golden/expect.py).
+        sample_configs: False checks the named configs only, whatever ``--configs`` says (for
+            kernels whose behaviour is defined by one config, such as the fault-injection set).
     """
 
     name: str
@@ -149,6 +151,7 @@ class KernelSpec:
     description: str = ""
     golden: GoldenTracking = field(default_factory=GoldenTracking)
     expectations: Mapping[str, str] = field(default_factory=dict)
+    sample_configs: bool = True
 
     def validate(self) -> None:
         """Check the declaration.

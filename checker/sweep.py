@@ -52,7 +52,8 @@ def sampled_index(config_name: str) -> int | None:
 
 def expand(spec: KernelSpec, n_sampled: int, shape_set: str = "all") -> Iterator[CaseId]:
     """Every case of ``spec``: shapes x dtypes x (named configs + ``n_sampled`` sampled ones)."""
-    config_names = [*spec.configs, *(sampled_name(i) for i in range(n_sampled))]
+    sampled = n_sampled if spec.sample_configs else 0
+    config_names = [*spec.configs, *(sampled_name(i) for i in range(sampled))]
     for shape in shapes_for(spec, shape_set):
         for dtype in spec.dtypes:
             for cname in config_names:
