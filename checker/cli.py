@@ -13,7 +13,7 @@ import os
 import sys
 from collections.abc import Sequence
 
-from checker.pool import COMPILE_POLICIES, DEFAULT_COMPILE_TIMEOUT_S
+from checker.pool import COMPILE_POLICIES, DEFAULT_COMPILE_TIMEOUT_S, DEFAULT_RUN_TIMEOUT_S
 from checker.report import commands as report_commands
 from checker.sweep import DEFAULT_CONFIGS, SHAPE_SETS
 from checker.targets import DEFAULT_TARGET, TARGETS
@@ -28,6 +28,9 @@ def _run(args: argparse.Namespace, passthrough: list[str]) -> int:
         ["--target", args.target] if args.target else []
     )
     argv += ["--compile", args.compile, "--compile-timeout", f"{args.compile_timeout:g}"]
+    argv += ["--isolate", args.isolate, "--run-timeout", f"{args.run_timeout:g}"]
+    if args.shard:
+        argv += ["--shard", args.shard]
     if args.k:
         argv += ["-k", args.k]
     if args.workers != "0":
@@ -76,6 +79,16 @@ def build_parser() -> argparse.ArgumentParser:
         "--compile-timeout", type=float, default=DEFAULT_COMPILE_TIMEOUT_S, help="seconds per cross-compile"
     )
     run.add_argument("--reports-dir", default="reports")
+    run.add_argument(
+        "--isolate",
+        choices=("auto", "on", "off"),
+        default="auto",
+        help="cases in recycled worker processes: auto (default: on with a GPU), on, off",
+    )
+    run.add_argument(
+        "--run-timeout", type=float, default=DEFAULT_RUN_TIMEOUT_S, help="seconds per isolated case"
+    )
+    run.add_argument("--shard", help="I/N: run the I-th of N deterministic shards (checker/shard.py)")
     run.add_argument("-k", help="pytest -k expression, e.g. 'softmax and bf16'")
     run.add_argument(
         "-n",
@@ -95,7 +108,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     if "--" in raw:
         cut = raw.index("--")
         raw, passthrough = raw[:cut], raw[cut + 1 :]
-    args = build_parser().parse_args(raw)
+    parser = build_parser()
+    args, unknown = parser.parse_known_args(raw)
+    if unknown and args.command == "run":
+        # Flag options of pytest and plugins (--update-golden, --prune, -x) need no "--";
+        # options with values do, or the --opt=value form.
+        passthrough = [*unknown, *passthrough]
+    elif unknown:
+        parser.error(f"unrecognized arguments: {' '.join(unknown)}")
     if args.command == "run" and args.configs < 0:
         build_parser().error(f"--configs must be >= 0, got {args.configs}")
     if args.command == "run":

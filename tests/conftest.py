@@ -96,6 +96,7 @@ MATMUL = textwrap.dedent(
         shapes=[(512, 512, 512)],
         small_shapes=[],
         dtypes=[torch.float32],
+        dot_precision={torch.float32: "tf32"},  # Triton's default for fp32 dots on a GPU
         configs={
             "default": DEFAULT,
             # 256x256 fp32 tiles, K step 128, 4 stages: far over sm_90's 232448 bytes of smem.

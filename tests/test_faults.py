@@ -32,7 +32,9 @@ def test_each_fault_gets_its_category_and_the_next_case_passes(pytester: pytest.
     pytester.makeini("[pytest]\nkcheck_kernel_paths = kernels\n")
     pytester.mkdir("kernels")
     shutil.copy(FAULTS, pytester.path / "kernels" / "faults.py")
-    result = pytester.runpytest(
+    # In a subprocess: an in-process re-run re-imports torch modules that register custom ops
+    # once per process (seen on the GPU machine's torch build).
+    result = pytester.runpytest_subprocess(
         *("--isolate", "on", "--run-timeout", "20", "--shapes", "small", "--configs", "0"),
         *("-p", "no:xdist", "-p", "no:randomly"),
     )
