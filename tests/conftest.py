@@ -69,7 +69,7 @@ MATMUL = textwrap.dedent(
     import helion.language as hl
     import torch
 
-    from checker.spec import DEFAULT, KernelSpec
+    from checker.spec import DEFAULT, KernelSpec, Tolerance
 
 
     @helion.kernel(static_shapes=True)
@@ -96,7 +96,9 @@ MATMUL = textwrap.dedent(
         shapes=[(512, 512, 512)],
         small_shapes=[],
         dtypes=[torch.float32],
-        dot_precision={torch.float32: "tf32"},  # Triton's default for fp32 dots on a GPU
+        # tf32 dots (Triton's default for fp32 on a GPU) over K=512 unscaled randn products: on
+        # the H100 the policy's tf32 tolerance left 0.4% of elements out (max abs err 0.078).
+        tolerances={torch.float32: Tolerance(1e-2, 1e-1, "tf32 dot, K=512, unit-variance inputs")},
         configs={
             "default": DEFAULT,
             # 256x256 fp32 tiles, K step 128, 4 stages: far over sm_90's 232448 bytes of smem.
