@@ -130,6 +130,7 @@ def use_target_on_cpu(target: Target) -> None:
         return original_info(device)
 
     hw.get_hardware_info = get_hardware_info
+    _patch_min_dot_size()
     original = hr.get_num_sm
 
     @functools.wraps(original)
@@ -140,3 +141,34 @@ def use_target_on_cpu(target: Target) -> None:
 
     get_num_sm._kcheck_patched = True  # type: ignore[attr-defined]
     hr.get_num_sm = get_num_sm
+
+
+def _patch_min_dot_size() -> None:
+    """Answer Helion's smallest-dot question for CPU devices as Triton does for the target.
+
+    Helion 1.4.0 (helion/_compat.py ``_min_dot_size``, "a private func we can patch") answers
+    (16, 16, 16) for a CPU device, while for a CUDA device it asks Triton's
+    ``triton.backends.nvidia.compiler.min_dot_size``, which requires K >= 32 for fp8. Without
+    this, configs sampled on CPU for fp8 dots include K=16 blocks that Helion never proposes
+    for an H100 and that Triton rejects ("Input shapes should have M >= 1, N >= 1 and K >= 32"):
+    40 false compiler-crash records in the CPU main job.
+    """
+    import helion._compat as compat
+
+    original = getattr(compat, "_min_dot_size", None)
+    if original is None or getattr(original, "_kcheck_patched", False):
+        return
+
+    def min_dot_size(device: Any, lhs: Any, rhs: Any) -> tuple[int, int, int]:
+        if _active is not None and getattr(device, "type", None) == "cpu":
+            from triton.backends.compiler import GPUTarget
+            from triton.backends.nvidia.compiler import min_dot_size as nvidia_min_dot_size
+
+            target = GPUTarget("cuda", _active.capability, _active.warp_size)
+            size = nvidia_min_dot_size(target)(compat.torch_dtype_to_tl(lhs), compat.torch_dtype_to_tl(rhs))
+            return (int(size[0]), int(size[1]), int(size[2]))
+        result: tuple[int, int, int] = original(device, lhs, rhs)
+        return result
+
+    min_dot_size._kcheck_patched = True  # type: ignore[attr-defined]
+    compat._min_dot_size = min_dot_size

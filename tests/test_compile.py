@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 
 import pytest
+import torch
 
 from checker.compile import max_warps_for_registers
 from checker.model import Category
@@ -115,3 +116,16 @@ def test_no_orphans_after_a_hang() -> None:
     assert outcome.kind == "timeout"
     assert _live_members(pgid) == [], "the worker and its child (sleep) must be gone"
     worker.close()
+
+
+def test_cpu_sees_the_targets_smallest_dot() -> None:
+    """fp8 dots need K >= 32 on sm_90 (Triton's nvidia backend); Helion asks it for CUDA devices
+    only, so the CPU answer is patched: otherwise CPU samples K=16 fp8 configs an H100 never gets."""
+    import helion._compat as compat
+
+    from checker import targets
+
+    targets.use_target_on_cpu(get_target("sm_90"))
+    cpu = torch.device("cpu")
+    assert compat.min_dot_size(cpu, torch.float8_e4m3fn, torch.float8_e4m3fn)[2] == 32
+    assert compat.min_dot_size(cpu, torch.float16, torch.float16)[2] == 16
