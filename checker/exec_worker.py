@@ -20,8 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from checker import diagnostics, toolchain
-from checker.execute import RunOptions
+from checker import diagnostics
+from checker.execute import RunOptions, unconfigured_record
 from checker.model import CaseId, Category, Record
 from checker.pool import DEFAULT_RUN_TIMEOUT_S, JobOutcome, Worker
 
@@ -122,7 +122,6 @@ class CaseRunner:
         self.opts = opts
         self.run_timeout = run_timeout
         self._worker = Worker(interpret=not opts.native)
-        self.recycled = 0
 
     def close(self) -> None:
         self._worker.close()
@@ -160,7 +159,6 @@ class CaseRunner:
             if record.category in STICKY:
                 # The CUDA context is gone: the next case gets a fresh, health-checked worker.
                 self._worker.kill()
-                self.recycled += 1
                 record = dataclasses.replace(
                     record,
                     message=diagnostics.sanitize(f"{record.message}\nworker output:\n{outcome.stderr_tail}"),
@@ -168,7 +166,6 @@ class CaseRunner:
                 )
             return record
         if outcome.kind == "timeout":
-            self.recycled += 1
             return self._record(
                 case,
                 Category.RUN_TIMEOUT,
@@ -178,7 +175,6 @@ class CaseRunner:
                 {"seconds": round(time.monotonic() - started, 3), "timeout_s": self.run_timeout},
             )
         self._worker.kill()
-        self.recycled += 1
         return self._record(
             case,
             Category.WORKER_DIED,
@@ -195,17 +191,13 @@ class CaseRunner:
         fields: dict[str, Any],
         signature_text: str | None = None,
     ) -> Record:
-        return Record(
-            case=case,
-            category=category,
-            mode="native" if self.opts.native else "interpreter",
-            target=self.opts.target.name,
-            config=None,
-            config_repr=None,
-            toolchain=toolchain.versions(),
+        return unconfigured_record(
+            case,
+            category,
+            self.opts,
+            message,
+            signature_text or category.value,
             duration_s=float(fields.get("seconds", 0.0)),
-            message=diagnostics.sanitize(message),
-            signature=diagnostics.signature(category, signature_text or category.value),
             fields=fields,
         )
 
@@ -238,8 +230,3 @@ def shutdown() -> None:
     if _runner is not None:
         _runner.close()
         _runner = None
-
-
-def pid_of_worker() -> int | None:
-    """The pid of this process's case worker (tests check it is replaced), None if none runs."""
-    return _runner._worker.pid if _runner is not None else None

@@ -368,3 +368,30 @@ def _compare(spec: KernelSpec, case: CaseId, reference: list[torch.Tensor], outp
 def clear_caches() -> None:
     """Drop this process's cached inputs and references (after a CUDA OOM, to free memory)."""
     _prepare.cache_clear()
+
+
+def unconfigured_record(
+    case: CaseId,
+    category: Category,
+    opts: RunOptions,
+    message: str,
+    signature_text: str,
+    duration_s: float,
+    **kw: Any,
+) -> Record:
+    """A record for a case that produced none itself (its worker died or timed out): no config,
+    the mode the case would have run in, ``message`` sanitized, the signature from
+    ``signature_text``. ``kw`` are further Record fields (``fields``, ``nodeid``, ``repro``)."""
+    return Record(
+        case=case,
+        category=category,
+        mode="native" if opts.native else "interpreter",
+        target=opts.target.name,
+        config=None,
+        config_repr=None,
+        toolchain=toolchain.versions(),
+        duration_s=duration_s,
+        message=diagnostics.sanitize(message),
+        signature=diagnostics.signature(category, signature_text),
+        **kw,
+    )

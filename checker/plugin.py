@@ -469,18 +469,16 @@ def _record_of(report: pytest.TestReport, state: _State) -> Record | None:
         category = Category.RUN_TIMEOUT
     else:
         category = Category.RUNTIME_ERROR
-    message = diagnostics.sanitize(text.strip().splitlines()[-1] if text.strip() else report.outcome)
-    return Record(
-        case=CaseId(m["kernel"], tuple(int(d) for d in m["shape"].split("x")), m["dtype"], m["config"]),
-        category=category,
-        mode="native" if state.options.native else "interpreter",
-        target=state.options.target.name,
-        config=None,
-        config_repr=None,
-        toolchain=toolchain.versions(),
+    last_line = diagnostics.sanitize(text.strip().splitlines()[-1] if text.strip() else report.outcome)
+    from checker.execute import unconfigured_record
+
+    return unconfigured_record(
+        CaseId(m["kernel"], tuple(int(d) for d in m["shape"].split("x")), m["dtype"], m["config"]),
+        category,
+        state.options,
+        text,
+        last_line,
         duration_s=round(report.duration, 4),
-        message=diagnostics.sanitize(text),
-        signature=diagnostics.signature(category, message),
         nodeid=report.nodeid,
         repro=repro_command(report.nodeid, state.argv_extra),
     )

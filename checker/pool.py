@@ -207,12 +207,12 @@ class Worker:
             text += f"... [{cut} lines cut, {total} in all] ...\n"
         return text + b"".join(last).decode("utf-8", "replace")
 
-    def _stderr_tail(self, since: int = 0) -> str:
-        """The last STDERR_TAIL bytes the worker wrote to stderr after offset ``since``."""
+    def _stderr_tail(self) -> str:
+        """The last STDERR_TAIL bytes the worker wrote to stderr."""
         if self._stderr is None:
             return ""
         size = self._stderr.seek(0, os.SEEK_END)
-        self._stderr.seek(max(since, size - STDERR_TAIL))
+        self._stderr.seek(max(0, size - STDERR_TAIL))
         return self._stderr.read().decode("utf-8", "replace")
 
     def kill(self) -> None:

@@ -42,7 +42,10 @@ class Outcome(enum.StrEnum):
 
 
 class Status(enum.StrEnum):
-    """A case's standing against the baseline (rules in the module docstring)."""
+    """A case's standing against the baseline (rules in the module docstring).
+
+    Declared in report order: tables and the terminal view list their columns this way.
+    """
 
     NEW = "new"
     GOLDEN = "golden"

@@ -46,15 +46,6 @@ _SECTIONS: tuple[tuple[Status, str], ...] = (
     (Status.FLAKY, "Flaky (failed, then passed on a rerun)"),
     (Status.FIXED, "Fixed (failing on the base, passing now)"),
 )
-_TABLE_COLUMNS = (
-    Status.NEW,
-    Status.GOLDEN,
-    Status.PRE_EXISTING,
-    Status.FLAKY,
-    Status.FIXED,
-    Status.PASSED,
-    Status.SKIPPED,
-)
 _HEX = re.compile(r"^[0-9a-f]{7,64}$")
 
 
@@ -167,7 +158,7 @@ def _common(records: Sequence[Record], key: Callable[[Record], str]) -> str:
 def _table(result: Classification) -> str:
     per_kernel = result.per_kernel()
     total = result.counts()
-    columns = [s for s in _TABLE_COLUMNS if total[s] or s in (Status.NEW, Status.PASSED)]
+    columns = [s for s in Status if total[s] or s in (Status.NEW, Status.PASSED)]
     head = "| kernel | cases | " + " | ".join(s.value for s in columns) + " |"
     rule = "| --- | ---: | " + " | ".join("---:" for _ in columns) + " |"
     rows = [head, rule]

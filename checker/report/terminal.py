@@ -15,15 +15,6 @@ from rich.text import Text
 from checker.model import Category, Record
 from checker.report.baseline import Classification, Status
 
-_STATUS_COLUMNS = (
-    Status.NEW,
-    Status.GOLDEN,
-    Status.PRE_EXISTING,
-    Status.FLAKY,
-    Status.FIXED,
-    Status.PASSED,
-    Status.SKIPPED,
-)
 _STATUS_STYLE = {
     Status.NEW: "bold red",
     Status.GOLDEN: "magenta",
@@ -79,7 +70,7 @@ def classification_view(result: Classification, max_groups: int = 20) -> Group_:
     passed as plain ``Text``, never as rich markup."""
     per_kernel = result.per_kernel()
     total = result.counts()
-    columns = [s for s in _STATUS_COLUMNS if total[s] or s in (Status.NEW, Status.PASSED)]
+    columns = [s for s in Status if total[s] or s in (Status.NEW, Status.PASSED)]
     table = Table(title="kcheck report", show_footer=True)
     table.add_column("kernel", footer="total")
     table.add_column("cases", justify="right", footer=str(sum(total.values())))
@@ -93,7 +84,7 @@ def classification_view(result: Classification, max_groups: int = 20) -> Group_:
     parts: list[RenderableType] = [table]
     if not result.baseline_given:
         parts.append(Text("no baseline given: every failure counts as new", style="yellow"))
-    for status in _STATUS_COLUMNS[:5]:
+    for status in tuple(Status)[:5]:
         groups = result.groups(status)
         if not groups:
             continue
