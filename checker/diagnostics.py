@@ -37,6 +37,44 @@ def _helion_location(_: BaseException, message: str) -> dict[str, Any]:
     return {"source_file": m.group(1).rsplit("/", 1)[-1], "source_line": int(m.group(2))} if m else {}
 
 
+# Helion writes the kernel source line above the Triton code generated from it:
+# "# src[block_absmax.py:40]: blk = xv[tm, :, tn, :].to(torch.float32)"
+_HELION_SRC = re.compile(r"# src\[(?P<file>[^\]:]+):(?P<line>\d+)\]: (?P<code>.*)")
+_CARET = re.compile(r"^\s*\^\s*$", re.MULTILINE)
+
+
+def _numel_details(exc: BaseException, message: str) -> dict[str, Any]:
+    """The overflowing tile's shape and the kernel source line that built it.
+
+    ``block_shape`` is read from ``shape``, a local of triton's ``validate_block_shape`` (the
+    function that raises the numel error, triton/_utils.py), in the traceback of the chained
+    ValueError; ``source_file``/``source_line``/``source`` from the last ``# src[...]`` comment
+    Helion wrote above the line Triton points at.
+    """
+    out: dict[str, Any] = {}
+    for e in _chain(exc):
+        tb = e.__traceback__
+        while tb is not None:
+            if tb.tb_frame.f_code.co_name == "validate_block_shape":
+                # A triton.language tuple, not a Python one: take any iterable of ints.
+                try:
+                    dims = list(tb.tb_frame.f_locals.get("shape") or ())
+                except TypeError:
+                    dims = []
+                if dims and all(isinstance(d, int) for d in dims):
+                    out["block_shape"] = dims
+            tb = tb.tb_next
+    caret = _CARET.search(message)
+    before = message[: caret.start()] if caret else message
+    sources = list(_HELION_SRC.finditer(before))
+    if sources:
+        src = sources[-1]
+        out["source_file"] = src["file"]
+        out["source_line"] = int(src["line"])
+        out["source"] = src["code"].strip()[:200]
+    return out
+
+
 def _stage(stage: str) -> Callable[[BaseException, str], dict[str, Any]]:
     return lambda _exc, _msg: {"stage": stage}
 
@@ -48,6 +86,7 @@ RULES: tuple[Rule, ...] = (
         pattern=re.compile(
             r"numel \((?P<numel>\d+)\) exceeds triton maximum tensor numel \((?P<limit>\d+)\)"
         ),
+        extra=_numel_details,
     ),
     Rule(Category.INTERPRETER_UNSUPPORTED, types=("InterpreterGap",)),
     # Triton: "out of resource: shared memory, Required: 1048584, Hardware limit: 232448"
@@ -169,12 +208,27 @@ def _chain(exc: BaseException) -> list[BaseException]:
     return out
 
 
-def _diagnosis(category: Category, message: str, exc: BaseException, fields: dict[str, Any]) -> Diagnosis:
+# Triton's CompilationError starts with the position of the failing expression ("at 24:28:"),
+# followed by source lines; what went wrong is the exception it chains.
+_POSITION_ONLY = re.compile(r"^\w+: at \d+:\d+:\s*$")
+
+
+def _headline(exc: BaseException, message: str) -> str:
+    """The line a signature is made of: the message's first line, or, when that line is only a
+    source position, the first line of the innermost chained exception."""
     first_line = message.strip().splitlines()[0] if message.strip() else type(exc).__name__
+    if _POSITION_ONLY.match(first_line):
+        inner = _chain(exc)[-1]
+        text = str(inner).strip()
+        return f"{type(inner).__name__}: {text.splitlines()[0] if text else ''}"
+    return first_line
+
+
+def _diagnosis(category: Category, message: str, exc: BaseException, fields: dict[str, Any]) -> Diagnosis:
     return Diagnosis(
         category=category,
         message=sanitize(message),
-        signature=signature(category, first_line, _innermost_tool_frame(exc)),
+        signature=signature(category, _headline(exc, message), _innermost_tool_frame(exc)),
         fields=fields,
     )
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import pytest
 import torch
@@ -25,6 +26,8 @@ def test_real_numel_overflow_and_shared_memory_overuse(compile_dir: pytest.Pytes
     numel = recs["add[2048x1024-fp32-wide]"]
     assert numel.category is Category.NUMEL_OVERFLOW
     assert numel.fields["numel"] == 2097152 and numel.fields["limit"] == 1048576
+    assert numel.fields["block_shape"] == [2048, 1024]
+    assert numel.fields["source_file"] == "add.py" and "x[tile]" in numel.fields["source"]
     smem = recs["mm[512x512x512-fp32-huge]"]
     assert smem.category is Category.OUT_OF_RESOURCES
     assert smem.fields["limit"] == 232448 and smem.fields["required"] > 232448
@@ -129,3 +132,24 @@ def test_cpu_sees_the_targets_smallest_dot() -> None:
     cpu = torch.device("cpu")
     assert compat.min_dot_size(cpu, torch.float8_e4m3fn, torch.float8_e4m3fn)[2] == 32
     assert compat.min_dot_size(cpu, torch.float16, torch.float16)[2] == 16
+
+
+def test_bundled_sweep_samples_configs_that_overflow_numel(pytester: pytest.Pytester) -> None:
+    """Helion's own config space, sampled for the bundled block_absmax kernel, overflows Triton's
+    tensor limit: its [tile_m, 128, tile_n, 128] tile is not constrained by Helion 1.4."""
+    root = Path(__file__).resolve().parents[1]
+    pytester.makeini(f"[pytest]\nkcheck_kernel_paths = {root / 'kernels'}\n")
+    select = "8192x2048 and fp32 and cfg"
+    args = ["-k", select, "--configs", "8", "--shapes", "full", "-p", "no:xdist"]
+    result = pytester.runpytest(str(root / "kernels" / "block_absmax.py"), *args)
+    recs = _by_name(pytester)
+    assert len(recs) == 8, result.stdout.str()[-2000:]
+    overflows = [r for r in recs.values() if r.category is Category.NUMEL_OVERFLOW]
+    assert overflows, sorted((r.case.name, r.category.value) for r in recs.values())
+    for rec in overflows:
+        assert rec.case.config.startswith("cfg")  # sampled, not a named config
+        shape = rec.fields["block_shape"]
+        assert shape[1] == shape[3] == 128 and rec.fields["numel"] > rec.fields["limit"] == 1048576
+        assert rec.fields["source_line"] > 0 and "xv[tm, :, tn, :]" in rec.fields["source"]
+    # One cause, one signature, whatever the config.
+    assert len({r.signature for r in overflows}) == 1

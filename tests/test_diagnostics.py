@@ -104,6 +104,43 @@ def test_signature_ignores_numbers_paths_and_addresses() -> None:
     assert classify(CompilationError(a)).signature == classify(CompilationError(b)).signature
 
 
+def _compilation_error(position: str, cause: BaseException) -> CompilationError:
+    """A Triton-style CompilationError: a source position, source lines, a caret; the cause chained."""
+    try:
+        raise cause
+    except BaseException as inner:
+        try:
+            raise CompilationError(f"{position}\n    x = tl.load(p)\n        ^\n{cause!r}") from inner
+        except CompilationError as outer:
+            return outer
+
+
+def test_signature_of_a_positioned_compile_error_comes_from_its_cause() -> None:
+    """Triton's CompilationError starts with "at L:C:": the signature must not be made of that
+    alone, or every frontend error would share one signature."""
+    numel_a = classify(_compilation_error("at 24:28:", ValueError(NUMEL)))
+    numel_b = classify(_compilation_error("at 18:19:", ValueError(NUMEL.replace("2097152", "8388608"))))
+    assert numel_a.category is Category.NUMEL_OVERFLOW and numel_a.signature == numel_b.signature
+    other_a = classify(_compilation_error("at 3:4:", TypeError("unsupported operand type(s) for +")))
+    other_b = classify(_compilation_error("at 3:4:", AssertionError("dot requires K >= 16")))
+    assert other_a.category is other_b.category is Category.COMPILER_CRASH
+    assert other_a.signature != other_b.signature
+
+
+def test_numel_overflow_names_the_helion_source_line() -> None:
+    """The text Triton raises for a Helion kernel: Helion's "# src[...]" comment above the line."""
+    message = (
+        "at 24:28:\n        indices_2 = tl.arange(0, _RDIM_SIZE_2).to(tl.int32)\n"
+        "        # src[block_absmax.py:40]: blk = xv[tm, :, tn, :].to(torch.float32)\n"
+        "        blk = tl.load(xv + indices_0[:, None, None, None], None)\n"
+        "                            ^\n"
+        "        # src[block_absmax.py:44]: later = 1\n"
+    )
+    d = classify(_compilation_error(message, ValueError(NUMEL)))
+    assert (d.fields["source_file"], d.fields["source_line"]) == ("block_absmax.py", 40)
+    assert d.fields["source"] == "blk = xv[tm, :, tn, :].to(torch.float32)"
+
+
 def test_sanitize_strips_escapes_and_caps_length() -> None:
     text = "\x1b[31mred\x1b[0m\x00" + "x" * 10000
     clean = sanitize(text, limit=100)
