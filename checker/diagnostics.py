@@ -75,6 +75,35 @@ def _numel_details(exc: BaseException, message: str) -> dict[str, Any]:
     return out
 
 
+# Triton's nvidia backend (triton/backends/nvidia/compiler.py, make_cubin) raises PTXASError
+# inside ``except CalledProcessError``; its message names 255 and SIGSEGV, other codes by number.
+_PTXAS_STATUS = (
+    (re.compile(r"Internal Triton PTX codegen error"), 255),
+    (re.compile(r"`ptxas` raised SIGSEGV"), 128 + 11),
+)
+_PTXAS_CODE = re.compile(r"`ptxas` failed with error code (\d+)")
+
+
+def _ptxas_details(exc: BaseException, message: str) -> dict[str, Any]:
+    """``stage: ptxas`` and ptxas's ``exit_status``: from the chained CalledProcessError, else
+    from the message Triton wrote for it."""
+    out: dict[str, Any] = {"stage": "ptxas"}
+    for e in _chain(exc):
+        code = getattr(e, "returncode", None)
+        if isinstance(code, int):
+            out["exit_status"] = code
+            return out
+    m = _PTXAS_CODE.search(message)
+    if m:
+        out["exit_status"] = int(m.group(1))
+        return out
+    for pattern, code in _PTXAS_STATUS:
+        if pattern.search(message):
+            out["exit_status"] = code
+            break
+    return out
+
+
 def _stage(stage: str) -> Callable[[BaseException, str], dict[str, Any]]:
     return lambda _exc, _msg: {"stage": stage}
 
@@ -99,7 +128,7 @@ RULES: tuple[Rule, ...] = (
         ),
     ),
     Rule(Category.OUT_OF_RESOURCES, types=("OutOfResources",)),
-    Rule(Category.COMPILER_CRASH, types=("PTXASError",), extra=_stage("ptxas")),
+    Rule(Category.COMPILER_CRASH, types=("PTXASError",), extra=_ptxas_details),
     # Triton's MLIR pipeline failing (H100, causal_attention fp16 sampled config, 2026-11-21)
     Rule(Category.COMPILER_CRASH, pattern=re.compile(r"PassManager::run failed"), extra=_stage("mlir-pass")),
     Rule(Category.INVALID_CONFIG, types=("InvalidConfig",)),

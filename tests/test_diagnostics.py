@@ -49,6 +49,24 @@ def test_out_of_resources_fields() -> None:
 def test_ptxas_is_a_compiler_crash() -> None:
     d = classify(PTXASError("PTXAS error: Internal Triton PTX codegen error\nptxas fatal"))
     assert d.category is Category.COMPILER_CRASH and d.fields["stage"] == "ptxas"
+    assert d.fields["exit_status"] == 255
+
+
+def test_ptxas_exit_status_comes_from_the_failed_process() -> None:
+    """As Triton's make_cubin raises it: inside ``except CalledProcessError``."""
+    import subprocess
+
+    try:
+        try:
+            raise subprocess.CalledProcessError(7, ["ptxas", "-v"])
+        except subprocess.CalledProcessError:
+            raise PTXASError("`ptxas` failed with error code 7\n`ptxas` stderr:\nptxas fatal") from None
+    except PTXASError as exc:
+        # "from None" hides the context from tracebacks but keeps __context__: both paths count.
+        assert classify(exc).fields["exit_status"] == 7
+    d = classify(PTXASError("`ptxas` failed with error code 9\n`ptxas` stderr:\n"))
+    assert d.fields["exit_status"] == 9
+    assert classify(PTXASError("`ptxas` raised SIGSEGV\n")).fields["exit_status"] == 139
 
 
 def test_mlir_pass_failure_is_a_compiler_crash() -> None:
