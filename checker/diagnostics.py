@@ -84,10 +84,21 @@ _PTXAS_STATUS = (
 _PTXAS_CODE = re.compile(r"`ptxas` failed with error code (\d+)")
 
 
+# "ptxas fatal   : (C7600) Register allocation failed with register count of '64'. ..."
+# (H100, causal_attention fp16 sampled config, 2026-11-21)
+_PTXAS_FATAL = re.compile(r"ptxas fatal\s*:\s*(?:\((?P<code>C\d+)\)\s*)?(?P<text>.+)")
+
+
 def _ptxas_details(exc: BaseException, message: str) -> dict[str, Any]:
-    """``stage: ptxas`` and ptxas's ``exit_status``: from the chained CalledProcessError, else
-    from the message Triton wrote for it."""
+    """``stage: ptxas``; ptxas's ``exit_status`` from the chained CalledProcessError, else from
+    the message Triton wrote for it; ``ptxas_error`` (and ``ptxas_code`` such as ``C7600``) from
+    ptxas's first ``fatal`` line."""
     out: dict[str, Any] = {"stage": "ptxas"}
+    fatal = _PTXAS_FATAL.search(message)
+    if fatal:
+        out["ptxas_error"] = fatal["text"].strip()[:200]
+        if fatal["code"]:
+            out["ptxas_code"] = fatal["code"]
     for e in _chain(exc):
         code = getattr(e, "returncode", None)
         if isinstance(code, int):
@@ -243,9 +254,14 @@ _POSITION_ONLY = re.compile(r"^\w+: at \d+:\d+:\s*$")
 
 
 def _headline(exc: BaseException, message: str) -> str:
-    """The line a signature is made of: the message's first line, or, when that line is only a
-    source position, the first line of the innermost chained exception."""
+    """The line a signature is made of: the message's first line (with ptxas's first ``fatal``
+    line, when there is one), or, when that line is only a source position, the first line of
+    the innermost chained exception."""
     first_line = message.strip().splitlines()[0] if message.strip() else type(exc).__name__
+    fatal = _PTXAS_FATAL.search(message)
+    if fatal:
+        # Triton's first line is the same for every ptxas failure with one exit status.
+        return f"{first_line} {fatal.group(0)}"
     if _POSITION_ONLY.match(first_line):
         inner = _chain(exc)[-1]
         text = str(inner).strip()

@@ -243,9 +243,11 @@ def check_case(spec: KernelSpec, case: CaseId, opts: RunOptions) -> Record:
         args = tuple(_clone(v) for v in prep.inputs)
         launches: list[bool] = []
         outputs = _as_list(timed("run", lambda: _run(entry, args, opts.native, launches)))
-        if opts.native and launches:
+        if opts.native:
             # False means this process compiled (the worker's cubin was not reused): the
-            # isolation of a hung or crashing compile did not hold for this case.
+            # isolation of a hung or crashing compile did not hold for this case. No launch
+            # event at all means the process had already loaded this kernel (identical code
+            # earlier in the run): nothing compiled here either.
             compiled["launch_cache_hit"] = all(launches)
         verdict = timed("compare", lambda: _compare(spec, case, reference, outputs))
         if verdict.category is Category.PASSED:

@@ -52,6 +52,27 @@ def test_ptxas_is_a_compiler_crash() -> None:
     assert d.fields["exit_status"] == 255
 
 
+def test_ptxas_fatal_line_names_the_failure_and_splits_signatures() -> None:
+    """Verbatim (paths shortened) from an H100 run of causal_attention[4x48x1024x64-fp16-cfg1]."""
+    text = (
+        "PTXAS error: Internal Triton PTX codegen error\n`ptxas` stderr:\n"
+        "ptxas info    : (C7511) Potential Performance Loss: wgmma.mma_async instructions are "
+        "serialized due to insufficient register resources for the wgmma pipeline in the function "
+        "'_helion_causal_attention'\n"
+        "ptxas fatal   : (C7600) Register allocation failed with register count of '64'. Compile "
+        "the program with a higher register target\n"
+        "ptxas fatal   : Ptx assembly aborted due to errors\n\n"
+        "Repro command: /opt/x/ptxas -lineinfo -v --gpu-name=sm_90a /tmp/tmp5ulo1xs0.ptx "
+        "-o /tmp/tmp5ulo1xs0.ptx.o\n"
+    )
+    d = classify(PTXASError(text))
+    assert d.fields["ptxas_code"] == "C7600" and d.fields["exit_status"] == 255
+    assert d.fields["ptxas_error"].startswith("Register allocation failed with register count")
+    same = classify(PTXASError(text.replace("'64'", "'128'").replace("tmp5ulo1xs0", "tmpa8d0qq1z")))
+    other = classify(PTXASError(text.replace("(C7600) Register allocation failed", "(C7907) Out of memory")))
+    assert same.signature == d.signature != other.signature
+
+
 def test_ptxas_exit_status_comes_from_the_failed_process() -> None:
     """As Triton's make_cubin raises it: inside ``except CalledProcessError``."""
     import subprocess
