@@ -129,6 +129,12 @@ RULES: tuple[Rule, ...] = (
         extra=_numel_details,
     ),
     Rule(Category.INTERPRETER_UNSUPPORTED, types=("InterpreterGap",)),
+    # Triton 3.6's interpreter has no TMA reductions (Helion's atomic_indexing=tensor_descriptor):
+    # "AttributeError: 'InterpreterBuilder' object has no attribute 'create_descriptor_reduce'"
+    Rule(
+        Category.INTERPRETER_UNSUPPORTED,
+        pattern=re.compile(r"'InterpreterBuilder' object has no attribute '(?P<operation>\w+)'"),
+    ),
     # Triton: "out of resource: shared memory, Required: 1048584, Hardware limit: 232448"
     Rule(
         Category.OUT_OF_RESOURCES,

@@ -131,6 +131,7 @@ def use_target_on_cpu(target: Target) -> None:
 
     hw.get_hardware_info = get_hardware_info
     _patch_min_dot_size()
+    _patch_feature_queries()
     original = hr.get_num_sm
 
     @functools.wraps(original)
@@ -172,3 +173,51 @@ def _patch_min_dot_size() -> None:
 
     min_dot_size._kcheck_patched = True  # type: ignore[attr-defined]
     compat._min_dot_size = min_dot_size
+
+
+def _patch_feature_queries() -> None:
+    """Answer Helion's device-feature questions as an sm_XX GPU would, on a CPU-only machine.
+
+    Helion 1.4.0 builds its config space from process-wide queries that look at the local CUDA
+    device (helion/_compat.py): ``_supports_tensor_descriptor`` (TMA ``tensor_descriptor``
+    indexing, capability >= 9.0), ``_supports_maxnreg`` (the ``maxnreg`` key), ``_regs_per_block``
+    (caps ``maxnreg``) and ``num_compute_units`` (minimum grid-dimension block sizes, in
+    helion/autotuner/config_spec.py). Without a GPU they say "no TMA, no maxnreg, 128 units", and
+    configs sampled on CPU for sm_90 came out different from those an H100 sampled for the same
+    seed (``block_ptr`` where the H100 had ``tensor_descriptor``, no ``maxnreg``, other block
+    sizes). With this, a machine without a GPU answers for the active target; a machine with one
+    answers as before.
+    """
+    import helion._compat as compat
+    import helion.autotuner.config_spec as config_spec
+    import torch
+
+    if getattr(compat._supports_tensor_descriptor, "_kcheck_patched", False):
+        return
+
+    def cpu_only() -> bool:
+        return _active is not None and not torch.cuda.is_available()
+
+    def answer(original: Any, for_target: Any) -> Any:
+        @functools.wraps(original)
+        def patched() -> Any:
+            return for_target() if cpu_only() else original()
+
+        patched._kcheck_patched = True  # type: ignore[attr-defined]
+        return patched
+
+    def tensor_descriptor() -> bool:
+        import triton.language as tl
+
+        assert _active is not None
+        return _active.capability >= 90 and hasattr(tl, "make_tensor_descriptor")
+
+    compat._supports_tensor_descriptor = answer(compat._supports_tensor_descriptor, tensor_descriptor)
+    compat._supports_maxnreg = answer(compat._supports_maxnreg, lambda: True)
+    # Imported by name into config_spec, so patched there.
+    config_spec._regs_per_block = answer(
+        config_spec._regs_per_block, lambda: _active.registers_per_block if _active else 65536
+    )
+    config_spec.num_compute_units = answer(
+        config_spec.num_compute_units, lambda: _active.sm_count if _active else 1
+    )

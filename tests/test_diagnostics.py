@@ -46,6 +46,20 @@ def test_out_of_resources_fields() -> None:
     }
 
 
+class InterpreterError(Exception):
+    """Stands in for triton.runtime.errors.InterpreterError (matched by message)."""
+
+
+def test_operation_missing_from_the_interpreter_is_unsupported_not_a_kernel_bug() -> None:
+    """Verbatim from matmul_split_k[8x24x100-fp32-cfg0] on CPU (atomic_indexing=tensor_descriptor)."""
+    missing = "'InterpreterBuilder' object has no attribute 'create_descriptor_reduce'"
+    d = classify(InterpreterError(f"AttributeError({missing!r})"))
+    assert d.category is Category.INTERPRETER_UNSUPPORTED
+    assert d.fields["operation"] == "create_descriptor_reduce"
+    unrelated = classify(AttributeError("'Tensor' object has no attribute 'foo'"))
+    assert unrelated.category is Category.RUNTIME_ERROR
+
+
 def test_ptxas_is_a_compiler_crash() -> None:
     d = classify(PTXASError("PTXAS error: Internal Triton PTX codegen error\nptxas fatal"))
     assert d.category is Category.COMPILER_CRASH and d.fields["stage"] == "ptxas"
