@@ -42,7 +42,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from checker import codegen, targets
 from checker.compile import TensorArg, compile_for_target, describe_args
-from checker.plugin import _import_kernel_file
+from checker.plugin import specs_in_directory
 from checker.pool import CompileJob, CompileWorker
 from checker.spec import DTYPE_NAMES, DTYPES_BY_NAME
 from checker.sweep import derived_seed, sample_configs
@@ -87,16 +87,6 @@ def _fresh_cache() -> None:
     os.environ["TRITON_CACHE_DIR"] = tempfile.mkdtemp(prefix="kcheck-bench-cache-")
 
 
-def _all_specs() -> list[Any]:
-    from checker.spec import specs_of_module
-
-    found = []
-    for path in sorted(Path("kernels").glob("*.py")):
-        if not path.name.startswith("_"):
-            found.extend(specs_of_module(_import_kernel_file(path)))
-    return found
-
-
 def build_cases(kernels: str, shapes: str, dtypes: str, configs: int, seed: int) -> list[Case]:
     """Sample ``configs`` configs per kernel x shape x dtype from Helion's config space, generate code.
 
@@ -109,7 +99,7 @@ def build_cases(kernels: str, shapes: str, dtypes: str, configs: int, seed: int)
     """
     import torch
 
-    specs = {s.name: s for s in _all_specs()}
+    specs = {s.name: s for s in specs_in_directory(Path("kernels"))}
     names = list(specs) if kernels == "all" else kernels.split(",")
     unknown = [k for k in names if k not in specs]
     if unknown:

@@ -265,6 +265,20 @@ def _import_kernel_file(path: Path) -> Any:
     return module
 
 
+def specs_in_directory(directory: Path) -> list[KernelSpec]:
+    """Every spec the kernel modules directly in ``directory`` declare (files named ``_*`` are
+    not kernel modules, as in collection), in file order; for scripts and tests outside pytest.
+
+    Raises:
+        SpecError: a module declares no spec or a malformed one. Import errors propagate.
+    """
+    found: list[KernelSpec] = []
+    for path in sorted(directory.glob("*.py")):
+        if not path.name.startswith("_"):
+            found.extend(specs_of_module(_import_kernel_file(path)))
+    return found
+
+
 class KernelModule(pytest.File):
     """A kernel module: yields one KernelCase per case, or one CollectionErrorItem."""
 

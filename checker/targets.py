@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -195,29 +195,23 @@ def _patch_feature_queries() -> None:
     if getattr(compat._supports_tensor_descriptor, "_kcheck_patched", False):
         return
 
-    def cpu_only() -> bool:
-        return _active is not None and not torch.cuda.is_available()
-
-    def answer(original: Any, for_target: Any) -> Any:
+    def answer(original: Any, for_target: Callable[[Target], Any]) -> Any:
         @functools.wraps(original)
         def patched() -> Any:
-            return for_target() if cpu_only() else original()
+            if _active is not None and not torch.cuda.is_available():
+                return for_target(_active)
+            return original()
 
         patched._kcheck_patched = True  # type: ignore[attr-defined]
         return patched
 
-    def tensor_descriptor() -> bool:
+    def tensor_descriptor(target: Target) -> bool:
         import triton.language as tl
 
-        assert _active is not None
-        return _active.capability >= 90 and hasattr(tl, "make_tensor_descriptor")
+        return target.capability >= 90 and hasattr(tl, "make_tensor_descriptor")
 
     compat._supports_tensor_descriptor = answer(compat._supports_tensor_descriptor, tensor_descriptor)
-    compat._supports_maxnreg = answer(compat._supports_maxnreg, lambda: True)
+    compat._supports_maxnreg = answer(compat._supports_maxnreg, lambda _: True)
     # Imported by name into config_spec, so patched there.
-    config_spec._regs_per_block = answer(
-        config_spec._regs_per_block, lambda: _active.registers_per_block if _active else 65536
-    )
-    config_spec.num_compute_units = answer(
-        config_spec.num_compute_units, lambda: _active.sm_count if _active else 1
-    )
+    config_spec._regs_per_block = answer(config_spec._regs_per_block, lambda t: t.registers_per_block)
+    config_spec.num_compute_units = answer(config_spec.num_compute_units, lambda t: t.sm_count)
