@@ -9,22 +9,12 @@ from pathlib import Path
 
 import pytest
 from junitparser.xunit2 import JUnitXml
+from recorded_shards import recorded, write_shard
 
 from checker.model import Category, Record
 from checker.report import junit
 from checker.report.baseline import FailOn, Status, classify, exit_code, parse_fail_on
 from checker.report.merge import merge, parse_shard, read_shards, record_key
-
-DATA = Path(__file__).parent / "data" / "results_cpu.jsonl"
-
-
-def _records() -> list[Record]:
-    return list(parse_shard(str(DATA), DATA.read_bytes()).records)
-
-
-def _write(path: Path, records: list[Record]) -> Path:
-    path.write_text("".join(r.to_json() + "\n" for r in records), encoding="utf-8")
-    return path
 
 
 def _fail(rec: Record, category: Category = Category.NUMERICAL_MISMATCH, sig: str = "0123456789ab") -> Record:
@@ -34,20 +24,20 @@ def _fail(rec: Record, category: Category = Category.NUMERICAL_MISMATCH, sig: st
 
 
 def test_shards_merge_and_the_same_shard_twice_counts_once(tmp_path: Path) -> None:
-    recs = _records()
+    recs = recorded()
     (tmp_path / "a").mkdir()
-    a = _write(tmp_path / "a" / "results.jsonl", recs[:20])
-    b = _write(tmp_path / "results-b.jsonl", recs[20:])
+    a = write_shard(tmp_path / "a" / "results.jsonl", recs[:20])
+    b = write_shard(tmp_path / "results-b.jsonl", recs[20:])
     run = merge(read_shards([a, b, a, tmp_path / "a"]))
     assert len(run.records) == len(recs) == len(run.attempts)
     assert run.duplicate_shards and run.reruns == 0
-    copy = _write(tmp_path / "results-copy.jsonl", recs[:5])  # other file, same records
+    copy = write_shard(tmp_path / "results-copy.jsonl", recs[:5])  # other file, same records
     assert len(merge(read_shards([a, copy])).records) == 20
 
 
 def test_truncated_empty_missing_and_zip_shards(tmp_path: Path) -> None:
-    recs = _records()
-    good = _write(tmp_path / "results-good.jsonl", recs[:10])
+    recs = recorded()
+    good = write_shard(tmp_path / "results-good.jsonl", recs[:10])
     truncated = tmp_path / "results-cut.jsonl"
     text = "".join(r.to_json() + "\n" for r in recs[10:15])
     truncated.write_text(text + recs[15].to_json()[:70], encoding="utf-8")
@@ -74,7 +64,7 @@ def test_truncated_empty_missing_and_zip_shards(tmp_path: Path) -> None:
 
 
 def test_classification_against_a_baseline() -> None:
-    recs = _records()[:12]
+    recs = recorded()[:12]
     base_recs = list(recs)
     base_recs[1] = _fail(recs[1])  # failing on base, failing now: pre-existing
     base_recs[2] = _fail(recs[2])  # failing on base, passing now: fixed
@@ -114,9 +104,9 @@ HOSTILE = "nul\x00 esc\x1b[31mred\x1b[0m lone\ud800 cdata]]> emoji🎉 <b>&amp; 
 
 
 def test_hostile_text_yields_xml_both_parsers_read(tmp_path: Path) -> None:
-    rec = _fail(_records()[0])
+    rec = _fail(recorded()[0])
     rec = dataclasses.replace(rec, message=HOSTILE, case=dataclasses.replace(rec.case, kernel="k]]>\x01"))
-    path = _write(tmp_path / "results.jsonl", [rec])  # through JSON and back, surrogate included
+    path = write_shard(tmp_path / "results.jsonl", [rec])  # through JSON and back, surrogate included
     [back] = merge(read_shards([path])).records
     assert back.message == HOSTILE
     out = tmp_path / "junit.xml"
@@ -135,10 +125,10 @@ def test_hostile_text_yields_xml_both_parsers_read(tmp_path: Path) -> None:
 
 
 def test_reruns_are_recorded_in_junit() -> None:
-    rec = _records()[0]
+    rec = recorded()[0]
     flaky = [_fail(rec), rec]
     failing = [_fail(rec, sig="111111111111"), dataclasses.replace(_fail(rec), duration_s=3.0)]
-    other = _records()[1]
+    other = recorded()[1]
     xml = junit.to_bytes(
         junit.build([*flaky, *[dataclasses.replace(r, nodeid="x::y") for r in failing], other])
     )

@@ -8,6 +8,7 @@ import re
 from pathlib import Path
 
 import pytest
+from recorded_shards import recorded, write_shard
 
 from checker.cli import main
 from checker.model import Category, Record
@@ -15,17 +16,6 @@ from checker.report.baseline import classify
 from checker.report.escape import md_block, md_code
 from checker.report.merge import merge, parse_shard, read_shards
 from checker.report.summary import COMMENT_BYTE_LIMIT, COMMENT_CHAR_LIMIT, RunInfo, marker, render
-
-DATA = Path(__file__).parent / "data" / "results_cpu.jsonl"
-
-
-def _records() -> list[Record]:
-    return list(parse_shard(str(DATA), DATA.read_bytes()).records)
-
-
-def _write(path: Path, records: list[Record]) -> Path:
-    path.write_text("".join(r.to_json() + "\n" for r in records), encoding="utf-8")
-    return path
 
 
 def _overflow(rec: Record, message: str = "", sig: str = "5e1f00aa0b12") -> Record:
@@ -50,13 +40,13 @@ def test_md_code_and_block_neutralize_markdown() -> None:
 def test_one_injected_regression_is_the_only_new_failure(tmp_path: Path) -> None:
     """The issue's acceptance run, on the CPU run's records: base = the run as it was; the PR
     injects one regression; every other case is passing, skipped or pre-existing."""
-    recs = _records()
+    recs = recorded()
     base = list(recs)
     base[3] = _overflow(recs[3], sig="0000000000aa")  # already broken on main
     pr = list(base)
     pr[7] = _overflow(recs[7])  # the injected regression
-    base_path = _write(tmp_path / "base.jsonl", base)
-    pr_path = _write(tmp_path / "results.jsonl", pr)
+    base_path = write_shard(tmp_path / "base.jsonl", base)
+    pr_path = write_shard(tmp_path / "results.jsonl", pr)
     out = tmp_path / "out"
     env_free = ["--commit", "0123456789abcdef0123", "--run-url", "https://github.com/o/r/actions/runs/99"]
     code = main(
@@ -87,16 +77,16 @@ def test_one_injected_regression_is_the_only_new_failure(tmp_path: Path) -> None
 def test_report_reads_its_own_output_dir_and_rejects_bad_policy(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    _write(tmp_path / "results.jsonl", _records())
+    write_shard(tmp_path / "results.jsonl", recorded())
     assert main(["report", "--out", str(tmp_path), "--quiet"]) == 0
     [merged] = read_shards([tmp_path / "results.jsonl"])
-    assert len(merged.records) == len(_records())
+    assert len(merged.records) == len(recorded())
     assert main(["report", "--out", str(tmp_path), "--fail-on", "bogus"]) == 2
     assert "unknown item 'bogus'" in capsys.readouterr().err
 
 
 def test_untrusted_text_renders_nothing_live() -> None:
-    rec = _records()[0]
+    rec = recorded()[0]
     evil = (
         "@octocat see https://evil.example/x and [click](https://evil.example) <img src=x onerror=alert(1)> "
         "| broken | table ``` fence ```` <details> \u202eevil"
@@ -135,7 +125,7 @@ def _outside_code(text: str) -> str:
 
 
 def _many_groups(n: int, message: str) -> list[Record]:
-    base = _records()[0]
+    base = recorded()[0]
     out = []
     for i in range(n):
         case = dataclasses.replace(base.case, config=f"cfg{i}")
