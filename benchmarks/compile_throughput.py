@@ -42,7 +42,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from checker import codegen, targets
 from checker.compile import TensorArg, compile_for_target, describe_args
-from checker.plugin import specs_in_directory
+from checker.loader import specs_in
 from checker.pool import CompileJob, CompileWorker
 from checker.spec import DTYPE_NAMES, DTYPES_BY_NAME
 from checker.sweep import derived_seed, sample_configs
@@ -99,7 +99,7 @@ def build_cases(kernels: str, shapes: str, dtypes: str, configs: int, seed: int)
     """
     import torch
 
-    specs = {s.name: s for s in specs_in_directory(Path("kernels"))}
+    specs = {s.name: s for s in specs_in([Path("kernels")])}
     names = list(specs) if kernels == "all" else kernels.split(",")
     unknown = [k for k in names if k not in specs]
     if unknown:

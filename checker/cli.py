@@ -22,13 +22,21 @@ from checker.targets import DEFAULT_TARGET, TARGETS
 def _run(args: argparse.Namespace, passthrough: list[str]) -> int:
     import pytest
 
-    argv = [*(args.paths or ["kernels"])]
+    argv: list[str] = []
+    for path in args.paths or ["kernels"]:
+        # --kernels, not a positional path: pytest's rootdir (and with it the project's ini and
+        # golden directory) stays where kcheck runs, whatever directory the suite is in.
+        argv += ["--kernels", path]
     argv += ["--configs", str(args.configs), "--sweep-seed", str(args.sweep_seed), "--shapes", args.shapes]
     argv += ["--device", args.device, "--reports-dir", args.reports_dir] + (
         ["--target", args.target] if args.target else []
     )
     argv += ["--compile", args.compile, "--compile-timeout", f"{args.compile_timeout:g}"]
     argv += ["--isolate", args.isolate, "--run-timeout", f"{args.run_timeout:g}"]
+    if args.golden_dir:
+        argv += ["--golden-dir", args.golden_dir]
+    for override in args.override_ini:
+        argv += ["-o", override]
     if args.shard:
         argv += ["--shard", args.shard]
     if args.k:
@@ -57,46 +65,88 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     run = sub.add_parser(
         "run",
-        help="sweep the kernel suite (pytest + kcheck plugin); extra arguments after -- go to pytest",
+        help="sweep a kernel suite (pytest + kcheck plugin); extra arguments after -- go to pytest",
+        description="Sweep kernel spec modules: every kernel x shape x dtype x config becomes a "
+        "case with one record. Arguments after -- go to pytest unchanged; pytest flags without a "
+        "value (-x, --update-golden) may also be given directly.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    run.add_argument("paths", nargs="*", help="kernel files or directories (default: kernels)")
     run.add_argument(
-        "--configs", type=int, default=DEFAULT_CONFIGS, help="sampled configs per kernel/shape/dtype"
+        "paths",
+        nargs="*",
+        default=[],
+        help="kernel module files or directories, anywhere (default: kernels)",
     )
-    run.add_argument("--sweep-seed", type=int, default=0)
-    run.add_argument("--shapes", choices=SHAPE_SETS, default="all")
-    run.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
     run.add_argument(
-        "--target", choices=sorted(TARGETS), help=f"CPU: target to compile for (default {DEFAULT_TARGET})"
+        "--configs", type=int, default=DEFAULT_CONFIGS, help="configs sampled per kernel/shape/dtype"
+    )
+    run.add_argument("--sweep-seed", type=int, default=0, help="seed of sampled configs and inputs")
+    run.add_argument(
+        "--shapes",
+        choices=SHAPE_SETS,
+        default="all",
+        help="small (interpreter-sized), full, or all shapes",
+    )
+    run.add_argument(
+        "--device",
+        choices=("auto", "cpu", "cuda"),
+        default="auto",
+        help="cuda (native), cpu (interpreter and cross-compiles), auto (cuda when present)",
+    )
+    run.add_argument(
+        "--target",
+        choices=sorted(TARGETS),
+        help=f"target to compile for on a CPU-only machine (None: {DEFAULT_TARGET}); on a GPU, the GPU",
     )
     run.add_argument(
         "--compile",
         choices=COMPILE_POLICIES,
         default="auto",
-        help="compile cases in supervised workers first: auto (default), off, check, full",
+        help="compile cases in supervised workers first: check (to TTGIR), full (to a cubin), off; "
+        "auto is full on a GPU, check on CPU",
     )
     run.add_argument(
-        "--compile-timeout", type=float, default=DEFAULT_COMPILE_TIMEOUT_S, help="seconds per cross-compile"
+        "--compile-timeout",
+        type=float,
+        default=DEFAULT_COMPILE_TIMEOUT_S,
+        help="seconds one compile may take before its worker is killed",
     )
-    run.add_argument("--reports-dir", default="reports")
+    run.add_argument("--reports-dir", default="reports", help="where results.jsonl and junit.xml go")
+    run.add_argument(
+        "--golden-dir",
+        help="golden files of the generated code (None: the ini's kcheck_golden_dir, or golden/ "
+        "beside an outside suite)",
+    )
     run.add_argument(
         "--isolate",
         choices=("auto", "on", "off"),
         default="auto",
-        help="cases in recycled worker processes: auto (default: on with a GPU), on, off",
+        help="cases in recycled worker processes: auto is on with a GPU",
     )
     run.add_argument(
-        "--run-timeout", type=float, default=DEFAULT_RUN_TIMEOUT_S, help="seconds per isolated case"
+        "--run-timeout",
+        type=float,
+        default=DEFAULT_RUN_TIMEOUT_S,
+        help="with isolation: seconds one case may run before its worker is killed",
     )
     run.add_argument("--shard", help="I/N: run the I-th of N deterministic shards (checker/shard.py)")
     run.add_argument("-k", help="pytest -k expression, e.g. 'softmax and bf16'")
     run.add_argument(
+        "-o",
+        "--override-ini",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="pytest ini override, repeatable (e.g. kcheck_golden_dir=golden)",
+    )
+    run.add_argument(
         "-n",
         "--workers",
         default=os.environ.get("KCHECK_WORKERS", "auto"),
-        help="pytest-xdist workers: a number, 'auto' (one per core, default) or 0 for none",
+        help="pytest-xdist workers: a number, 'auto' (one per core; one per GPU on a GPU host) or 0 "
+        "for none ($KCHECK_WORKERS)",
     )
-    run.add_argument("--timeout", type=int, default=900, help="per-case pytest-timeout, seconds (0: none)")
+    run.add_argument("--timeout", type=int, default=900, help="per-case pytest-timeout in seconds (0: none)")
     report_commands.add_parsers(sub)
     return parser
 

@@ -17,7 +17,6 @@ from __future__ import annotations
 import dataclasses
 import time
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from checker import diagnostics
@@ -90,16 +89,10 @@ def _setup(opts: RunOptions) -> None:
 def _spec(kernel_file: str, spec_name: str) -> Any:
     key = (kernel_file, spec_name)
     if key not in _specs:
-        from checker.plugin import _import_kernel_file
-        from checker.spec import specs_of_module
+        from checker import loader
 
-        module = _import_kernel_file(Path(kernel_file))
-        for spec in specs_of_module(module):
-            _specs[(kernel_file, spec.name)] = spec
-    try:
-        return _specs[key]
-    except KeyError:
-        raise LookupError(f"{kernel_file}: no kernel spec named {spec_name!r}") from None
+        _specs[key] = loader.spec_named(kernel_file, spec_name)
+    return _specs[key]
 
 
 def _free_memory() -> None:

@@ -53,6 +53,8 @@ class _GoldenState:
     unused: list[Path] = dataclasses.field(default_factory=list)
     pruned: bool = False
     judged: bool = False
+    #: Why golden checks are off (empty when they are on), shown in the header and summary.
+    why_off: str = ""
 
 
 GOLDEN = pytest.StashKey[_GoldenState]()
@@ -79,7 +81,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption(
         "--golden-dir",
         metavar="DIR",
-        help="directory of golden files (overrides the kcheck_golden_dir ini option)",
+        help="directory of golden files (overrides the kcheck_golden_dir ini option; default for "
+        "a --kernels suite outside the rootdir: golden/ beside it)",
     )
     parser.addini(
         "kcheck_golden_dir",
@@ -94,24 +97,64 @@ def pytest_configure(config: pytest.Config) -> None:
     update = bool(config.getoption("update_golden"))
     if config.getoption("prune") and not update:
         raise pytest.UsageError("--prune deletes unused golden files only together with --update-golden")
-    configured = config.getoption("golden_dir") or str(config.getini("kcheck_golden_dir")).strip()
-    if update and not configured:
-        raise pytest.UsageError(
-            "--update-golden: no golden directory is configured; set kcheck_golden_dir in the "
-            "pytest ini file or pass --golden-dir"
-        )
-    root = Path(configured)
+    root, why_off = golden_root(config)
+    if update and root is None:
+        raise pytest.UsageError(f"--update-golden: {why_off}")
     state = _GoldenState(
-        enabled=bool(configured),
+        enabled=root is not None,
         update=update,
         prune=bool(config.getoption("prune")),
         warn_unused=bool(config.getoption("golden_warn_unused")),
-        root=root if root.is_absolute() else config.rootpath / root,
+        root=root or Path(),
         is_controller=not hasattr(config, "workerinput"),
+        why_off=why_off,
     )
     config.stash[GOLDEN] = state
     if state.is_controller:
         config.pluginmanager.register(_GoldenController(state), "kcheck-golden-controller")
+
+
+def golden_root(config: pytest.Config) -> tuple[Path | None, str]:
+    """The golden directory of this run, or None and why golden checks are off.
+
+    ``--golden-dir`` wins. Without ``--kernels``, the ``kcheck_golden_dir`` ini option (relative
+    to the rootdir) applies. With ``--kernels``, the ini option still applies to suites inside
+    the rootdir (a project's own suites); a suite elsewhere uses ``golden/`` beside it (for
+    ``/x/specs`` or ``/x/specs/k.py``: ``/x/golden``), when that directory exists or
+    ``--update-golden`` is creating it.
+    """
+    given = config.getoption("golden_dir")
+    if given:
+        return (config.rootpath / given).resolve(), ""
+    ini = str(config.getini("kcheck_golden_dir")).strip()
+    kernels = [Path(p).resolve() for p in config.getoption("kernels")]
+    if ini and all(p.is_relative_to(config.rootpath) for p in kernels):
+        return (config.rootpath / ini).resolve(), ""
+    if not kernels:
+        return None, (
+            "golden checks are off: no golden directory is configured (set kcheck_golden_dir in "
+            "the pytest ini file or pass --golden-dir)"
+        )
+    beside = {(p if p.is_dir() else p.parent).parent / "golden" for p in kernels}
+    if len(beside) > 1:
+        return None, (
+            "golden checks are off: the kernel paths lie in different directories "
+            f"({', '.join(sorted(map(str, beside)))} would hold their goldens); pass --golden-dir"
+        )
+    (root,) = beside
+    if not root.is_dir() and not config.getoption("update_golden"):
+        return None, (
+            f"golden checks are off: {root} (beside the kernel suite) does not exist; create it "
+            "with --update-golden, or name another directory with --golden-dir"
+        )
+    return root, ""
+
+
+def pytest_report_header(config: pytest.Config) -> str | None:
+    state = config.stash[GOLDEN]
+    if not any(p.exists() for p in config.stash[STATE].kernel_dirs):
+        return None  # a project without kernels, where the installed plugin has nothing to say
+    return state.why_off if not state.enabled else f"kcheck golden files: {state.root}"
 
 
 def _context(config: pytest.Config) -> GoldenContext:
@@ -167,12 +210,12 @@ class GoldenItem(pytest.Item):
 
     def runtest(self) -> None:
         extra = self.config.stash[STATE].argv_extra
-        accept = repro_command(self.nodeid, [*extra, "--update-golden"])
+        accept = repro_command(self.path, self.name, [*extra, "--update-golden"])
         rec = check_golden(self.spec, self.gcase, _context(self.config), accept)
         self.record = dataclasses.replace(
             rec,
             nodeid=self.nodeid,
-            repro=repro_command(self.nodeid, extra),
+            repro=repro_command(self.path, self.name, extra),
             worker=os.environ.get("PYTEST_XDIST_WORKER", "main"),
         )
         if self.record.category.is_failure:
@@ -291,6 +334,9 @@ class _GoldenController:
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         state = self.state
+        if not state.enabled and terminalreporter.config.stash[STATE].records:
+            terminalreporter.write_sep("-", "kcheck golden")
+            terminalreporter.write_line(state.why_off)
         if not state.records and not state.unused:
             return
         key = state.manifest.key if state.manifest else "?"

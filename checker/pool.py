@@ -8,7 +8,8 @@ everything it starts (ptxas) form one process group. On timeout: SIGTERM to the 
 grace, SIGKILL; the worker is replaced on the next job. The worker's stderr goes to a file, not a
 pipe, so any amount of output cannot block it; its tail is kept for crash records.
 
-Jobs and results cross the pipe as length-prefixed pickles.
+Jobs and results cross the pipe as length-prefixed pickles; each job travels with the parent's
+kernel module names (checker.loader), so generated code can import its kernel's module.
 """
 
 from __future__ import annotations
@@ -142,8 +143,12 @@ class Worker:
         assert proc.stdin is not None and proc.stdout is not None
         log_start = self._stderr_size()
         started = time.monotonic()
+        from checker import loader
+
         try:
-            _write_frame(proc.stdin, job)
+            # Kernel modules loaded here must be importable there too: generated code may
+            # `import` its kernel's module by the name the loader gave it.
+            _write_frame(proc.stdin, (loader.registered(), job))
             header = _read_exact(proc.stdout.fileno(), 8, started + timeout_s)
             body = (
                 None
@@ -287,8 +292,11 @@ def _serve() -> None:
         body = _read_exact(inp, struct.unpack("<Q", header)[0], None)
         if body is None:
             return
-        job = pickle.loads(body)
         try:
+            modules, job = pickle.loads(body)
+            from checker import loader
+
+            loader.register_all(modules)
             outcome = job.handle()
         except BaseException:
             outcome = JobOutcome("died", stderr_tail=traceback.format_exc()[-STDERR_TAIL:])

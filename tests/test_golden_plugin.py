@@ -7,6 +7,7 @@ The add kernel (tests/conftest.py) has 2 dtypes x 2 named configs on its canonic
 from __future__ import annotations
 
 import json
+import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -77,7 +78,7 @@ def test_missing_then_update_then_check_then_idempotent(golden_dir: pytest.Pytes
     assert "golden-missing" in out and "no golden file golden/cpu-sm_90/add/64x96-fp16-default.triton" in out
     assert (
         "To accept the new code, commit your work first, then re-run with --update-golden: "
-        "pytest 'kernels/add.py::golden[add-64x96-fp16-default]'"
+        f"{sys.executable} -m pytest '{golden_dir.path / 'kernels/add.py'}::golden[add-64x96-fp16-default]'"
     ) in out
     assert {r.category for r in _golden_records(golden_dir)} == {Category.GOLDEN_MISSING}
 

@@ -17,7 +17,7 @@ import pytest
 import torch
 
 from checker import targets
-from checker.plugin import specs_in_directory
+from checker.loader import specs_in
 from checker.spec import DTYPES_BY_NAME
 from checker.sweep import derived_seed, sample_configs
 
@@ -35,7 +35,7 @@ pytestmark = [
 
 def test_cpu_samples_the_configs_an_h100_sampled() -> None:
     targets.use_target_on_cpu(targets.get_target("sm_90"))
-    specs = {spec.name: spec for spec in specs_in_directory(ROOT / "kernels")}
+    specs = {spec.name: spec for spec in specs_in([ROOT / "kernels"])}
     groups: dict[tuple[str, tuple[int, ...], str], dict[int, str]] = {}
     for entry in RECORDED["configs"]:
         key = (entry["kernel"], tuple(entry["shape"]), entry["dtype"])
