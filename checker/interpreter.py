@@ -12,8 +12,12 @@ Two measured gaps of the interpreter (triton 3.6, 2026-11) must not be reported 
   (exact, and what the hardware's fp32 accumulation computes).
 * Converting values to fp8 inside a kernel rounds wrongly; :func:`unsupported_reason` names
   such cases before they run so they are recorded as ``interpreter-unsupported``.
-* The interpreter's fp32 -> bf16 cast truncates instead of rounding to nearest, doubling bf16
-  output error; bf16 tolerances allow for it.
+* bf16 arithmetic, comparisons, casts, constants, reductions, scans and ``atomic_add`` run numpy
+  on bf16's uint16 storage (``v + v`` of 1.5 gave inf; int32 -8 -> bf16 gave NaN; fp32 -> bf16
+  truncated; ``v * 3.0`` raised AttributeError for the missing ``get_bf16``).
+  :func:`_patch_bf16_arith` widens bf16 to fp32 exactly, computes in fp32 and rounds every bf16
+  result to nearest even; 16-bit float reductions and scans combine in a log-depth tree,
+  rounding each partial, as a GPU does. docs/interpreter.md has the measurements.
 """
 
 from __future__ import annotations
@@ -21,8 +25,11 @@ from __future__ import annotations
 import os
 import re
 import sys
+from collections.abc import Callable
 from typing import Any
 
+import numpy as np
+import numpy.typing as npt
 import torch
 
 
@@ -133,7 +140,6 @@ def _patch_bf16_dot() -> None:
     global _bf16_dot_patched
     if _bf16_dot_patched:
         return
-    import numpy as np
     import triton.language as tl
     from triton.runtime import interpreter as ti
 
@@ -142,8 +148,7 @@ def _patch_bf16_dot() -> None:
     def widen(handle: Any) -> Any:
         if handle.dtype != tl.bfloat16:
             return handle
-        data = ti._convert_float(handle.data, tl.bfloat16, tl.float32, None).view(np.float32)
-        return ti.TensorHandle(data, tl.float32)
+        return ti.TensorHandle(bf16_bits_to_f32(handle.data), tl.float32)
 
     def create_dot(self: Any, a: Any, b: Any, d: Any, *args: Any, **kwargs: Any) -> Any:
         return original(self, widen(a), widen(b), d, *args, **kwargs)
@@ -154,7 +159,415 @@ def _patch_bf16_dot() -> None:
 
 def install_shims(module: Any) -> None:
     """Replace the interpreter-broken globals of a loaded generated module, and patch the
-    interpreter's bf16 dot (once per process)."""
+    interpreter's bf16 dot and bf16/fp16 arithmetic (once per process)."""
     _patch_bf16_dot()
+    _patch_bf16_arith()
     if hasattr(module, "libdevice"):
         module.libdevice = LIBDEVICE_SHIM
+
+
+# --- 16-bit float arithmetic -------------------------------------------------------------------
+#
+# Triton 3.6's interpreter stores bf16 as numpy uint16 and then runs numpy arithmetic on those
+# integers (measured: v + v of [1.5, 2.25, 3.0, 5.0] gave [inf, -2.9e-39, ...]; a tl.sum of values
+# adding to 11.75 gave 1.6e-38; int32 -8 -> bf16 gave NaN; fp32 -> bf16 truncated). The patches
+# below widen bf16 to fp32 exactly, compute in fp32 and round to nearest even on every value
+# stored as bf16, which is what a GPU computes (fp32 keeps 24 bits >= 2 * 8 + 2, so rounding the
+# fp32 result of +, -, *, /, sqrt again to bf16 equals rounding the exact result once).
+
+_U16 = np.dtype(np.uint16)
+
+
+def _is_bf16(handle: Any) -> bool:
+    """Whether an interpreter TensorHandle holds bf16 storage (uint16 bits tagged bf16)."""
+    import triton.language as tl
+
+    dtype = getattr(handle.dtype, "scalar", handle.dtype)
+    return bool(dtype == tl.bfloat16 and handle.data.dtype == _U16)
+
+
+def bf16_bits_to_f32(bits: npt.NDArray[Any]) -> npt.NDArray[np.float32]:
+    """bf16 bit patterns (uint16) -> fp32 values; exact (bf16 is the top half of an fp32)."""
+    wide: npt.NDArray[np.float32] = (np.asarray(bits).astype(np.uint32) << np.uint32(16)).view(np.float32)
+    return wide
+
+
+def _f32_to_bf16_rne(x: npt.NDArray[Any]) -> npt.NDArray[np.uint16]:
+    bits = np.asarray(x, dtype=np.float32).view(np.uint32).astype(np.uint64)
+    # Round to nearest even: add 0x7FFF plus the lowest kept bit, then drop the low half. uint64
+    # so that rounding the largest finite values up to inf cannot wrap around.
+    out = ((bits + 0x7FFF + ((bits >> 16) & 1)) >> 16).astype(np.uint16)
+    # A NaN whose payload sits in the low half would round to inf; keep it a (quiet) NaN.
+    nan = np.isnan(np.asarray(x, dtype=np.float32))
+    return np.where(nan, ((bits >> 16) | 0x40).astype(np.uint16), out)
+
+
+def _f64_to_f32_odd(x: npt.NDArray[np.float64]) -> npt.NDArray[np.float32]:
+    """fp64 -> fp32 rounded to odd: then rounding that fp32 to bf16 (8 bits, 24 >= 8 + 2) equals
+    rounding the fp64 value to bf16 once, as a GPU's direct conversion does."""
+    with np.errstate(over="ignore"):  # overflow to inf is handled below
+        f = x.astype(np.float32)
+    back = f.astype(np.float64)
+    inexact = (back != x) & ~np.isnan(x)
+    bits = f.view(np.uint32).copy()
+    # Where RNE rounded away from zero (overflow to inf included), step one ulp back to zero.
+    away = inexact & (np.abs(back) > np.abs(x))
+    bits[away] -= np.uint32(1)
+    bits[inexact] |= np.uint32(1)
+    odd: npt.NDArray[np.float32] = bits.view(np.float32)
+    return odd
+
+
+def to_bf16_bits(x: npt.NDArray[Any]) -> npt.NDArray[np.uint16]:
+    """Round values of any numpy dtype to bf16 (nearest even), returned as uint16 bit patterns.
+
+    fp16 and fp32 widen exactly to fp32 and are rounded once; fp64, int and bool go through fp64
+    rounded to odd, so they are rounded once as well.
+
+    Raises:
+        InterpreterGap: a 64-bit integer above 2**53 in magnitude (not exact in fp64).
+    """
+    x = np.asarray(x)
+    if x.dtype in (np.float32, np.float16):
+        return _f32_to_bf16_rne(x.astype(np.float32))
+    if (
+        x.dtype.kind in "iu"
+        and x.dtype.itemsize == 8
+        and x.size
+        and np.max(np.abs(x.astype(np.float64))) > 2.0**53
+    ):
+        raise InterpreterGap("converting a 64-bit integer above 2**53 to bf16 is not emulated exactly")
+    return _f32_to_bf16_rne(_f64_to_f32_odd(x.astype(np.float64)))
+
+
+def _bf16_rtz(x: npt.NDArray[Any]) -> npt.NDArray[np.uint16]:
+    """Round toward zero to bf16 (``fp_downcast_rounding="rtz"``) from fp16/fp32/fp64."""
+    x = np.asarray(x)
+    if x.dtype == np.float64:
+        with np.errstate(over="ignore"):  # stepped back to the largest finite value below
+            f = x.astype(np.float32)
+        bits = f.view(np.uint32).copy()
+        # RTZ composes: step back where fp64 -> fp32 rounded away from zero.
+        bits[(np.abs(f.astype(np.float64)) > np.abs(x)) & ~np.isnan(x)] -= np.uint32(1)
+        x = bits.view(np.float32)
+    bits32 = np.asarray(x, dtype=np.float32).view(np.uint32)
+    out = (bits32 >> 16).astype(np.uint16)
+    return np.where(np.isnan(np.asarray(x, dtype=np.float32)), out | np.uint16(0x40), out)
+
+
+def _widen(handle: Any) -> npt.NDArray[Any]:
+    """The values of a handle in a dtype numpy computes correctly: bf16 -> fp32, others as is."""
+    return bf16_bits_to_f32(handle.data) if _is_bf16(handle) else handle.data
+
+
+def _round_like(values: npt.NDArray[Any], storage: npt.NDArray[Any]) -> npt.NDArray[Any]:
+    """Store fp32 ``values`` back in the storage dtype of ``storage`` (bf16 bits or fp16)."""
+    if storage.dtype == _U16:
+        return to_bf16_bits(values)
+    return np.asarray(values).astype(storage.dtype)
+
+
+def _widen_array(data: npt.NDArray[Any]) -> npt.NDArray[Any]:
+    return bf16_bits_to_f32(data) if data.dtype == _U16 else data.astype(np.float32)
+
+
+def _tree_reduce(
+    data: list[npt.NDArray[Any]],
+    axis: int,
+    combine: Callable[[list[npt.NDArray[Any]], list[npt.NDArray[Any]]], list[npt.NDArray[Any]]],
+) -> list[npt.NDArray[Any]]:
+    """Reduce ``data`` along ``axis`` by combining adjacent pairs, log2(n) levels.
+
+    A GPU reduces a block in a tree too (per-thread runs, then warp shuffles), so every element
+    goes through about log2(n) rounded combines, not the n of a sequential loop. Adjacent pairs
+    keep each partial a contiguous run, so combine functions need not commute."""
+    while data[0].shape[axis] > 1:
+        n = data[0].shape[axis]
+        evens = [np.take(d, np.arange(0, n - 1, 2), axis=axis) for d in data]
+        odds = [np.take(d, np.arange(1, n, 2), axis=axis) for d in data]
+        merged = combine(evens, odds)
+        if n % 2:
+            last = [np.take(d, [n - 1], axis=axis) for d in data]
+            merged = [np.concatenate([m, t], axis=axis) for m, t in zip(merged, last, strict=True)]
+        data = merged
+    return [np.squeeze(d, axis=axis) for d in data]
+
+
+def _tree_scan(
+    data: list[npt.NDArray[Any]],
+    axis: int,
+    combine: Callable[[list[npt.NDArray[Any]], list[npt.NDArray[Any]]], list[npt.NDArray[Any]]],
+) -> list[npt.NDArray[Any]]:
+    """Inclusive scan along ``axis`` in log2(n) levels (Hillis-Steele): at distance d, element i
+    becomes combine(element i - d, element i). A GPU scan is log-depth as well."""
+    n = data[0].shape[axis]
+    index = np.arange(n).reshape([-1 if i == axis else 1 for i in range(data[0].ndim)])
+    d = 1
+    while d < n:
+        # Combining the whole rolled block keeps Triton's power-of-two shapes for combine
+        # functions; the wrapped-around lanes (i < d) are discarded.
+        combined = combine([np.roll(x, d, axis=axis) for x in data], data)
+        data = [np.where(index >= d, c, x).astype(x.dtype) for c, x in zip(combined, data, strict=True)]
+        d *= 2
+    return data
+
+
+def _add_16(a: list[npt.NDArray[Any]], b: list[npt.NDArray[Any]]) -> list[npt.NDArray[Any]]:
+    return [_round_like(_widen_array(a[0]) + _widen_array(b[0]), a[0])]
+
+
+def _mul_16(a: list[npt.NDArray[Any]], b: list[npt.NDArray[Any]]) -> list[npt.NDArray[Any]]:
+    return [_round_like(_widen_array(a[0]) * _widen_array(b[0]), a[0])]
+
+
+_16BIT_STORAGE = (np.dtype(np.uint16), np.dtype(np.float16))
+_arith_patched = False
+
+
+def _patch_bf16_arith() -> None:
+    """Make the interpreter compute bf16 (and fp16 reductions/scans) as a GPU does.
+
+    Patched, all on ``triton.runtime.interpreter`` (triton 3.6), each falling through to the
+    original for other dtypes:
+
+    * ``InterpreterBuilder.binary_op`` / ``unary_op`` / ``ternary_op`` (clamp) / ``create_fma`` /
+      ``create_erf`` / ``create_rsqrt``: bf16 operands widen to fp32, the result rounds back to
+      bf16 (comparisons return int1).
+    * ``cast_impl`` and ``create_fp_to_fp``: int, fp16, fp32, fp64 <-> bf16 convert by value with
+      round to nearest even (or toward zero when ``fp_downcast_rounding="rtz"``); ``get_bf16``
+      (missing in the interpreter) builds bf16 constants.
+    * ``create_atomic_rmw``: bf16 ``atomic_add`` (numpy added the uint16 bits) adds lane by lane.
+    * ``ReduceOps.sum`` / ``min_max`` / ``generic_reduce`` and ``ScanOps.cumsum`` / ``cumprod`` /
+      ``generic_scan``: bf16 was summed as integers; fp16 and bf16 (numpy sums fp16 in fp32 and
+      scans sequentially) now combine in a log-depth tree with every partial rounded to the 16-bit
+      dtype, as a GPU's tree reduction does. The GPU's exact order depends on layout and
+      num_warps, so individual roundings can differ; the error is of the same size.
+
+    Measured (triton 3.6, tests/interp_kernels/bf16_ops.py): before, bf16 ``v + v`` of
+    [1.5, 2.25, 3.0, 5.0] gave [inf, -2.9e-39, -1.2e-38, -3.5e-38], ``tl.sum`` gave 1.6e-38 for
+    11.75, int32 -8 -> bf16 gave NaN, fp32 1.005859375 -> bf16 gave 1.0 (RNE: 1.0078125);
+    after, all equal torch's CPU bf16 results.
+    """
+    global _arith_patched
+    if _arith_patched:
+        return
+    import triton.language as tl
+    from triton._C.libtriton import ir
+    from triton.runtime import interpreter as ti
+
+    builder_cls = ti.InterpreterBuilder
+    TensorHandle = ti.TensorHandle
+
+    def bf16(bits: npt.NDArray[Any]) -> Any:
+        return TensorHandle(bits, tl.bfloat16)
+
+    original_binary = builder_cls.binary_op
+
+    def binary_op(self: Any, lhs: Any, rhs: Any, op: Any) -> Any:
+        if not (_is_bf16(lhs) or _is_bf16(rhs)):
+            return original_binary(self, lhs, rhs, op)
+        out = np.asarray(op(_widen(lhs), _widen(rhs)))
+        if out.dtype == np.bool_:
+            return TensorHandle(out, tl.int1)
+        return bf16(to_bf16_bits(out))
+
+    original_unary = builder_cls.unary_op
+
+    def unary_op(self: Any, arg: Any, op: Any) -> Any:
+        if not _is_bf16(arg):
+            return original_unary(self, arg, op)
+        return bf16(to_bf16_bits(op(_widen(arg))))
+
+    original_ternary = builder_cls.ternary_op
+
+    def ternary_op(self: Any, lhs: Any, rhs: Any, other: Any, op: Any) -> Any:
+        # np.where only moves bits, which is right for bf16 storage as it is.
+        if op is np.where or not any(_is_bf16(h) for h in (lhs, rhs, other)):
+            return original_ternary(self, lhs, rhs, other, op)
+        return bf16(to_bf16_bits(op(_widen(lhs), _widen(rhs), _widen(other))))
+
+    original_fma = builder_cls.create_fma
+
+    def create_fma(self: Any, x: Any, y: Any, z: Any) -> Any:
+        if not _is_bf16(z):
+            return original_fma(self, x, y, z)
+        # The fp32 product of two bf16 values is exact; one fp32 rounding of the sum before the
+        # bf16 rounding is harmless (24 >= 2 * 8 + 2).
+        return bf16(to_bf16_bits(_widen(x) * _widen(y) + _widen(z)))
+
+    original_erf = builder_cls.create_erf
+
+    def create_erf(self: Any, arg: Any) -> Any:
+        if not _is_bf16(arg):
+            return original_erf(self, arg)
+        wide = original_erf(self, TensorHandle(_widen(arg), tl.float32))
+        return bf16(to_bf16_bits(wide.data))
+
+    original_rsqrt = builder_cls.create_rsqrt
+
+    def create_rsqrt(self: Any, arg: Any) -> Any:
+        if not _is_bf16(arg):
+            return original_rsqrt(self, arg)
+        return bf16(to_bf16_bits(1 / np.sqrt(_widen(arg))))
+
+    original_cast = builder_cls.cast_impl
+
+    def cast_impl(self: Any, src: Any, dst_type: Any) -> Any:
+        dst = dst_type.scalar
+        if dst == tl.bfloat16 and src.dtype.scalar != tl.bfloat16:
+            return bf16(to_bf16_bits(src.data))
+        if _is_bf16(src) and dst != tl.bfloat16:
+            # bf16 -> fp32 is exact; to fp16 numpy then rounds to nearest even, to integers it
+            # truncates as the interpreter's fp32 -> int does.
+            return TensorHandle(_widen(src).astype(ti._get_np_dtype(dst)), dst)
+        return original_cast(self, src, dst_type)
+
+    original_fp_to_fp = builder_cls.create_fp_to_fp
+
+    def create_fp_to_fp(self: Any, src: Any, dst_type: Any, rounding_mode: Any) -> Any:
+        src_ty, dst_ty = src.dtype.scalar, dst_type.scalar
+        if src_ty.is_fp8() or dst_ty.is_fp8() or tl.bfloat16 not in (src_ty, dst_ty):
+            return original_fp_to_fp(self, src, dst_type, rounding_mode)
+        if dst_ty == tl.bfloat16:
+            wide = src.data.astype(np.float32) if src.data.dtype == np.float16 else src.data
+            if rounding_mode == ir.ROUNDING_MODE.RTZ:
+                return bf16(_bf16_rtz(wide))
+            return bf16(to_bf16_bits(wide))
+        return TensorHandle(_widen(src).astype(ti._get_np_dtype(dst_ty)), dst_ty)
+
+    def get_bf16(self: Any, value: float) -> Any:
+        return bf16(to_bf16_bits(np.array([value], dtype=np.float64)))
+
+    original_atomic_rmw = builder_cls.create_atomic_rmw
+
+    def create_atomic_rmw(self: Any, rmw_op: Any, ptr: Any, val: Any, mask: Any, sem: Any, scope: Any) -> Any:
+        if not _is_bf16(val) or rmw_op != ir.ATOMIC_OP.FADD:
+            return original_atomic_rmw(self, rmw_op, ptr, val, mask, sem, scope)
+        # Lane by lane so that lanes hitting the same address each see the previous sum (the
+        # interpreter runs one program at a time, so no other program interleaves).
+        shape = val.data.shape
+        ptrs = np.array(np.broadcast_to(ptr.data, shape)).reshape(-1)
+        vals = np.broadcast_to(val.data, shape).reshape(-1)
+        active = np.broadcast_to(mask.data, shape).reshape(-1)
+        old = np.zeros(ptrs.shape, dtype=np.uint16)
+        one = np.ones(1, dtype=bool)
+        for i in np.flatnonzero(active):
+            p = ptrs[i : i + 1]
+            cur = ti._interpreter.load(p, one, np.zeros(1, dtype=np.uint16), _U16)
+            old[i] = cur[0]
+            new = to_bf16_bits(bf16_bits_to_f32(cur) + bf16_bits_to_f32(vals[i : i + 1]))
+            ti._interpreter.store(p, new, one)
+        return bf16(old.reshape(shape))
+
+    builder_cls.binary_op = binary_op
+    builder_cls.unary_op = unary_op
+    builder_cls.ternary_op = ternary_op
+    builder_cls.create_fma = create_fma
+    builder_cls.create_erf = create_erf
+    builder_cls.create_rsqrt = create_rsqrt
+    builder_cls.cast_impl = cast_impl
+    builder_cls.create_fp_to_fp = create_fp_to_fp
+    builder_cls.get_bf16 = get_bf16
+    builder_cls.create_atomic_rmw = create_atomic_rmw
+    _patch_reductions(ti, tl)
+    _arith_patched = True
+
+
+def _patch_reductions(ti: Any, tl: Any) -> None:
+    """The reduction and scan half of :func:`_patch_bf16_arith`."""
+    reduce_cls, scan_cls = ti.ReduceOps, ti.ScanOps
+
+    def is_16bit(tensor: Any) -> bool:
+        return bool(tensor.handle.data.dtype in _16BIT_STORAGE and tensor.dtype.is_floating())
+
+    def pow2_axis(self: Any, tensor: Any) -> bool:
+        n = tensor.handle.data.size if self.axis is None else tensor.handle.data.shape[self.axis]
+        return bool(n & (n - 1) == 0)
+
+    def finish_reduce(self: Any, data: npt.NDArray[Any], ndim: int) -> npt.NDArray[Any]:
+        if self.keep_dims:
+            return data.reshape([1] * ndim) if self.axis is None else np.expand_dims(data, self.axis)
+        return data
+
+    def combine_with_fn(self: Any, inputs: tuple[Any, ...]) -> Callable[..., list[npt.NDArray[Any]]]:
+        def combine(a: list[npt.NDArray[Any]], b: list[npt.NDArray[Any]]) -> list[npt.NDArray[Any]]:
+            args = [self.to_tensor(x, t.dtype) for x, t in zip(a + b, inputs + inputs, strict=True)]
+            ret = self.combine_fn.fn(*args)
+            ret = ret if isinstance(ret, tuple) else (ret,)
+            return [
+                np.broadcast_to(r.handle.data if isinstance(r, tl.core.tensor) else r, x.shape).astype(
+                    x.dtype
+                )
+                for r, x in zip(ret, a, strict=True)
+            ]
+
+        return combine
+
+    original_sum = reduce_cls.sum
+
+    def reduce_sum(self: Any, input: Any) -> Any:
+        if not (is_16bit(input) and pow2_axis(self, input)):
+            return original_sum(self, input)
+        data = input.handle.data
+        flat = data.reshape(-1) if self.axis is None else data
+        (out,) = _tree_reduce([flat], 0 if self.axis is None else self.axis, _add_16)
+        return self.to_tensor(finish_reduce(self, out, data.ndim), input.dtype)
+
+    original_min_max = reduce_cls.min_max
+
+    def min_max(self: Any, input: Any, val_reduce_op: Any, idx_reduce_op: Any = None) -> Any:
+        value = input[0] if isinstance(input, tuple) else input
+        if not _is_bf16(value.handle):
+            return original_min_max(self, input, val_reduce_op, idx_reduce_op)
+        # tl.max/tl.min promote bf16 to fp32 first; only a direct tl.reduce with Triton's own
+        # combine functions gets here. The extremes are exact, so rounding back is exact.
+        wide = tl.core.tensor(
+            ti.TensorHandle(_widen(value.handle), tl.float32), value.type.with_element_ty(tl.float32)
+        )
+        ret = original_min_max(self, wide, val_reduce_op, idx_reduce_op)
+        parts = ret if isinstance(ret, tuple) else (ret,)
+        fixed = tuple(
+            tl.core.tensor(
+                ti.TensorHandle(to_bf16_bits(p.handle.data), tl.bfloat16), p.type.with_element_ty(tl.bfloat16)
+            )
+            if p.dtype == tl.float32
+            else p
+            for p in parts
+        )
+        return fixed if isinstance(ret, tuple) else fixed[0]
+
+    original_generic_reduce = reduce_cls.generic_reduce
+
+    def generic_reduce(self: Any, input: tuple[Any, ...]) -> Any:
+        if not (any(is_16bit(t) for t in input) and pow2_axis(self, input[0])):
+            return original_generic_reduce(self, input)
+        ndim = input[0].handle.data.ndim
+        data = [t.handle.data.reshape(-1) if self.axis is None else t.handle.data for t in input]
+        outs = _tree_reduce(data, 0 if self.axis is None else self.axis, combine_with_fn(self, input))
+        return [
+            self.to_tensor(finish_reduce(self, o, ndim), t.dtype) for o, t in zip(outs, input, strict=True)
+        ]
+
+    def scan_16(original: Any, combine: Any) -> Any:
+        def scan(self: Any, input: Any) -> Any:
+            if not (is_16bit(input) and pow2_axis(self, input)):
+                return original(self, input)
+            (out,) = _tree_scan([input.handle.data], self.axis, combine)
+            return [self.to_tensor(out, input.dtype)]
+
+        return scan
+
+    original_generic_scan = scan_cls.generic_scan
+
+    def generic_scan(self: Any, input: Any) -> Any:
+        if not (any(is_16bit(t) for t in input) and pow2_axis(self, input[0])):
+            return original_generic_scan(self, input)
+        outs = _tree_scan([t.handle.data for t in input], self.axis, combine_with_fn(self, tuple(input)))
+        return [self.to_tensor(o, t.dtype) for o, t in zip(outs, input, strict=True)]
+
+    reduce_cls.sum = reduce_sum
+    reduce_cls.min_max = min_max
+    reduce_cls.generic_reduce = generic_reduce
+    scan_cls.cumsum = scan_16(scan_cls.cumsum, _add_16)
+    scan_cls.cumprod = scan_16(scan_cls.cumprod, _mul_16)
+    scan_cls.generic_scan = generic_scan
