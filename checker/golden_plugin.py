@@ -55,6 +55,9 @@ class _GoldenState:
     judged: bool = False
     #: Why golden checks are off (empty when they are on), shown in the header and summary.
     why_off: str = ""
+    #: False when ``--kernels`` names only part of the suite whose golden directory this is:
+    #: golden files of kernels outside the run are then not judged unused.
+    whole_suite: bool = True
 
 
 GOLDEN = pytest.StashKey[_GoldenState]()
@@ -108,27 +111,35 @@ def pytest_configure(config: pytest.Config) -> None:
         root=root or Path(),
         is_controller=not hasattr(config, "workerinput"),
         why_off=why_off,
+        whole_suite=_covers_project_suite(config),
     )
     config.stash[GOLDEN] = state
     if state.is_controller:
         config.pluginmanager.register(_GoldenController(state), "kcheck-golden-controller")
 
 
+def _project_kernel_paths(config: pytest.Config) -> list[Path]:
+    """The project's own suites, which own the ini's golden directory: ``kcheck_kernel_paths``,
+    else ``<rootdir>/kernels``."""
+    return [Path(p).resolve() for p in config.getini("kcheck_kernel_paths")] or [config.rootpath / "kernels"]
+
+
 def golden_root(config: pytest.Config) -> tuple[Path | None, str]:
     """The golden directory of this run, or None and why golden checks are off.
 
     ``--golden-dir`` wins. Without ``--kernels``, the ``kcheck_golden_dir`` ini option (relative
-    to the rootdir) applies. With ``--kernels``, the ini option still applies to suites inside
-    the rootdir (a project's own suites); a suite elsewhere uses ``golden/`` beside it (for
-    ``/x/specs`` or ``/x/specs/k.py``: ``/x/golden``), when that directory exists or
-    ``--update-golden`` is creating it.
+    to the rootdir) applies. With ``--kernels``, the ini option still applies when every path
+    lies in the project's own suites (:func:`_project_kernel_paths`); any other suite uses
+    ``golden/`` beside it (for ``/x/specs`` or ``/x/specs/k.py``: ``/x/golden``), when that
+    directory exists or ``--update-golden`` is creating it.
     """
     given = config.getoption("golden_dir")
     if given:
         return (config.rootpath / given).resolve(), ""
     ini = str(config.getini("kcheck_golden_dir")).strip()
     kernels = [Path(p).resolve() for p in config.getoption("kernels")]
-    if ini and all(p.is_relative_to(config.rootpath) for p in kernels):
+    project = _project_kernel_paths(config)
+    if ini and all(any(k.is_relative_to(p) for p in project) for k in kernels):
         return (config.rootpath / ini).resolve(), ""
     if not kernels:
         return None, (
@@ -148,6 +159,15 @@ def golden_root(config: pytest.Config) -> tuple[Path | None, str]:
             "with --update-golden, or name another directory with --golden-dir"
         )
     return root, ""
+
+
+def _covers_project_suite(config: pytest.Config) -> bool:
+    """Whether this run's kernel paths include all of the project's own suites, which own the
+    ini's golden directory (only then may files of kernels it did not see be judged unused)."""
+    given = [Path(p).resolve() for p in config.getoption("kernels")]
+    if not given or config.getoption("golden_dir"):
+        return True
+    return all(any(p.is_relative_to(g) for g in given) for p in _project_kernel_paths(config))
 
 
 def pytest_report_header(config: pytest.Config) -> str | None:
@@ -285,7 +305,8 @@ def _manifest(config: pytest.Config, state: _GoldenState, selected: list[pytest.
         if not p.name.startswith("_")
     }
     full_scan = (
-        all(all(flags) for flags in by_kernel.values())
+        state.whole_suite
+        and all(all(flags) for flags in by_kernel.values())
         and not any(isinstance(i, CollectionErrorItem) for i in state.all_items)
         and kernel_files <= collected_files
     )

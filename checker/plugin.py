@@ -341,17 +341,21 @@ class KernelModule(pytest.File):
                 )
             ]
         items: list[pytest.Item] = []
+        here: set[str] = set()
         for spec in specs:
             other = state.spec_names.setdefault(spec.name, self.path)
-            if other != self.path:
+            if other != self.path or spec.name in here:
+                # Two cases under one node id would leave one record for both (one of them green).
+                where = "earlier in the same module" if other == self.path else f"in {other}"
                 items.append(
                     CollectionErrorItem.from_parent(
                         self,
                         name=f"{spec.name}[collection]",
-                        error=f"{self.path}: kernel name {spec.name!r} is already declared in {other}",
+                        error=f"{self.path}: kernel name {spec.name!r} is already declared {where}",
                     )
                 )
                 continue
+            here.add(spec.name)
             n = state.options.n_configs
             for case in expand(spec, n, self.config.getoption("shapes")):
                 items.append(KernelCase.from_parent(self, name=case.name, spec=spec, case=case))

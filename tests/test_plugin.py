@@ -156,8 +156,11 @@ def test_segfaulting_worker_costs_one_record(kernel_dir: pytest.Pytester) -> Non
 
 def test_pytest_timeout_becomes_run_timeout(kernel_dir: pytest.Pytester) -> None:
     _with_hostile_inputs(kernel_dir, "time.sleep(30)")
+    # --compile off: a CPU run now compiles small shapes too, and the first compile in a process
+    # starts the compile worker, which alone can take 2 s; this test is about the run's timeout.
     result = kernel_dir.runpytest(
-        "--configs", "0", "--shapes", "small", "-k", "default", "--timeout", "2", "-p", "no:xdist"
+        *("--configs", "0", "--shapes", "small", "-k", "default", "--timeout", "2"),
+        *("--compile", "off", "-p", "no:xdist"),
     )
     result.assert_outcomes(passed=1, failed=1)
     records = {r.case.name: r.category for r in _records(kernel_dir)}
@@ -165,3 +168,23 @@ def test_pytest_timeout_becomes_run_timeout(kernel_dir: pytest.Pytester) -> None
         "add[8x16-fp32-default]": Category.PASSED,
         "add[8x16-fp16-default]": Category.RUN_TIMEOUT,
     }
+
+
+def test_two_specs_with_one_name_in_a_module_are_a_collection_error(kernel_dir: pytest.Pytester) -> None:
+    """Two specs named `add` in one module gave two items under one node id: pytest said
+    "1 failed, 1 passed", results.jsonl kept one `passed` record and the report said no failures."""
+    extra = """
+    import dataclasses
+
+    def wrong(x, y):
+        return x - y
+    """
+    source = kernel_source(extra=extra) + "\nSPECS = [dataclasses.replace(SPEC, reference=wrong)]\n"
+    (kernel_dir.path / "kernels" / "add.py").write_text(source)
+    result = kernel_dir.runpytest("--configs", "0", "--shapes", "small", "-p", "no:xdist")
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    result.stdout.fnmatch_lines(["*kernel name 'add' is already declared earlier in the same module*"])
+    records = _records(kernel_dir)
+    assert [r.category for r in records if r.case.config == "collection"] == [Category.COLLECTION_ERROR]
+    # The first spec's cases still run: one broken declaration hides nothing else.
+    assert sum(r.category is Category.PASSED for r in records) == 4
