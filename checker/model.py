@@ -37,6 +37,8 @@ class Category(enum.StrEnum):
     RUN_TIMEOUT = "run-timeout"
     WORKER_DIED = "worker-died"
     REFERENCE_ERROR = "reference-error"
+    #: The kernel changed a tensor argument its spec does not list in ``mutates``.
+    INPUT_MUTATED = "input-mutated"
     INTERPRETER_UNSUPPORTED = "interpreter-unsupported"
     GOLDEN_DIFF = "golden-diff"
     GOLDEN_MISSING = "golden-missing"

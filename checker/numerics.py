@@ -53,7 +53,7 @@ import torch
 from torch.overrides import TorchFunctionMode
 
 from checker.model import Category, Comparison
-from checker.spec import DTYPE_NAMES, KernelSpec, Tolerance
+from checker.spec import DTYPE_NAMES, KernelSpec, Output, Tolerance, is_exact_dtype
 
 _ASSERT_CLOSE = "torch.testing.assert_close default"
 
@@ -180,13 +180,14 @@ def tolerance_for(
     Raises:
         KeyError: no default exists for the output dtype, or the dot precision is unknown.
     """
+    out = output_dtype or dtype
+    if is_exact_dtype(out):
+        # Integer and bool outputs (indices, counts, masks) have no rounding: exact, whatever
+        # an override keyed by the swept dtype says (it was meant for floating outputs).
+        return Tolerance(0.0, 0.0, f"{DTYPE_NAMES.get(out, str(out))} output: exact")
     if overrides and dtype in overrides:
         tol = overrides[dtype]
         return replace(tol, reason=f"override for {DTYPE_NAMES.get(dtype, str(dtype))}: {tol.reason}")
-    out = output_dtype or dtype
-    if not (out.is_floating_point or out.is_complex):
-        # Integer and bool outputs (indices, counts, masks) have no rounding: exact.
-        return Tolerance(0.0, 0.0, f"{out} output: exact")
     base = DEFAULT_TOLERANCES[out]
     prec = DOT_PRECISIONS[dot_precision]
     added = 0.0
@@ -205,14 +206,35 @@ def tolerance_for(
     return Tolerance(base.rtol + added, base.atol + added, " + ".join(parts))
 
 
-def case_tolerance(spec: KernelSpec, shape: tuple[int, ...], dtype: torch.dtype) -> Tolerance:
-    """The tolerance the spec's policy gives one (shape, dtype): see :func:`tolerance_for`."""
+def case_tolerance(
+    spec: KernelSpec,
+    shape: tuple[int, ...],
+    dtype: torch.dtype,
+    output: Output | None = None,
+    output_dtype: torch.dtype | None = None,
+) -> Tolerance:
+    """The tolerance the spec's policy gives one (shape, dtype), see :func:`tolerance_for`.
+
+    Args:
+        spec: the kernel spec (spec-level overrides, dot precision, reduction length).
+        shape: the case's problem shape.
+        dtype: the swept dtype.
+        output: the :class:`~checker.spec.Output` compared, if the spec declares one: its
+            overrides take precedence over the spec's and its ``reduction_length`` replaces the
+            spec's.
+        output_dtype: the dtype the compared output must have (default: the spec's
+            ``output_dtype(dtype)``).
+    """
+    overrides = {**spec.tolerances, **(output.tolerances if output is not None else {})}
+    reduction = spec.reduction_length
+    if output is not None and output.reduction_length is not None:
+        reduction = output.reduction_length
     return tolerance_for(
         dtype,
-        spec.tolerances,
-        output_dtype=spec.output_dtype(dtype),
+        overrides,
+        output_dtype=output_dtype or spec.output_dtype(dtype),
         dot_precision=spec.dot_precision.get(dtype, "ieee"),
-        reduction_length=spec.reduction_length(tuple(shape)) if spec.reduction_length else None,
+        reduction_length=reduction(tuple(shape)) if reduction else None,
     )
 
 
@@ -235,6 +257,11 @@ def compare(
     the all-zero-output guard, then ``|a - e| <= atol + rtol * |e|`` elementwise. Both sides are
     converted to float64 first; every fp8/fp16/bf16/fp32 value is exact in float64.
 
+    Integer and bool outputs (``expected_dtype`` not floating) are compared exactly, as int64
+    (an int64 beyond 2**53 is not exact in float64), whatever ``tol`` says; a bool output is
+    read by its bytes, so the poison byte :data:`BOOL_POISON` of an element the kernel never
+    wrote differs from both False (0) and True (1).
+
     Args:
         actual: the kernel's output (any device, any dtype).
         expected: the reference output, float64 (or the reference's dtype for integer outputs).
@@ -251,6 +278,8 @@ def compare(
             Category.SHAPE_MISMATCH,
             f"output shape {tuple(actual.shape)}, expected {tuple(expected.shape)}",
         )
+    if is_exact_dtype(expected_dtype):
+        return _compare_exact(actual, expected, expected_dtype)
     stats, nonfinite_bad = _statistics(actual, expected, tol)
     if actual.dtype != expected_dtype:
         message = f"output dtype {actual.dtype}, expected {expected_dtype}"
@@ -280,6 +309,58 @@ def compare(
             stats,
         )
     return Verdict(Category.PASSED, "", stats)
+
+
+def _exact_values(t: torch.Tensor) -> torch.Tensor:
+    """``t`` on the CPU as int64 (integers; bool by its bytes) or float64 (anything else)."""
+    t = t.detach().to("cpu")
+    if t.dtype == torch.bool:
+        # Not t.to(int64): that would read the poison byte 2 as True.
+        return t.view(torch.uint8).to(torch.int64)
+    return t.to(torch.int64) if is_exact_dtype(t.dtype) else t.to(torch.float64)
+
+
+def _compare_exact(actual: torch.Tensor, expected: torch.Tensor, expected_dtype: torch.dtype) -> Verdict:
+    """Exact comparison of an integer or bool output (see :func:`compare`)."""
+    a, e = _exact_values(actual), _exact_values(expected)
+    bad = a != e
+    numel = e.numel()
+    diff = (a.to(torch.float64) - e.to(torch.float64)).abs()
+    # A mismatch ranks above every match even where float64 rounds its difference to 0.
+    score = torch.where(bad, diff + 1, torch.zeros_like(diff))
+    worst_flat = int(torch.argmax(score.reshape(-1))) if numel else 0
+    rel = torch.where(e != 0, diff / e.to(torch.float64).abs(), torch.zeros_like(diff))
+    name = DTYPE_NAMES.get(expected_dtype, str(expected_dtype))
+    stats = Comparison(
+        max_abs_err=float(diff.max()) if numel else 0.0,
+        max_rel_err=float(rel.max()) if numel else 0.0,
+        mismatches=int(bad.sum()),
+        numel=numel,
+        rtol=0.0,
+        atol=0.0,
+        worst_index=(
+            tuple(int(i) for i in torch.unravel_index(torch.tensor(worst_flat), e.shape)) if numel else None
+        ),
+        worst_actual=float(a.reshape(-1)[worst_flat]) if numel else None,
+        worst_expected=float(e.reshape(-1)[worst_flat]) if numel else None,
+        tolerance_source=f"{name} output: exact",
+    )
+    if actual.dtype != expected_dtype:
+        return Verdict(
+            Category.DTYPE_MISMATCH, f"output dtype {actual.dtype}, expected {expected_dtype}", stats
+        )
+    if not stats.mismatches:
+        return Verdict(Category.PASSED, "", stats)
+    got = a.reshape(-1)[worst_flat]
+    poisoned = int(got) == (BOOL_POISON if expected_dtype == torch.bool else integer_sentinel(expected_dtype))
+    hint = " (the poison of an element the kernel never wrote)" if poisoned else ""
+    return Verdict(
+        Category.NUMERICAL_MISMATCH,
+        f"{stats.mismatches} of {numel} elements ({stats.mismatch_pct:.3g}%) differ from the "
+        f"reference (exact comparison of {name}); worst at {stats.worst_index}: got "
+        f"{stats.worst_actual!r}{hint}, expected {stats.worst_expected!r}",
+        stats,
+    )
 
 
 def _statistics(actual: torch.Tensor, expected: torch.Tensor, tol: Tolerance) -> tuple[Comparison, int]:
@@ -321,17 +402,26 @@ def _statistics(actual: torch.Tensor, expected: torch.Tensor, tol: Tolerance) ->
 # False-pass guards.
 
 
+#: The byte written into fresh bool tensors: neither False (0) nor True (1), so an element a
+#: kernel never writes differs from every result when :func:`compare` reads bool bytes.
+BOOL_POISON = 0x02
+
+
 def integer_sentinel(dtype: torch.dtype) -> int:
     """The poison value for a fresh integer tensor of ``dtype``: ``torch.iinfo(dtype).max``,
-    which no index, count or label a kernel computes is likely to equal."""
+    which no index, count or label a kernel computes is likely to equal (int8: 127, so an int8
+    kernel that saturates at 127 should not leave outputs unwritten by design).
+
+    Raises:
+        TypeError: ``dtype`` is not an integer dtype (bool: see :data:`BOOL_POISON`).
+    """
     return int(torch.iinfo(dtype).max)
 
 
 def poison(t: torch.Tensor) -> None:
-    """Fill ``t`` in place with NaN (floating and complex dtypes) or :func:`integer_sentinel`.
-
-    bool tensors are left alone: bool has no value that cannot be a result.
-    """
+    """Fill ``t`` in place with NaN (floating and complex dtypes), :func:`integer_sentinel`
+    (integer dtypes) or the byte :data:`BOOL_POISON` (bool: every bool value can be a result,
+    but no kernel stores the byte 2)."""
     with torch.no_grad():
         if t.is_floating_point() or t.is_complex():
             if t.element_size() == 1:
@@ -340,7 +430,9 @@ def poison(t: torch.Tensor) -> None:
                 t.view(torch.uint8).fill_(0x7F)
             else:
                 t.fill_(math.nan)
-        elif t.dtype != torch.bool:
+        elif t.dtype == torch.bool:
+            t.view(torch.uint8).fill_(BOOL_POISON)
+        else:
             t.fill_(integer_sentinel(t.dtype))
 
 
@@ -388,20 +480,47 @@ class PoisonOutputs(TorchFunctionMode):
         return out
 
 
-def all_zero_inputs(inputs: Sequence[Any]) -> list[int]:
-    """Indices of floating tensors in ``inputs`` whose every element is zero.
+def all_zero_inputs(inputs: Sequence[Any], swept: torch.dtype | None = None) -> list[int]:
+    """Indices of data tensors in ``inputs`` whose every element is zero (False).
 
-    Such inputs hide unwritten or never-computed outputs (a kernel that returns zeros matches
-    any linear function of zeros), so the checker never tests on them. Empty tensors count as
-    all-zero: they test nothing either.
+    Data tensors are the floating ones, and, in an integer or bool sweep, those of the swept
+    dtype ``swept``. Such inputs hide unwritten or never-computed outputs (a kernel that returns
+    zeros matches any linear function of zeros), so the checker never tests on them. Integer
+    tensors of another dtype (indices, offsets) may legitimately be all zero and are not
+    checked. Empty tensors count as all-zero: they test nothing either.
     """
     found = []
     for i, value in enumerate(inputs):
-        # fp8 lacks comparison kernels on some devices: compare in fp32 (exact).
-        if (
-            isinstance(value, torch.Tensor)
-            and value.is_floating_point()
-            and not bool((value.detach().to(torch.float32) != 0).any())
-        ):
+        if not isinstance(value, torch.Tensor):
+            continue
+        if value.is_floating_point():
+            # fp8 lacks comparison kernels on some devices: compare in fp32 (exact).
+            nonzero = bool((value.detach().to(torch.float32) != 0).any())
+        elif swept is not None and is_exact_dtype(swept) and value.dtype == swept:
+            nonzero = bool(value.detach().to(torch.int64).any())
+        else:
+            continue
+        if not nonzero:
             found.append(i)
     return found
+
+
+def changed_elements(before: torch.Tensor, after: torch.Tensor) -> tuple[int, tuple[int, ...] | None]:
+    """How many elements of ``after`` differ from ``before`` bit for bit, and the first one's index.
+
+    Bits, not values: a NaN that stays NaN is unchanged, -0.0 written over 0.0 is a change.
+    Both tensors have the same shape and dtype (``after`` is a copy of ``before`` that a kernel
+    received); they may live on any device.
+    """
+    if before.numel() == 0:
+        return 0, None
+    size = before.element_size()
+    # One row of raw bytes per element; contiguous() first because view() needs unit stride.
+    b = before.detach().contiguous().reshape(-1).view(torch.uint8).reshape(-1, size)
+    a = after.detach().to(before.device).contiguous().reshape(-1).view(torch.uint8).reshape(-1, size)
+    diff = (a != b).any(dim=1)
+    count = int(diff.sum())
+    if not count:
+        return 0, None
+    flat = int(torch.nonzero(diff)[0])
+    return count, tuple(int(i) for i in torch.unravel_index(torch.tensor(flat), before.shape))

@@ -20,6 +20,7 @@ The full description, with every field's meaning, is in docs/kernel-spec.md.
 
 from __future__ import annotations
 
+import inspect
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -34,10 +35,25 @@ DTYPE_NAMES: dict[torch.dtype, str] = {
     torch.bfloat16: "bf16",
     torch.float8_e4m3fn: "fp8e4m3",
     torch.float8_e5m2: "fp8e5m2",
+    # Integer and bool sweeps compare exactly (no tolerance policy): checker/numerics.py.
+    torch.int8: "i8",
+    torch.int16: "i16",
+    torch.int32: "i32",
+    torch.int64: "i64",
+    torch.uint8: "u8",
+    torch.bool: "bool",
 }
 DTYPES_BY_NAME: dict[str, torch.dtype] = {v: k for k, v in DTYPE_NAMES.items()}
 
 _NAME_RE = re.compile(r"^[a-z][a-z0-9_]*$")
+
+#: Values of ``KernelSpec.reference_device``: None (the kernel's device) or ``"cpu"``.
+REFERENCE_DEVICES = (None, "cpu")
+
+
+def is_exact_dtype(dtype: torch.dtype) -> bool:
+    """True for integer and bool dtypes, whose outputs are compared exactly (no tolerance)."""
+    return not (dtype.is_floating_point or dtype.is_complex)
 
 
 class SpecError(ValueError):
@@ -69,6 +85,46 @@ class Tolerance:
     rtol: float
     atol: float
     reason: str = ""
+
+
+@dataclass(frozen=True)
+class Output:
+    """One output of a kernel, for kernels that return several or write arguments in place.
+
+    Listed in ``KernelSpec.outputs``. An entry whose ``name`` is in ``KernelSpec.mutates``
+    describes that argument (compared after the launch); every other entry describes one
+    returned output, in the order the kernel returns them. Fields left None inherit the spec's.
+
+    Attributes:
+        name: the output's name in messages (``output 'mean': ...``); an identifier.
+        dtype: the dtype the kernel must return for this output: one dtype whatever the sweep
+            (``torch.int64`` indices), a mapping swept dtype -> dtype, or None for the spec's
+            ``output_dtypes`` (the swept dtype by default). Not allowed for a mutated argument,
+            which keeps its own dtype.
+        tolerances: per swept dtype ``Tolerance`` overrides (each with a reason) for this output;
+            dtypes missing here use the spec's ``tolerances``, then the policy. Integer and bool
+            outputs are always compared exactly, so they take none.
+        reduction_length: ``shape -> K`` for this output (a row sum's K is not a row max's);
+            None inherits the spec's ``reduction_length``; ``lambda shape: 1`` means none.
+        compare: False leaves the output uncompared (its count still must match); ``reason``
+            must then say why, and the record lists it under ``fields["uncompared"]``.
+        reason: why the output is not compared (required when ``compare`` is False).
+    """
+
+    name: str
+    dtype: torch.dtype | Mapping[torch.dtype, torch.dtype] | None = None
+    tolerances: Mapping[torch.dtype, Tolerance] = field(default_factory=dict)
+    reduction_length: Callable[[tuple[int, ...]], int] | None = None
+    compare: bool = True
+    reason: str = ""
+
+    def dtype_for(self, swept: torch.dtype) -> torch.dtype | None:
+        """The dtype this output must have at swept dtype ``swept``; None: the spec decides."""
+        if isinstance(self.dtype, torch.dtype):
+            return self.dtype
+        if self.dtype is None:
+            return None
+        return self.dtype.get(swept)
 
 
 @dataclass(frozen=True)
@@ -133,6 +189,15 @@ class KernelSpec:
             ``{"tma": "CHECK: tl.make_tensor_descriptor"}`` (checker/golden/expect.py).
         sample_configs: False checks the named configs only, whatever ``--configs`` says (for
             kernels whose behaviour is defined by one config, such as the fault-injection set).
+        outputs: per-output settings (:class:`Output`): names, dtypes, tolerances, reduction
+            lengths, outputs left uncompared. Empty: every returned output is compared with the
+            spec-level settings and named by its index.
+        mutates: names of kernel parameters (as the kernel function spells them) the kernel
+            writes in place. Each is compared after the launch with the same argument of the
+            reference, which is called on copies and must update them likewise. Every other
+            tensor argument must come back bit for bit unchanged, else ``input-mutated``.
+        reference_device: None runs the reference on the kernel's device; ``"cpu"`` runs it on
+            CPU copies of the inputs (references built on CPU-only helpers).
     """
 
     name: str
@@ -152,6 +217,9 @@ class KernelSpec:
     golden: GoldenTracking = field(default_factory=GoldenTracking)
     expectations: Mapping[str, str] = field(default_factory=dict)
     sample_configs: bool = True
+    outputs: Sequence[Output] = ()
+    mutates: Sequence[str] = ()
+    reference_device: str | None = None
 
     def validate(self) -> None:
         """Check the declaration.
@@ -184,10 +252,23 @@ class KernelSpec:
                 )
             if not isinstance(config, DefaultConfig) and not hasattr(config, "config"):
                 raise SpecError(f"{where}: config {cname!r} must be a helion.Config or DEFAULT")
-        for dtype, tol in self.tolerances.items():
-            if not tol.reason.strip():
-                raise SpecError(f"{where}: tolerance override for {dtype} needs a reason")
+        # Not checked against the swept dtypes: specs from before per-output settings may keep
+        # an override for a dtype they no longer sweep.
+        _validate_tolerances(where, "tolerances", self.tolerances, ())
+        for dtype in self.tolerances:
+            # With per-output dtypes some output may still be floating at this sweep.
+            if not self.outputs and is_exact_dtype(self.output_dtype(dtype)):
+                raise SpecError(
+                    f"{where}: tolerances for {dtype}: its outputs are {self.output_dtype(dtype)}, "
+                    "and integer and bool outputs compare exactly"
+                )
+        if self.reference_device not in REFERENCE_DEVICES:
+            raise SpecError(
+                f"{where}: reference_device {self.reference_device!r}; "
+                f"expected one of {list(REFERENCE_DEVICES)}"
+            )
         self._validate_numerics(where)
+        self._validate_outputs(where)
         self._validate_golden(where)
 
     def _validate_numerics(self, where: str) -> None:
@@ -199,13 +280,69 @@ class KernelSpec:
             if name not in DOT_PRECISIONS:
                 known = sorted(DOT_PRECISIONS)
                 raise SpecError(f"{where}: dot_precision {name!r} for {dtype}; known: {known}")
-        if self.reduction_length is None:
-            return
+        if self.reduction_length is not None:
+            self._validate_reduction_length(where, "reduction_length", self.reduction_length)
+
+    def _validate_reduction_length(self, where: str, what: str, fn: Callable[[tuple[int, ...]], int]) -> None:
         for shape in [*self.shapes, *self.small_shapes]:
-            k = self.reduction_length(tuple(shape))
+            k = fn(tuple(shape))
             # bool is an int: a predicate passed by mistake must not read as K = 1.
             if not isinstance(k, int) or isinstance(k, bool) or k < 1:
-                raise SpecError(f"{where}: reduction_length{tuple(shape)} = {k!r}, expected a positive int")
+                raise SpecError(f"{where}: {what}{tuple(shape)} = {k!r}, expected a positive int")
+
+    def _validate_outputs(self, where: str) -> None:
+        if isinstance(self.mutates, str):
+            raise SpecError(
+                f"{where}: mutates must be a sequence of parameter names, not the string {self.mutates!r}"
+            )
+        params = self.parameter_names()
+        for arg in self.mutates:
+            if arg not in params:
+                raise SpecError(
+                    f"{where}: mutates names {arg!r}, which is not a parameter of the kernel {params}"
+                )
+        if len(set(self.mutates)) != len(self.mutates):
+            raise SpecError(f"{where}: mutates lists a parameter twice: {list(self.mutates)}")
+        seen: set[str] = set()
+        for i, out in enumerate(self.outputs):
+            if not isinstance(out, Output):
+                raise SpecError(f"{where}: outputs[{i}] must be an Output, got {type(out).__name__}")
+            at = f"{where}: outputs[{i}] ({out.name!r})"
+            if not isinstance(out.name, str) or not out.name.isidentifier():
+                raise SpecError(f"{at}: name must be an identifier")
+            if out.name in seen:
+                raise SpecError(f"{at}: name used twice")
+            seen.add(out.name)
+            if not out.compare and not out.reason.strip():
+                raise SpecError(f"{at}: compare=False needs a reason")
+            if out.name in self.mutates and out.dtype is not None:
+                raise SpecError(f"{at}: dtype of a mutated argument is the argument's own; drop it")
+            if isinstance(out.dtype, Mapping):
+                for swept, dt in out.dtype.items():
+                    if swept not in self.dtypes:
+                        raise SpecError(f"{at}: dtype for {swept}, which the spec does not sweep")
+                    if not isinstance(dt, torch.dtype):
+                        raise SpecError(f"{at}: dtype for {swept} must be a torch.dtype, got {dt!r}")
+            elif out.dtype is not None and not isinstance(out.dtype, torch.dtype):
+                raise SpecError(f"{at}: dtype must be a torch.dtype or a mapping, got {out.dtype!r}")
+            _validate_tolerances(at, "tolerances", out.tolerances, self.dtypes)
+            for swept in out.tolerances:
+                if out.name not in self.mutates and is_exact_dtype(
+                    out.dtype_for(swept) or self.output_dtype(swept)
+                ):
+                    raise SpecError(f"{at}: tolerances for {swept}: integer and bool outputs compare exactly")
+            if out.reduction_length is not None:
+                self._validate_reduction_length(at, "reduction_length", out.reduction_length)
+        if self.outputs and not any(o.compare for o in self.outputs) and not (set(self.mutates) - seen):
+            raise SpecError(f"{where}: outputs compares nothing; at least one output must be compared")
+
+    def parameter_names(self) -> list[str]:
+        """The kernel function's parameter names, in order (``make_inputs`` supplies them so)."""
+        fn = getattr(self.kernel, "fn", self.kernel)
+        try:
+            return list(inspect.signature(fn).parameters)
+        except (TypeError, ValueError):
+            return []
 
     def _validate_golden(self, where: str) -> None:
         from checker.golden.expect import ExpectationError, validate_checks
@@ -241,11 +378,32 @@ class KernelSpec:
         return seen
 
     def output_dtype(self, dtype: torch.dtype) -> torch.dtype:
-        """The dtype the kernel's outputs must have when swept at ``dtype``."""
+        """The dtype the kernel's outputs must have when swept at ``dtype`` (spec-level; an
+        :class:`Output` may set its own)."""
         return self.output_dtypes.get(dtype, dtype)
+
+    def returned_outputs(self) -> list[Output]:
+        """The ``outputs`` entries that describe returned outputs (not mutated arguments)."""
+        return [o for o in self.outputs if o.name not in self.mutates]
+
+    def output_named(self, name: str) -> Output | None:
+        """The ``outputs`` entry called ``name``, or None."""
+        return next((o for o in self.outputs if o.name == name), None)
 
     def is_small(self, shape: tuple[int, ...]) -> bool:
         return tuple(shape) in {tuple(s) for s in self.small_shapes}
+
+
+def _validate_tolerances(
+    where: str, what: str, tolerances: Mapping[torch.dtype, Tolerance], swept: Sequence[torch.dtype]
+) -> None:
+    for dtype, tol in tolerances.items():
+        if not isinstance(tol, Tolerance):
+            raise SpecError(f"{where}: {what} for {dtype} must be a Tolerance, got {tol!r}")
+        if not tol.reason.strip():
+            raise SpecError(f"{where}: tolerance override for {dtype} needs a reason")
+        if swept and dtype not in swept:
+            raise SpecError(f"{where}: {what} for {dtype}, which the spec does not sweep")
 
 
 def specs_of_module(module: Any) -> list[KernelSpec]:

@@ -49,3 +49,15 @@ def test_category_kinds() -> None:
     assert Category.NOT_RUN.is_skip and not Category.NOT_RUN.is_failure
     assert Category.INTERPRETER_UNSUPPORTED.is_skip
     assert Category.NUMEL_OVERFLOW.is_failure and Category.COLLECTION_ERROR.is_failure
+    assert Category.INPUT_MUTATED.is_failure and not Category.INPUT_MUTATED.is_skip
+
+
+def test_input_mutated_record_round_trips() -> None:
+    rec = _record(
+        category=Category.INPUT_MUTATED,
+        comparison=None,
+        message="kernel wrote input 'x' (argument 0), which the spec does not list in mutates",
+        fields={"argument": "x", "argument_index": 0, "changed": 96, "numel": 96},
+    )
+    assert Category("input-mutated") is Category.INPUT_MUTATED
+    assert Record.from_json(rec.to_json()) == rec

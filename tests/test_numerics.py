@@ -19,12 +19,14 @@ import torch.testing._comparison as tc
 from checker import execute
 from checker.model import CaseId, Category, Record
 from checker.numerics import (
+    BOOL_POISON,
     CONFIDENCE,
     DEFAULT_TOLERANCES,
     DOT_PRECISIONS,
     FORMATS,
     PoisonOutputs,
     all_zero_inputs,
+    changed_elements,
     compare,
     integer_sentinel,
     tolerance_for,
@@ -271,7 +273,8 @@ def test_poison_fills_uninitialized_allocations_only() -> None:
     for t in ints:
         assert bool((t == integer_sentinel(t.dtype)).all())
     assert [float(t.sum()) for t in untouched] == [0.0, 4.0, 8.0, 0.0]
-    assert flag.dtype == torch.bool
+    # bool: every value can be a result, so the poison is a byte no kernel stores.
+    assert flag.dtype == torch.bool and bool((flag.view(torch.uint8) == BOOL_POISON).all())
     # Outside the mode nothing is poisoned.
     torch.manual_seed(0)
     assert not bool(torch.isnan(torch.zeros(4)).any())
@@ -282,6 +285,55 @@ def test_all_zero_inputs_are_found_by_index() -> None:
     assert all_zero_inputs((a, z, 1e-5, torch.zeros(3, dtype=torch.int64))) == [1]
     assert all_zero_inputs((z.to(torch.float8_e4m3fn), a)) == [0]
     assert all_zero_inputs((a, torch.arange(3))) == []
+
+
+def test_all_zero_inputs_of_an_integer_or_bool_sweep() -> None:
+    zi, idx = torch.zeros(3, dtype=torch.int32), torch.zeros(3, dtype=torch.int64)
+    # Tensors of the swept dtype are data; other integer tensors (indices) may be all zero.
+    assert all_zero_inputs((zi, idx), torch.int32) == [0]
+    assert all_zero_inputs((zi, idx), torch.float32) == []
+    assert all_zero_inputs(
+        (torch.zeros(2, dtype=torch.bool), torch.ones(2, dtype=torch.bool)), torch.bool
+    ) == [0]
+
+
+def test_integer_outputs_compare_exactly_beyond_float64() -> None:
+    big = torch.tensor([2**62, 5], dtype=torch.int64)
+    tol = tolerance_for(torch.int64)
+    assert compare(big.clone(), big, torch.int64, tol).category is Category.PASSED
+    # 2**62 + 1 rounds to 2**62 in float64; the exact comparison still sees it.
+    verdict = compare(big + torch.tensor([1, 0]), big, torch.int64, tol)
+    assert verdict.category is Category.NUMERICAL_MISMATCH and verdict.comparison is not None
+    assert verdict.comparison.mismatches == 1 and verdict.comparison.worst_index == (0,)
+    # An override keyed by the swept dtype is for floating outputs: integer outputs stay exact.
+    loose = {torch.float32: Tolerance(1.0, 1.0, "loose")}
+    exact = tolerance_for(torch.float32, loose, output_dtype=torch.int32)
+    assert (exact.rtol, exact.atol) == (0.0, 0.0)
+
+
+def test_bool_outputs_are_read_by_their_bytes() -> None:
+    expected = torch.tensor([True, False, True])
+    out = torch.empty(3, dtype=torch.bool)
+    out.view(torch.uint8).copy_(torch.tensor([1, BOOL_POISON, 1], dtype=torch.uint8))
+    verdict = compare(out, expected, torch.bool, tolerance_for(torch.bool))
+    assert verdict.category is Category.NUMERICAL_MISMATCH, verdict.message
+    assert verdict.comparison is not None and verdict.comparison.worst_actual == float(BOOL_POISON)
+    assert "never wrote" in verdict.message
+    assert (
+        compare(expected.clone(), expected, torch.bool, tolerance_for(torch.bool)).category is Category.PASSED
+    )
+
+
+def test_changed_elements_compares_bits() -> None:
+    x = torch.tensor([[1.0, math.nan], [0.0, 2.0]])
+    assert changed_elements(x, x.clone()) == (0, None)  # NaN stays NaN: unchanged
+    y = x.clone()
+    y[1, 0] = -0.0  # equal as a value, not as bits
+    assert changed_elements(x, y) == (1, (1, 0))
+    t = torch.arange(6, dtype=torch.int16).reshape(2, 3).t()  # non-contiguous
+    u = t.clone()
+    u[2, 1] = 99
+    assert changed_elements(t, u) == (1, (2, 1))
 
 
 def _spec_kwargs() -> dict[str, Any]:

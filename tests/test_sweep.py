@@ -72,7 +72,7 @@ def test_derived_seed_is_stable() -> None:
     [
         ({"name": "Bad-Name"}, "name must match"),
         ({"shapes": [(0, 4)], "small_shapes": []}, "positive ints"),
-        ({"dtypes": [torch.int32]}, "unsupported dtype"),
+        ({"dtypes": [torch.complex64]}, "unsupported dtype"),
         ({"configs": {"cfg1": DEFAULT}}, "sampled config"),
         ({"configs": {"x": {"block_sizes": [4]}}}, "helion.Config or DEFAULT"),
         ({"tolerances": {torch.float32: __import__("checker.spec").spec.Tolerance(1, 1)}}, "needs a reason"),
