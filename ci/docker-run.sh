@@ -31,6 +31,7 @@ exec docker run --rm --init \
   --gpus "${KCHECK_DOCKER_GPUS:-all}" \
   --user "$(id -u):$(id -g)" \
   --env HOME=/tmp/kcheck-home \
+  --env GITHUB_ACTIONS \
   --volume "$(cd "$out" && pwd):/opt/kcheck/reports" \
   "${mounts[@]}" \
   "$image" "$@"

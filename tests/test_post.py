@@ -3,6 +3,7 @@ PyGithub calls (pytest-httpserver), through ``Github(base_url=...)``: no mocked 
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 import time
@@ -12,9 +13,11 @@ from typing import Any
 
 import pytest
 from pytest_httpserver import HTTPServer
+from recorded_shards import recorded, write_shard
 from werkzeug import Request, Response
 
 from checker.cli import main
+from checker.model import Category, Record
 from checker.report import github
 from checker.report.github import WriteSafeRetry
 from checker.report.summary import COMMENT_CHAR_LIMIT, marker
@@ -288,29 +291,32 @@ def test_pr_number_of_a_fork_workflow_run_comes_from_the_event(gh_server: FakeGi
 # --- the command ------------------------------------------------------------------------------
 
 
-def _reports(tmp_path: Path, body: str, exit_code: int = 1) -> Path:
+def _failing(rec: Record, message: str, sig: str = "0123456789ab", config: str | None = None) -> Record:
+    case = dataclasses.replace(rec.case, config=config) if config else rec.case
+    return dataclasses.replace(
+        rec,
+        case=case,
+        category=Category.NUMERICAL_MISMATCH,
+        signature=sig,
+        message=message,
+        nodeid=f"kernels/softmax.py::{case.name}",
+        repro=f"pytest 'kernels/softmax.py::{case.name}'",
+    )
+
+
+def _reports(tmp_path: Path, exit_code: int = 1, records: list[Record] | None = None) -> Path:
+    """A reports directory as `kcheck report` leaves it: results.jsonl (what post reads)."""
     reports = tmp_path / "reports"
     reports.mkdir()
-    (reports / "summary.md").write_text(body, encoding="utf-8")
-    finding = {
-        "status": "new",
-        "category": "numerical-mismatch",
-        "signature": "0123456789ab",
-        "cases": 3,
-        "case": "softmax[4x64-fp32-cfg1]",
-        "nodeid": "kernels/softmax.py::softmax[4x64-fp32-cfg1]",
-        "message": "::warning::injected, 100% wrong,\nsecond line",
-        "repro": "pytest 'kernels/softmax.py::softmax[4x64-fp32-cfg1]'",
-    }
-    verdict = {
-        "schema": 1,
-        "exit_code": exit_code,
-        "fail_reasons": ["1 new case(s)"] if exit_code else [],
-        "counts": {"new": 1},
-        "findings": [finding],
-    }
-    (reports / "verdict.json").write_text(json.dumps(verdict))
+    recs = recorded()
+    if records is None:
+        records = recs if not exit_code else [*recs[1:], _failing(recs[0], INJECTED)]
+    write_shard(reports / "results.jsonl", records)
     return reports
+
+
+#: A message that tries to issue a workflow command and breaks percent-escaping.
+INJECTED = "::warning::injected, 100% wrong,\nsecond line"
 
 
 def _argv(fake: FakeGitHub, reports: Path) -> list[str]:
@@ -344,11 +350,11 @@ def test_post_twice_leaves_one_comment(
     monkeypatch.setenv("GITHUB_TOKEN", "tok-bot")
     monkeypatch.delenv("GITHUB_ACTIONS", raising=False)
     monkeypatch.delenv("GITHUB_STEP_SUMMARY", raising=False)
-    reports = _reports(tmp_path, "<!-- kcheck-report:other -->\n## kcheck: ❌ 1 new failure\n")
+    reports = _reports(tmp_path)
     assert main(_argv(gh_server, reports)) == 1, "exit status is the tests'"
     assert main(_argv(gh_server, reports)) == 1
     assert len(gh_server.comments) == 1
-    assert gh_server.comments[0]["body"] == f"{MARK}\n## kcheck: ❌ 1 new failure\n"
+    assert gh_server.comments[0]["body"].startswith(f"{MARK}\n## kcheck: ❌ 1 new failure\n")
     out = capsys.readouterr().out
     assert "created comment" in out and "unchanged comment" in out
 
@@ -360,16 +366,16 @@ def test_no_token_posts_nothing_and_keeps_the_tests_exit_status(
     monkeypatch.delenv("GITHUB_ACTIONS", raising=False)
     summary_file = tmp_path / "step_summary.md"
     monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary_file))
-    reports = _reports(tmp_path, f"{MARK}\nbody\n", exit_code=1)
+    reports = _reports(tmp_path, exit_code=1)
     assert main(_argv(gh_server, reports)) == 1
     assert gh_server.log == [] and gh_server.comments == []
     assert "no token in $GITHUB_TOKEN: nothing posted" in capsys.readouterr().err
-    assert "body" in summary_file.read_text()
+    assert "❌ 1 new failure" in summary_file.read_text()
     (tmp_path / "ok").mkdir()
-    assert main(_argv(gh_server, _reports(tmp_path / "ok", f"{MARK}\nfine\n", exit_code=0))) == 0
+    assert main(_argv(gh_server, _reports(tmp_path / "ok", exit_code=0))) == 0
 
 
-def test_oversized_body_is_cut_to_githubs_limit(
+def test_oversized_report_is_cut_to_githubs_limit(
     gh_server: FakeGitHub,
     waits: list[float],
     no_throttle: None,
@@ -378,21 +384,17 @@ def test_oversized_body_is_cut_to_githubs_limit(
 ) -> None:
     monkeypatch.setenv("GITHUB_TOKEN", "tok-bot")
     monkeypatch.delenv("GITHUB_STEP_SUMMARY", raising=False)
-    lines = [f"- line {i} " + "x" * 80 for i in range(1500)]
-    body = (
-        f"{MARK}\n## big\n\n<details><summary>all</summary>\n\n```text\n"
-        + "\n".join(lines)
-        + "\n```\n</details>\n"
-    )
-    assert len(body) > COMMENT_CHAR_LIMIT
-    reports = _reports(tmp_path, body)
+    rec = recorded()[0]
+    many = [_failing(rec, "x" * 1400 + f" #{i}", sig=f"{i:012x}", config=f"cfg{i}") for i in range(300)]
+    reports = _reports(tmp_path, records=many)
+    assert (reports / "results.jsonl").stat().st_size > COMMENT_CHAR_LIMIT
     assert main([*_argv(gh_server, reports), "--artifact", "kcheck-reports-sm90"]) == 1
     [posted] = gh_server.comments
-    assert len(posted["body"]) <= COMMENT_CHAR_LIMIT
-    assert posted["body"].startswith(MARK)
-    assert "artifact `kcheck-reports-sm90`" in posted["body"]
     text = posted["body"]
-    assert text.count("```") % 2 == 0, "the open code fence was closed"
+    assert len(text) <= COMMENT_CHAR_LIMIT
+    assert text.startswith(MARK)
+    assert "artifact `kcheck-reports-sm90`" in text
+    assert text.count("```") % 2 == 0, "no open code fence"
     assert text.count("<details>") == text.count("</details>")
 
 
@@ -402,13 +404,13 @@ def test_annotations_only_for_new_failures_and_escaped(
     monkeypatch.delenv("GITHUB_TOKEN", raising=False)
     monkeypatch.setenv("GITHUB_ACTIONS", "true")
     monkeypatch.delenv("GITHUB_STEP_SUMMARY", raising=False)
-    reports = _reports(tmp_path, f"{MARK}\nbody\n")
+    reports = _reports(tmp_path)
     main(_argv(gh_server, reports))
     lines = [line for line in capsys.readouterr().out.splitlines() if line.startswith("::")]
     assert len(lines) == 1
     line = lines[0]
     assert line.startswith(
-        "::error file=kernels/softmax.py,title=kcheck new%3A numerical-mismatch (3 cases)::"
+        "::error file=kernels/softmax.py,title=kcheck new%3A numerical-mismatch (1 cases)::"
     )
     assert "%0A" in line and "100%25 wrong" in line
     # the injected command is data of the one annotation line, never a line of its own

@@ -58,7 +58,7 @@ def test_one_injected_regression_is_the_only_new_failure(tmp_path: Path) -> None
     new = text.split("\n### New failures")[1].split("\n### ")[0]
     assert pr[7].case.name in new and pr[3].case.name not in new
     assert "was `passed` on the base" in new
-    assert "limit `1048576`; numel `2097152`" in new
+    assert "`limit` `1048576`; `numel` `2097152`" in new
     assert pr[7].repro is not None and pr[7].repro in new
     assert "\n### Pre-existing failures" in text and pr[3].case.name in text.split("\n### Pre-existing")[1]
     assert "`0123456789ab`" in text and "(https://github.com/o/r/actions/runs/99)" in text
@@ -67,6 +67,7 @@ def test_one_injected_regression_is_the_only_new_failure(tmp_path: Path) -> None
     verdict = json.loads((out / "verdict.json").read_text())
     assert verdict["exit_code"] == 1 and [f["case"] for f in verdict["findings"]] == [pr[7].case.name]
     assert len((out / "results.jsonl").read_text().splitlines()) == len(recs)
+    assert len((out / "baseline.jsonl").read_text().splitlines()) == len(recs), "post can redo the comparison"
     # the same comparison without the regression passes
     assert main(["report", str(base_path), "--baseline", str(base_path), "--out", str(out), "--quiet"]) == 0
     # and the exit policy is configurable

@@ -3,8 +3,9 @@
 - Annotations: one ``::error`` per group of new failures / golden changes (never for
   pre-existing or flaky ones), at most ``max_annotations`` (GitHub shows up to 10 error
   annotations per step), each pointing at the kernel file.
-- Untrusted text printed to the log goes between ``::stop-commands::<token>`` and ``::<token>::``
-  with a fresh random token, so a kernel message cannot issue workflow commands.
+- Untrusted text printed to the log goes through :func:`checker.report.escape.log_text`, so no
+  line of a kernel message can be a workflow command (why lines are escaped rather than wrapped
+  in ``::stop-commands::``: :mod:`checker.report.escape`).
 - ``$GITHUB_STEP_SUMMARY``: GitHub accepts up to 1 MiB per step summary; a longer summary is
   trimmed with a notice (:func:`checker.report.summary.fit`), never dropped.
 
@@ -13,12 +14,11 @@ Escaping follows "Workflow commands for GitHub Actions" (:mod:`checker.report.es
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Iterable
 from pathlib import Path
 from typing import TextIO
 
-from checker.report.escape import command_data, command_property
+from checker.report.escape import command_data, command_property, log_text
 from checker.report.summary import fit
 from checker.report.verdict import Finding
 
@@ -56,9 +56,10 @@ def emit_annotations(findings: Iterable[Finding], out: TextIO, max_annotations: 
 
 
 def print_untrusted(text: str, out: TextIO) -> None:
-    """Print ``text`` with workflow-command processing stopped around it."""
-    token = secrets.token_hex(16)
-    out.write(f"::stop-commands::{token}\n{text.rstrip()}\n::{token}::\n")
+    """Print ``text`` (ending it with a newline) so that none of its lines is a workflow
+    command: :func:`checker.report.escape.log_text`."""
+    text = log_text(text)
+    out.write(text if text.endswith("\n") else text + "\n")
     out.flush()
 
 

@@ -1,28 +1,51 @@
 """``kcheck report`` and ``kcheck post``: argument parsing and the two commands.
 
 ``kcheck report [SHARD ...] [--baseline BASE ...]`` merges shards into ``<out>/results.jsonl``,
-``junit.xml``, ``summary.md`` (the PR comment) and ``verdict.json``, prints the terminal view and
-exits 1 when the ``--fail-on`` policy finds something (default: new failures, golden changes,
-unreadable shards), else 0; 2 for usage errors.
+``baseline.jsonl`` (the merged baseline it compared with), ``junit.xml``, ``summary.md`` (the PR
+comment) and ``verdict.json``, prints the terminal view and exits 1 when the ``--fail-on`` policy
+finds something (default: new failures, golden changes, unreadable shards), else 0; 2 for usage
+errors.
 
-``kcheck post`` publishes ``summary.md``: the sticky PR comment (with a token), the step summary
-and ``::error`` annotations for new failures (in GitHub Actions). Its exit status is the
-verdict's (the tests'), also when there is no token; 3 when posting failed while the tests
-passed; 2 for usage errors (no verdict, no PR number).
+``kcheck post`` renders the comment again from ``<reports-dir>/results.jsonl`` and a baseline
+(``--baseline``, else the reports' ``baseline.jsonl``), decides the verdict itself (unreadable
+records always fail it) and publishes it: the sticky PR comment (with a token), the step summary
+and ``::error`` annotations for new failures (in GitHub Actions). It never reads ``summary.md``
+or ``verdict.json``: in a ``workflow_run`` job they come from a run of the PR's own code. Exit
+status: 0 / 1 the verdict (also with no token); 2 usage errors or unusable reports; 3 posting
+failed and the tests passed; 4 posting failed and the tests failed.
 """
 
 from __future__ import annotations
 
 import argparse
+import enum
 import os
 import sys
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 from checker.report import junit, summary, verdict
 from checker.report.atomic import write_atomic
-from checker.report.baseline import DEFAULT_FAIL_ON, classify, parse_fail_on
-from checker.report.merge import merge, read_shards
+from checker.report.baseline import DEFAULT_FAIL_ON, Classification, FailOn, classify, parse_fail_on
+from checker.report.escape import for_log, md_code
+from checker.report.merge import CorruptEntry, MergedRun, merge, read_shards
+
+#: The merged baseline ``kcheck report`` compared with, written beside results.jsonl so that
+#: ``kcheck post`` can redo the comparison from records (not a shard: SHARD_GLOB skips it).
+BASELINE_FILE = "baseline.jsonl"
+
+
+class PostExit(enum.IntEnum):
+    """Exit statuses of ``kcheck post``. The tests' verdict and a posting failure are told
+    apart: a workflow that accepts 1 (the PR's tests failed, its own run shows that) still fails
+    on 3 or 4 (nobody saw the comment)."""
+
+    PASSED = 0
+    TESTS_FAILED = 1
+    USAGE = 2
+    POST_FAILED = 3
+    POST_FAILED_TESTS_FAILED = 4
 
 
 def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -65,7 +88,31 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
         help="post reports/summary.md as the sticky PR comment, step summary and annotations",
         description=__doc__.split("\n\n")[2] if __doc__ else None,
     )
-    post.add_argument("--reports-dir", type=Path, default=Path("reports"))
+    post.add_argument(
+        "--reports-dir",
+        type=Path,
+        default=Path("reports"),
+        help="kcheck report's output: results.jsonl (and baseline.jsonl) are read, nothing else",
+    )
+    post.add_argument(
+        "--baseline",
+        action="append",
+        type=Path,
+        default=[],
+        help="the base branch's results to compare with (file, directory or zip; repeatable); "
+        f"default: <reports-dir>/{BASELINE_FILE} when present, else none (every failure is new)",
+    )
+    post.add_argument(
+        "--fail-on",
+        default=",".join(sorted(f.value for f in DEFAULT_FAIL_ON)),
+        help="what exits 1, as for kcheck report; unreadable records always do",
+    )
+    post.add_argument(
+        "--commit", help="commit shown (default: the workflow_run's head_sha, else $GITHUB_SHA)"
+    )
+    post.add_argument(
+        "--run-url", help="run link shown (default: the workflow_run's html_url, else $GITHUB_*)"
+    )
     post.add_argument("--repo", default=os.environ.get("GITHUB_REPOSITORY"), help="owner/name")
     post.add_argument("--pr", type=int, help="PR number (default: from the event at --event)")
     post.add_argument(
@@ -94,8 +141,29 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     post.add_argument("--no-comment", action="store_true", help="step summary and annotations only")
 
 
+#: Unreadable entries named one by one on stderr; the rest are counted (all are in the reports).
+MAX_PRINTED_ENTRIES = 20
+
+
+def _say(command: str, message: object, env: Mapping[str, str]) -> None:
+    # Messages quote record text and file names: escaped so no line of them is a workflow command.
+    print(for_log(f"kcheck {command}: {message}", env), file=sys.stderr)
+
+
+def _say_corrupt(command: str, what: str, entries: Sequence[CorruptEntry], env: Mapping[str, str]) -> None:
+    # A forged file can hold millions of bad lines: name a few, count the rest.
+    for entry in entries[:MAX_PRINTED_ENTRIES]:
+        _say(command, f"{what}: {entry.describe()[:500]}", env)
+    if len(entries) > MAX_PRINTED_ENTRIES:
+        _say(command, f"{what}: {len(entries) - MAX_PRINTED_ENTRIES} more entries", env)
+
+
 def run_report(args: argparse.Namespace, env: Mapping[str, str] = os.environ) -> int:
-    """``kcheck report``; returns the exit status."""
+    """``kcheck report``; returns the exit status (0, 1 under ``--fail-on``, 2 usage errors).
+
+    Everything it prints that holds record text (the terminal view, unreadable-shard reasons,
+    shard names) goes through :func:`checker.report.escape.for_log`.
+    """
     try:
         fail_on = parse_fail_on(args.fail_on)
         info = summary.RunInfo.from_env(
@@ -108,100 +176,182 @@ def run_report(args: argparse.Namespace, env: Mapping[str, str] = os.environ) ->
         )
         summary.marker(args.comment_id)
     except ValueError as exc:
-        print(f"kcheck report: {exc}", file=sys.stderr)
+        _say("report", exc, env)
         return 2
     paths = args.shards or [args.out / "results.jsonl"]
     run = merge(read_shards(paths))
     base = merge(read_shards(args.baseline)) if args.baseline else None
-    for entry in run.corrupt:
-        print(f"kcheck report: report-corrupt: {entry.describe()}", file=sys.stderr)
+    _say_corrupt("report", "report-corrupt", run.corrupt, env)
     for dup in run.duplicate_shards:
-        print(f"kcheck report: skipped duplicate shard {dup}", file=sys.stderr)
+        _say("report", f"skipped duplicate shard {dup}", env)
     if base is not None:
-        for entry in base.corrupt:
-            print(f"kcheck report: baseline unreadable: {entry.describe()}", file=sys.stderr)
+        _say_corrupt("report", "baseline unreadable", base.corrupt, env)
         if not base.records:
-            print("kcheck report: the baseline has no readable records", file=sys.stderr)
+            _say("report", "the baseline has no readable records", env)
             return 2
     if not run.records and not run.corrupt:
-        print("kcheck report: no records", file=sys.stderr)
+        _say("report", "no records", env)
         return 2
     result = classify(run, base)
     out: Path = args.out
     decided = verdict.of(result, fail_on)
     # The merged records first: the shards may be <out>/results.jsonl itself, read above.
-    write_atomic(out / "results.jsonl", "".join(r.to_json() + "\n" for r in run.records).encode())
+    write_atomic(out / "results.jsonl", _jsonl(run))
+    if base is not None:
+        write_atomic(out / BASELINE_FILE, _jsonl(base))
+    else:
+        # A baseline.jsonl left from an earlier report would make `post` compare with it.
+        (out / BASELINE_FILE).unlink(missing_ok=True)
     statuses = {c.key: c.status.value for c in result.cases}
     junit.write(run.records, out / "junit.xml", corrupt=run.corrupt, statuses=statuses)
     write_atomic(out / "summary.md", summary.render(result, info).encode("utf-8", "surrogatepass"))
     verdict.write(decided, out / "verdict.json")
     if not args.quiet:
-        from checker.report.actions import print_untrusted
         from checker.report.terminal import render_classification
 
         view = render_classification(result, color=sys.stdout.isatty())
-        if env.get("GITHUB_ACTIONS") == "true":
-            print_untrusted(view, sys.stdout)  # kernel messages must not act as workflow commands
-        else:
-            print(view, end="")
+        print(for_log(view, env), end="" if view.endswith("\n") else "\n")
     reasons = "; ".join(decided.fail_reasons) or "nothing in --fail-on"
-    print(
-        f"kcheck report: {len(run.records)} records ({len(result.cases)} cases, {run.reruns} reruns) "
+    _say(
+        "report",
+        f"{len(run.records)} records ({len(result.cases)} cases, {run.reruns} reruns) "
         f"from {len(run.shards)} shard(s) -> {out}/summary.md, junit.xml, results.jsonl, verdict.json; "
         f"exit {decided.exit_code}: {reasons}",
-        file=sys.stderr,
+        env,
     )
     return decided.exit_code
 
 
+def _jsonl(run: MergedRun) -> bytes:
+    return "".join(r.to_json() + "\n" for r in run.records).encode("utf-8", "surrogatepass")
+
+
+def _load_for_post(args: argparse.Namespace, env: Mapping[str, str]) -> tuple[Classification, str | None]:
+    """The run's records classified against the baseline post was given (or the reports' own
+    baseline.jsonl), and that baseline's name for the comment.
+
+    Raises:
+        ValueError: no results.jsonl, or a baseline without any readable record.
+    """
+    results = args.reports_dir / "results.jsonl"
+    if not results.is_file():
+        raise ValueError(
+            f"{results}: missing; run `kcheck report` first (post renders the comment from the "
+            "records, never from summary.md)"
+        )
+    run = merge(read_shards([results]))
+    _say_corrupt("post", "report-corrupt", run.corrupt, env)
+    paths: list[Path] = list(args.baseline)
+    if not paths and (args.reports_dir / BASELINE_FILE).is_file():
+        paths = [args.reports_dir / BASELINE_FILE]
+    base = merge(read_shards(paths)) if paths else None
+    if base is not None:
+        _say_corrupt("post", "baseline unreadable", base.corrupt, env)
+        if not base.records:
+            raise ValueError(f"the baseline ({', '.join(map(str, paths))}) has no readable records")
+    return classify(run, base), (", ".join(str(p) for p in paths) or None)
+
+
 def run_post(args: argparse.Namespace, env: Mapping[str, str] = os.environ) -> int:
-    """``kcheck post``; returns the exit status."""
+    """``kcheck post``; returns a :class:`PostExit` value (as an int).
+
+    What is trusted: nothing in ``--reports-dir``. The comment is rendered here from
+    results.jsonl (each line checked by :func:`checker.report.validate.parse_record`; a line
+    that fails is an unreadable entry, listed in the comment, that fails the verdict whatever
+    ``--fail-on`` says), all record text escaped by :mod:`checker.report.summary`; the verdict is
+    computed here. The PR number, commit and run link come from the event. Printed text goes
+    through :func:`checker.report.escape.for_log`.
+    """
+    return int(_post(args, env))
+
+
+def _post(args: argparse.Namespace, env: Mapping[str, str]) -> PostExit:
     from checker.report import actions, github
 
     try:
-        decided = verdict.read(args.reports_dir / "verdict.json")
-        body = (args.reports_dir / "summary.md").read_text(encoding="utf-8")
+        # An unreadable line may have been a failure: it always fails the verdict here.
+        fail_on = parse_fail_on(args.fail_on) | {FailOn.CORRUPT}
         mark = summary.marker(args.comment_id)
-    except (ValueError, OSError) as exc:
-        print(f"kcheck post: {exc}", file=sys.stderr)
-        return 2
-    tests_code = decided.exit_code
-    # The comment must carry this post's marker, whatever id summary.md was rendered with.
-    lines = body.split("\n", 1)
-    if lines[0].startswith("<!-- kcheck-report:"):
-        body = lines[1] if len(lines) > 1 else ""
-    body = f"{mark}\n{body}"
+        result, baseline_source = _load_for_post(args, env)
+    except ValueError as exc:
+        _say("post", exc, env)
+        return PostExit.USAGE
+    event: dict[str, Any] | None = None
+    event_error: github.PostError | None = None
+    if args.event is not None:
+        try:
+            event = github.load_event(args.event)
+        except github.PostError as exc:
+            event_error = exc  # fatal only where the PR number has to come from it
+    commit, run_url = github.run_of(event) if event else (None, None)
+    info = summary.RunInfo.from_env(
+        env,
+        commit=args.commit or commit,
+        run_url=args.run_url or run_url,
+        artifact=args.artifact,
+        comment_id=args.comment_id,
+        baseline_source=baseline_source,
+    )
+    decided = verdict.of(result, fail_on)
+    tests = PostExit.TESTS_FAILED if decided.exit_code else PostExit.PASSED
+    failed_post = PostExit.POST_FAILED_TESTS_FAILED if decided.exit_code else PostExit.POST_FAILED
+    try:
+        body = summary.render(result, info)
+    except ValueError as exc:  # the header alone over the limit: bounded, but never a traceback
+        _say("post", exc, env)
+        return PostExit.USAGE
+    if not body.startswith(mark):
+        raise AssertionError("render() starts the comment with its marker")
+    published = True
     if env.get("GITHUB_STEP_SUMMARY"):
-        actions.write_step_summary(body, Path(env["GITHUB_STEP_SUMMARY"]), args.artifact)
+        try:
+            actions.write_step_summary(body, Path(env["GITHUB_STEP_SUMMARY"]), args.artifact)
+        except OSError as exc:
+            _say("post", f"posting failed: the step summary: {exc}", env)
+            published = False
     if args.annotations == "on" or (args.annotations == "auto" and env.get("GITHUB_ACTIONS") == "true"):
         actions.emit_annotations(decided.findings, sys.stdout)
     if args.no_comment:
-        return tests_code
+        return tests if published else failed_post
     token = env.get(args.token_env, "")
     if not token:
-        print(
-            f"kcheck post: no token in ${args.token_env}: nothing posted (a fork PR's job has none; "
-            "post from a workflow_run job). Exit status is the tests'.",
-            file=sys.stderr,
+        _say(
+            "post",
+            f"no token in ${args.token_env}: nothing posted (a fork PR's job has none; post from a "
+            "workflow_run job). Exit status is the tests'.",
+            env,
         )
-        return tests_code
+        return tests if published else failed_post
+    if not args.repo:
+        _say("post", "no repository: pass --repo owner/name or set $GITHUB_REPOSITORY", env)
+        return PostExit.USAGE
+    if args.pr is None and event is None:
+        _say("post", event_error or "no PR number: pass --pr N or --event PATH ($GITHUB_EVENT_PATH)", env)
+        return PostExit.USAGE
     note = (
         f"> [!NOTE]\n> Cut to GitHub's {summary.COMMENT_CHAR_LIMIT:,}-character comment limit; the full "
-        f"report is in artifact `{args.artifact}`."
+        f"report is in artifact {md_code(args.artifact)}."
     )
     body = summary.fit(body, note, summary.COMMENT_CHAR_LIMIT, summary.COMMENT_BYTE_LIMIT)
+    number: int | None = args.pr
     try:
-        if not args.repo:
-            raise github.PostError("no repository: pass --repo owner/name or set $GITHUB_REPOSITORY")
         gh = github.client(token, args.api_url)
-        number = args.pr
         if number is None:
-            if args.event is None:
-                raise github.PostError("no PR number: pass --pr N or --event PATH ($GITHUB_EVENT_PATH)")
-            number = github.pr_number(github.load_event(args.event), gh, args.repo)
-        result = github.post_comment(gh, args.repo, number, body, mark, login=args.login)
+            assert event is not None  # checked above
+            number = github.pr_number(event, gh, args.repo)
+        posted = github.post_comment(gh, args.repo, number, body, mark, login=args.login)
     except github.PostError as exc:
-        print(f"kcheck post: {exc}", file=sys.stderr)
-        return tests_code or 3
-    print(f"kcheck post: {result.action} comment {result.comment_id} on {args.repo}#{number}: {result.url}")
-    return tests_code
+        _say("post", f"posting failed: {exc}", env)
+        return failed_post
+    except Exception as exc:
+        # PyGithub, requests and urllib3 raise many types on a broken network or a malformed
+        # answer; whatever it was, the job must see status 3/4 and one line, not a traceback.
+        _say("post", f"posting failed: {type(exc).__name__}: {' '.join(str(exc).split())[:300]}", env)
+        return failed_post
+    print(
+        for_log(
+            f"kcheck post: {posted.action} comment {posted.comment_id} on {args.repo}#{number}: {posted.url}",
+            env,
+        )
+    )
+    return tests if published else failed_post

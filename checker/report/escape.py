@@ -9,12 +9,26 @@ Every writer that shows text it did not author goes through one of these functio
 - GitHub Actions workflow commands (``::error ...::``): :func:`command_data` and
   :func:`command_property` apply the runner's percent-escapes (documented in "Workflow commands
   for GitHub Actions": ``%``, CR, LF in data; additionally ``:`` and ``,`` in properties).
+- Text printed to a GitHub Actions log (terminal views, pytest failure text, error messages):
+  :func:`log_text` / :func:`for_log`, so that no line of it is a workflow command (below).
+
+Why escaping lines and not ``::stop-commands::``: the runner (actions/runner,
+``ActionCommand.TryParseV2`` / ``TryParse``) treats a line as a command when, after *trimming
+leading whitespace*, it starts with ``::``, or when it contains the legacy ``##[`` *anywhere*;
+it splits lines at LF, CR and CRLF. A leading space therefore does not disarm a line. A
+``::stop-commands::<token>`` window does, but it is state in the runner shared by stdout and
+stderr, whose lines the runner may interleave in another order than they were written, and a
+window left open by a cut or crashed output swallows every later real command. Escaping each line
+is stateless: whatever order, cut or stream the lines end up in, none of them is a command.
 """
 
 from __future__ import annotations
 
 import html
+import os
 import re
+import unicodedata
+from collections.abc import Mapping
 
 from checker.diagnostics import sanitize
 
@@ -90,3 +104,48 @@ def command_data(text: str) -> str:
 def command_property(text: str) -> str:
     """Escape a workflow command property value (``%``, CR, LF, ``:`` and ``,``)."""
     return command_data(text).replace(":", "%3A").replace(",", "%2C")
+
+
+#: Put before a log line that would otherwise start a workflow command. Visible (a reader sees
+#: that the line was changed) and not whitespace (the runner trims whitespace before ``::``).
+LOG_LINE_MARK = "| "
+#: Line ends as the runner splits them (.NET ``StreamReader.ReadLine``): CRLF, CR, LF.
+_RUNNER_LINES = re.compile(r"(\r\n|\r|\n)")
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _leads_to_command(line: str) -> bool:
+    # Stricter than the runner: also skip control and format characters (zero-width spaces,
+    # BOM, ANSI ESC), in case a runner version trims more than whitespace.
+    i = 0
+    while i < len(line) and (line[i].isspace() or unicodedata.category(line[i]) in ("Cc", "Cf")):
+        i += 1
+    return line.startswith("::", i)
+
+
+def log_text(text: str) -> str:
+    """``text`` with no line that a GitHub Actions runner would run as a workflow command.
+
+    Every line (split at CRLF, CR and LF, as the runner splits them) whose first non-blank
+    character starts ``::`` gets :data:`LOG_LINE_MARK` in front; every legacy ``##[`` becomes
+    ``##\\[``. Line breaks and all other text are kept. Lone surrogates (a JSON ``"\\ud800"``)
+    become U+FFFD so that printing cannot fail on them.
+    """
+    text = _LONE_SURROGATE.sub("\ufffd", text).replace("##[", "##\\[")
+    parts = _RUNNER_LINES.split(text)
+    # split() with a group alternates line, separator, line...: only the lines are touched.
+    for i in range(0, len(parts), 2):
+        if _leads_to_command(parts[i]):
+            parts[i] = LOG_LINE_MARK + parts[i]
+    return "".join(parts)
+
+
+def in_actions(env: Mapping[str, str] | None = None) -> bool:
+    """True when running as a GitHub Actions step (``GITHUB_ACTIONS`` is ``true``)."""
+    return (os.environ if env is None else env).get("GITHUB_ACTIONS") == "true"
+
+
+def for_log(text: str, env: Mapping[str, str] | None = None) -> str:
+    """``text`` ready to print: :func:`log_text` in GitHub Actions, else unchanged except that
+    lone surrogates become U+FFFD (a terminal shows the text as it is)."""
+    return log_text(text) if in_actions(env) else _LONE_SURROGATE.sub("\ufffd", text)

@@ -134,6 +134,15 @@ def own_login(gh: Github) -> str:
         if exc.status == 403:
             return ACTIONS_BOT_LOGIN
         raise PostError(f"GET /user failed: {exc.status} {_message(exc)}") from exc
+    except requests.exceptions.RequestException as exc:
+        raise PostError(f"GET /user failed: {_network(exc)}") from exc
+
+
+def _network(exc: requests.exceptions.RequestException) -> str:
+    """One line for a request that got no answer (urllib3 nests the reason in long reprs)."""
+    kind = type(exc).__name__
+    text = " ".join(str(exc).split())
+    return f"no answer from GitHub ({kind}): {text[:300]}"
 
 
 def _message(exc: GithubException) -> str:
@@ -201,7 +210,7 @@ def post_comment(
     except GithubException as exc:
         raise PostError(f"{repo}#{number}: GitHub answered {exc.status}: {_message(exc)}") from exc
     except requests.exceptions.RequestException as exc:
-        raise PostError(f"{repo}#{number}: request failed: {exc}") from exc
+        raise PostError(f"{repo}#{number}: {_network(exc)}") from exc
 
 
 def _update(comment: IssueComment, body: str) -> PostResult:
@@ -244,8 +253,21 @@ def pr_number(event: Mapping[str, Any], gh: Github | None = None, repo: str | No
                     return int(pull.number)
         except GithubException as exc:
             raise PostError(f"{repo}: listing pull requests failed: {exc.status} {_message(exc)}") from exc
+        except requests.exceptions.RequestException as exc:
+            raise PostError(f"{repo}: listing pull requests failed: {_network(exc)}") from exc
         raise PostError(f"no open pull request of {owner}:{branch} at {sha}")
     raise PostError("the event is not about a pull request (no pull_request or workflow_run)")
+
+
+def run_of(event: Mapping[str, Any]) -> tuple[str | None, str | None]:
+    """Head commit and page URL of the run a ``workflow_run`` event is about (the PR's test run,
+    whose results are posted), from the event, never from the artifact; ``(None, None)`` for
+    other events, where the current run's ``$GITHUB_*`` variables describe the right run."""
+    run = event.get("workflow_run")
+    if not isinstance(run, Mapping):
+        return None, None
+    sha, url = run.get("head_sha"), run.get("html_url")
+    return (sha if isinstance(sha, str) else None), (url if isinstance(url, str) else None)
 
 
 def load_event(path: Path) -> dict[str, Any]:

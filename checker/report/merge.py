@@ -21,9 +21,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from checker.model import Record
+from checker.report.validate import parse_record
 
 #: Shard file names picked up inside directories and zip archives.
 SHARD_GLOB = "results*.jsonl"
+#: Largest shard read, in bytes (files and zip members alike, checked before reading, so a zip
+#: bomb or a forged multi-gigabyte artifact becomes a report-corrupt entry, not an OOM kill).
+MAX_SHARD_BYTES = 1024 * 1024 * 1024
 
 
 def record_key(rec: Record) -> str:
@@ -58,9 +62,10 @@ class Shard:
 def parse_shard(source: str, data: bytes) -> Shard:
     """Parse the bytes of one results.jsonl named ``source`` (for messages).
 
-    Each malformed line becomes a CorruptEntry; a last line without its newline that does not
-    parse is reported as truncated (a run killed mid-write); a shard without any record is
-    reported as empty.
+    Each malformed line becomes a CorruptEntry (lines are checked by
+    :func:`checker.report.validate.parse_record`: types, known categories, size); a last line
+    without its newline that does not parse is reported as truncated (a run killed mid-write); a
+    shard without any record is reported as empty.
     """
     records: list[Record] = []
     corrupt: list[CorruptEntry] = []
@@ -69,7 +74,7 @@ def parse_shard(source: str, data: bytes) -> Shard:
         if not raw.strip():
             continue
         try:
-            records.append(Record.from_json(raw.decode("utf-8")))
+            records.append(parse_record(raw))
         except UnicodeDecodeError as exc:
             corrupt.append(CorruptEntry(source, f"not UTF-8: {exc.reason} at byte {exc.start}", lineno))
         except ValueError as exc:
@@ -107,6 +112,9 @@ def _unreadable(source: str, reason: str) -> Shard:
 
 def _read_file(path: Path) -> Shard:
     try:
+        size = path.stat().st_size
+        if size > MAX_SHARD_BYTES:
+            return _unreadable(str(path), f"{size:,} bytes, over the {MAX_SHARD_BYTES:,}-byte shard limit")
         data = path.read_bytes()
     except OSError as exc:
         return _unreadable(str(path), f"cannot read: {exc.strerror or exc}")
@@ -122,6 +130,12 @@ def _read_zip(path: Path) -> list[Shard]:
             shards = []
             for name in names:
                 source = f"{path}!{name}"
+                size = archive.getinfo(name).file_size
+                if size > MAX_SHARD_BYTES:
+                    shards.append(
+                        _unreadable(source, f"{size:,} bytes, over the {MAX_SHARD_BYTES:,}-byte shard limit")
+                    )
+                    continue
                 try:
                     shards.append(parse_shard(source, archive.read(name)))
                 except (zipfile.BadZipFile, OSError, EOFError) as exc:

@@ -38,6 +38,9 @@ MAX_LISTED_CASES = 40
 MAX_DIFF_CHARS = 12_000
 #: Characters of one failure message shown in the comment.
 MAX_MESSAGE_CHARS = 1_500
+#: Kernels listed in the counts table (kernels with new failures or golden changes first); the
+#: total row still counts every case. Bounds the part of the comment that is never cut.
+MAX_TABLE_KERNELS = 100
 
 _SECTIONS: tuple[tuple[Status, str], ...] = (
     (Status.NEW, "New failures"),
@@ -47,6 +50,8 @@ _SECTIONS: tuple[tuple[Status, str], ...] = (
     (Status.FIXED, "Fixed (failing on the base, passing now)"),
 )
 _HEX = re.compile(r"^[0-9a-f]{7,64}$")
+# A run link is put into markdown as a link target, so only plain https URLs qualify.
+_RUN_URL = re.compile(r"^https://[A-Za-z0-9.-]+(?::[0-9]{1,5})?(?:/[A-Za-z0-9._~%/-]*)?$")
 
 
 def marker(comment_id: str = "kcheck") -> str:
@@ -105,9 +110,14 @@ def _plural(n: int, word: str) -> str:
 def _header(result: Classification, info: RunInfo) -> str:
     counts = result.counts()
     new, golden = counts[Status.NEW], counts[Status.GOLDEN]
+    unreadable = _plural(len(result.corrupt), "unreadable result")
     if new or golden:
         parts = [_plural(new, "new failure")] + ([_plural(golden, "golden change")] if golden else [])
+        parts += [unreadable] if result.corrupt else []
         verdict = f"❌ {', '.join(parts)}"
+    elif result.corrupt:
+        # A record that could not be read may have been a failure: never a green headline.
+        verdict = f"❌ {unreadable} (listed below)"
     elif any(c.record.category.is_failure for c in result.cases):
         verdict = "✅ no new failures (pre-existing or flaky ones below)"
     else:
@@ -125,7 +135,7 @@ def _header(result: Classification, info: RunInfo) -> str:
     if info.commit:
         sha = info.commit.lower()
         facts.append(f"**commit** `{sha[:12]}`" if _HEX.match(sha) else f"**commit** {md_code(info.commit)}")
-    if info.run_url and info.run_url.startswith("https://"):
+    if _safe_url(info.run_url):
         facts.append(f"[**run**]({info.run_url})")
     if facts:
         lines += [" · ".join(facts), ""]
@@ -142,6 +152,10 @@ def _header(result: Classification, info: RunInfo) -> str:
     if extra:
         lines.append("; ".join(extra).capitalize() + ".")
     return "\n".join(lines)
+
+
+def _safe_url(url: str | None) -> bool:
+    return bool(url and _RUN_URL.match(url))
 
 
 def _common(records: Sequence[Record], key: Callable[[Record], str]) -> str:
@@ -162,10 +176,24 @@ def _table(result: Classification) -> str:
     head = "| kernel | cases | " + " | ".join(s.value for s in columns) + " |"
     rule = "| --- | ---: | " + " | ".join("---:" for _ in columns) + " |"
     rows = [head, rule]
-    for kernel, counts in per_kernel.items():
+    shown = per_kernel
+    if len(per_kernel) > MAX_TABLE_KERNELS:
+        worst = sorted(
+            per_kernel, key=lambda k: (-per_kernel[k][Status.NEW] - per_kernel[k][Status.GOLDEN], k)
+        )
+        shown = {k: per_kernel[k] for k in sorted(worst[:MAX_TABLE_KERNELS])}
+    for kernel, counts in shown.items():
         cells = [str(counts[s]) if counts[s] else "·" for s in columns]
         rows.append(
-            f"| {md_code(kernel, in_table=True)} | {sum(counts.values())} | " + " | ".join(cells) + " |"
+            f"| {md_code(kernel, in_table=True, limit=100)} | {sum(counts.values())} | "
+            + " | ".join(cells)
+            + " |"
+        )
+    if len(shown) < len(per_kernel):
+        rows.append(
+            f"| _{len(per_kernel) - len(shown)} more kernels (artifact)_ | | "
+            + " | ".join("" for _ in columns)
+            + " |"
         )
     cells = [f"**{total[s]}**" for s in columns]
     rows.append(f"| **total** | **{sum(total.values())}** | " + " | ".join(cells) + " |")
@@ -173,20 +201,25 @@ def _table(result: Classification) -> str:
 
 
 def _key_fields(rec: Record) -> list[str]:
-    items = [f"{k} {md_code(str(v), limit=120)}" for k, v in sorted(rec.fields.items()) if k != "diff"]
+    # Keys are record text too: a forged key could otherwise carry a mention or a link.
+    items = [
+        f"{md_code(k, limit=60)} {md_code(str(v), limit=120)}"
+        for k, v in sorted(rec.fields.items())
+        if k != "diff"
+    ]
     cmp = rec.comparison
     if cmp is not None:
         items.append(
-            f"mismatches `{cmp.mismatches}/{cmp.numel}` ({cmp.mismatch_pct:.3g}%), max abs err "
-            f"`{cmp.max_abs_err:.3g}`, max rel err `{cmp.max_rel_err:.3g}`, rtol `{cmp.rtol:g}`, "
-            f"atol `{cmp.atol:g}`"
+            f"mismatches {md_code(f'{cmp.mismatches}/{cmp.numel}')} ({cmp.mismatch_pct:.3g}%), max abs err "
+            f"{md_code(f'{cmp.max_abs_err:.3g}')}, max rel err {md_code(f'{cmp.max_rel_err:.3g}')}, "
+            f"rtol {md_code(f'{cmp.rtol:g}')}, atol {md_code(f'{cmp.atol:g}')}"
         )
         if cmp.worst_index is not None:
             items.append(
-                f"worst at `{list(cmp.worst_index)}`: got `{cmp.worst_actual!r}`, "
-                f"want `{cmp.worst_expected!r}`"
+                f"worst at {md_code(str(list(cmp.worst_index)))}: got {md_code(repr(cmp.worst_actual))}, "
+                f"want {md_code(repr(cmp.worst_expected))}"
             )
-    items.append(f"seconds `{rec.duration_s:.3g}`")
+    items.append(f"seconds {md_code(f'{rec.duration_s:.3g}')}")
     return items
 
 
@@ -272,7 +305,9 @@ def _corrupt_block(result: Classification) -> str:
 
 
 def _note(info: RunInfo, limit: int) -> str:
-    where = f"artifact `{info.artifact}`" + (f" of [this run]({info.run_url})" if info.run_url else "")
+    where = f"artifact {md_code(info.artifact)}" + (
+        f" of [this run]({info.run_url})" if _safe_url(info.run_url) else ""
+    )
     return (
         f"> [!NOTE]\n> Details were left out to stay under GitHub's {limit:,}-character comment limit; "
         f"the full report (summary.md, results.jsonl, junit.xml) is in the {where}."

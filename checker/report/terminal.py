@@ -1,5 +1,11 @@
 """Terminal summaries (rich): per kernel, cases by category (the run), or by baseline status
-(``kcheck report``)."""
+(``kcheck report``).
+
+Kernel names, messages and repro commands are record text: they are handed to rich as ``Text``
+(never parsed as rich markup), and the rendered string goes through
+:func:`checker.report.escape.for_log`, so that in GitHub Actions no line of it (rich also wraps
+long lines, starting new ones inside a message) is a workflow command.
+"""
 
 from __future__ import annotations
 
@@ -14,6 +20,7 @@ from rich.text import Text
 
 from checker.model import Category, Record
 from checker.report.baseline import Classification, Status
+from checker.report.escape import for_log
 
 _STATUS_STYLE = {
     Status.NEW: "bold red",
@@ -52,16 +59,17 @@ def summary_table(records: Iterable[Record]) -> Table:
         style = "red" if col not in ("cases", "passed", "skipped") else None
         table.add_column(col, justify="right", footer=str(totals[col]), style=style)
     for kernel, row in rows:
-        table.add_row(kernel, *(str(row[c]) if row[c] else "." for c in columns))
+        table.add_row(Text(kernel), *(str(row[c]) if row[c] else "." for c in columns))
     return table
 
 
 def render(records: Iterable[Record], width: int = 120, color: bool = False) -> str:
-    """The summary table as text, for pytest's terminal reporter or a log."""
+    """The summary table as text, for pytest's terminal reporter or a log (escaped for the log
+    in GitHub Actions: :func:`checker.report.escape.for_log`)."""
     buf = io.StringIO()
     console = Console(file=buf, width=width, force_terminal=color, color_system="standard" if color else None)
     console.print(summary_table(records))
-    return buf.getvalue()
+    return for_log(buf.getvalue())
 
 
 def classification_view(result: Classification, max_groups: int = 20) -> Group_:
@@ -111,8 +119,9 @@ def classification_view(result: Classification, max_groups: int = 20) -> Group_:
 
 
 def render_classification(result: Classification, width: int = 120, color: bool = False) -> str:
-    """:func:`classification_view` as text."""
+    """:func:`classification_view` as text, escaped for the log in GitHub Actions
+    (:func:`checker.report.escape.for_log`)."""
     buf = io.StringIO()
     console = Console(file=buf, width=width, force_terminal=color, color_system="standard" if color else None)
     console.print(classification_view(result))
-    return buf.getvalue()
+    return for_log(buf.getvalue())

@@ -1,8 +1,9 @@
-"""reports/verdict.json: what ``kcheck report`` concluded, for ``kcheck post`` to act on.
+"""The verdict of a classification (exit status, reasons, findings) and reports/verdict.json.
 
-``post`` runs in another job (for fork PRs: a ``workflow_run`` job that only has the artifact),
-so it needs the exit status and the new failures without recomputing the baseline comparison.
-The PR number is deliberately not in it: ``post`` takes that from the triggering event.
+``kcheck report`` and ``kcheck post`` each compute it with :func:`of`. ``verdict.json`` records
+``report``'s for people and other tools; ``post`` never reads it, since in a ``workflow_run`` job
+it comes from an artifact a run of the PR's code wrote (:func:`read` checks its shape only, not
+its truth).
 """
 
 from __future__ import annotations
