@@ -121,7 +121,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--isolate",
         choices=("auto", "on", "off"),
         default="auto",
-        help="cases in recycled worker processes: auto is on with a GPU",
+        help="cases in supervised, recycled worker processes: auto and on; off runs them in the "
+        "pytest process",
     )
     run.add_argument(
         "--run-timeout",

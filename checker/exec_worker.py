@@ -146,7 +146,23 @@ class CaseRunner:
         # timeout covers everything else, so it never fires first on a slow compile.
         compiles = self.opts.compile_level(executes=True) is not None
         budget = self.run_timeout + (self.opts.compile_timeout if compiles else 0.0)
-        outcome = self._worker.run(CaseJob(kernel_file, spec_name, case, self.opts), budget)
+        try:
+            outcome = self._worker.run(CaseJob(kernel_file, spec_name, case, self.opts), budget)
+        except BaseException:
+            # pytest-timeout, Ctrl-C or any error while the worker owns this case: the worker may
+            # still be busy with it and would answer the next case with this case's record.
+            self._worker.kill()
+            raise
+        if outcome.kind == "ok" and getattr(outcome.result, "case", None) != case:
+            self._worker.kill()
+            return self._record(
+                case,
+                Category.WORKER_DIED,
+                f"the worker answered with a record for {getattr(outcome.result, 'case', None)!r}, "
+                f"not for {case.name}; it was killed and its answer refused",
+                {"worker_recycled": True},
+                signature_text="case worker answered for another case",
+            )
         if outcome.kind == "ok":
             record: Record = outcome.result
             if record.category in STICKY:

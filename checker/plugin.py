@@ -113,8 +113,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--isolate",
         choices=("auto", "on", "off"),
         default="auto",
-        help="run each case in a supervised worker process that is recycled after a sticky CUDA "
-        "error, a crash or a run timeout: auto (default) is on with a GPU, off on CPU",
+        help="run each case in a supervised worker process that is killed and replaced after a "
+        "crash, a run timeout or a sticky CUDA error: auto (default) and on, or off (cases run "
+        "in the pytest process: nothing can stop a case stuck in native code, and a crash ends "
+        "the run)",
     )
     group.addoption(
         "--run-timeout",
@@ -194,7 +196,9 @@ def pytest_configure(config: pytest.Config) -> None:
         is_controller=not hasattr(config, "workerinput"),
         kernel_dirs=kernel_paths(config),
         saved_interpret=os.environ.get("TRITON_INTERPRET"),
-        isolate={"on": True, "off": False}.get(config.getoption("isolate"), local is not None),
+        # On CPU too: a reference stuck in C code or an os._exit() in a case must cost a worker,
+        # not the run (pytest-timeout's signal never runs inside C code).
+        isolate=config.getoption("isolate") != "off",
     )
     if local is None:
         interpreter.enable()
@@ -202,6 +206,16 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[STATE] = state
     if state.is_controller:
         config.pluginmanager.register(_Recorder(state), "kcheck-recorder")
+
+
+def _fresh(name: str) -> Any:
+    """The module ``name`` as ``sys.modules`` holds it now. ``from checker import x`` may return
+    an older module object (kept as an attribute of the package) after an in-process pytester run
+    restored ``sys.modules``; its job classes then fail to pickle for a worker ("not the same
+    object")."""
+    import importlib
+
+    return importlib.import_module(name)
 
 
 def _no_trace_records(record: logging.LogRecord) -> bool:
@@ -214,10 +228,8 @@ def pytest_unconfigure(config: pytest.Config) -> None:
         return
     if state.writer is not None:
         state.writer.close()
-    from checker import exec_worker, execute
-
-    exec_worker.shutdown()
-    execute.shutdown()
+    _fresh("checker.exec_worker").shutdown()
+    _fresh("checker.execute").shutdown()
     if state.saved_interpret is None:
         os.environ.pop("TRITON_INTERPRET", None)
     else:
@@ -388,9 +400,7 @@ class KernelCase(pytest.Item):
 
         state = self.config.stash[STATE]
         if state.isolate:
-            from checker import exec_worker
-
-            runner = exec_worker.runner(state.options, self.config.getoption("run_timeout"))
+            runner = _fresh("checker.exec_worker").runner(state.options, self.config.getoption("run_timeout"))
             rec = runner.check(str(self.path), self.spec.name, self.case)
         else:
             rec = check_case(self.spec, self.case, state.options)
@@ -466,6 +476,16 @@ _PLUGIN_INSTALLED = True
 
 
 def format_failure(rec: Record) -> str:
+    """pytest's failure text of a failed case: category, signature, case, config, the record's
+    fields, its message and repro command.
+
+    All of it but the category is record text (a compiler's or kernel's message can print
+    anything), and pytest prints it to the log as is. In GitHub Actions it goes through
+    :func:`checker.report.escape.for_log`, so that no line of it (``\\n::error::...``,
+    ``::add-mask::...``, a legacy ``##[...]``) is run as a workflow command.
+    """
+    from checker.report.escape import for_log
+
     lines = [f"{rec.category.value} [{rec.signature}] {rec.case.name} ({rec.mode}, {rec.target})"]
     if rec.config_repr:
         lines.append(f"config: {rec.config_repr}")
@@ -474,7 +494,7 @@ def format_failure(rec: Record) -> str:
     lines.append(rec.message)
     if rec.repro:
         lines.append(f"repro: {rec.repro}")
-    return "\n".join(lines)
+    return for_log("\n".join(lines))
 
 
 @pytest.hookimpl(hookwrapper=True)
@@ -507,6 +527,31 @@ class _Recorder:
             state.writer = JsonlWriter(state.reports_dir / "results.jsonl")
         state.writer.write(rec)
 
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_handlecrashitem(self, crashitem: str, report: pytest.TestReport, sched: Any) -> None:
+        """A crashed xdist worker: the case it was running gets a ``worker-died`` record with the
+        worker's signal or exit status (xdist's report carries only "crashed while running")."""
+        m = _CASE_NAME.match(crashitem.rsplit("::", 1)[-1])
+        if m is None:
+            return
+        signal_name, status = _exit_of(getattr(report, "node", None))
+        how = f"signal {signal_name}" if signal_name else f"exit status {status}"
+        name = crashitem.rsplit("::", 1)[-1]
+        from checker.execute import unconfigured_record
+
+        rec = unconfigured_record(
+            _case_of(m),
+            Category.WORKER_DIED,
+            self.state.options,
+            f"pytest-xdist worker crashed ({how}) while running {crashitem}",
+            f"xdist worker died {signal_name or status}",
+            duration_s=0.0,
+            fields={"signal": signal_name, "exit_status": status, "worker_recycled": True},
+            nodeid=crashitem,
+            repro=repro_command(self.state.rootpath / report.location[0], name, self.state.argv_extra),
+        )
+        report.user_properties.append((RECORD_KEY, rec.to_json()))
+
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
         if not self.state.records:
             return
@@ -529,6 +574,26 @@ class _Recorder:
         terminalreporter.write_line(
             f"records: {state.reports_dir / 'results.jsonl'}  junit: {state.reports_dir / 'junit.xml'}"
         )
+
+
+def _case_of(m: re.Match[str]) -> CaseId:
+    return CaseId(m["kernel"], tuple(int(d) for d in m["shape"].split("x")), m["dtype"], m["config"])
+
+
+def _exit_of(node: Any) -> tuple[str | None, int | None]:
+    """(signal name, exit status) of a crashed xdist worker's process, from execnet's Popen."""
+    import signal
+
+    popen = getattr(getattr(getattr(node, "gateway", None), "_io", None), "popen", None)
+    if popen is None:
+        return None, None
+    try:
+        status = popen.wait(timeout=5)
+    except Exception:
+        return None, None
+    if status < 0:
+        return signal.Signals(-status).name, None
+    return None, status
 
 
 def _nothing_selected(state: _State, keyword: str) -> str:
@@ -565,8 +630,8 @@ def _record_of(report: pytest.TestReport, state: _State) -> Record | None:
     if m is None:
         return None
     text = str(report.longrepr or "")
-    if ("worker" in text and "crashed" in text) or report.when == "???":
-        category = Category.WORKER_DIED
+    if report.when == "???":
+        category = Category.WORKER_DIED  # a crash pytest_handlecrashitem could not attribute
     elif "Timeout" in text:
         category = Category.RUN_TIMEOUT
     else:
@@ -575,7 +640,7 @@ def _record_of(report: pytest.TestReport, state: _State) -> Record | None:
     from checker.execute import unconfigured_record
 
     return unconfigured_record(
-        CaseId(m["kernel"], tuple(int(d) for d in m["shape"].split("x")), m["dtype"], m["config"]),
+        _case_of(m),
         category,
         state.options,
         text,

@@ -193,12 +193,21 @@ def test_kcheck_run_passes_ini_overrides(kernel_dir: pytest.Pytester) -> None:
 
 
 def test_module_names_are_stable_and_collisions_refused(tmp_path: Path) -> None:
-    a = tmp_path / "a" / "kernels"
-    b = tmp_path / "b" / "kernels"
+    # A directory name no other test uses: the loaded module stays in this process.
+    a = tmp_path / "a" / "loader_probe"
+    b = tmp_path / "b" / "loader_probe"
     for d in (a, b):
         d.mkdir(parents=True)
         (d / "add.py").write_text("X = 1\n")
-    assert loader.module_name(a / "add.py") == "kcheck_kernels.kernels__add"
-    assert loader.load(a / "add.py").X == 1
-    with pytest.raises(loader.LoaderError, match=r"would both be imported as kcheck_kernels\.kernels__add"):
-        loader.register(b / "add.py")
+    name = "kcheck_kernels.loader_probe__add"
+    assert loader.module_name(a / "add.py") == name
+    try:
+        assert loader.load(a / "add.py").X == 1
+        with pytest.raises(
+            loader.LoaderError, match=r"would both be imported as kcheck_kernels\.loader_probe__add"
+        ):
+            loader.register(b / "add.py")
+    finally:
+        sys.modules.pop(name, None)
+    # Once the first module is gone (a harness restored sys.modules), the name may move.
+    assert loader.register(b / "add.py") == name

@@ -144,14 +144,60 @@ def _with_hostile_inputs(p: pytest.Pytester, body: str) -> None:
     (p.path / "kernels" / "add.py").write_text(src)
 
 
-def test_segfaulting_worker_costs_one_record(kernel_dir: pytest.Pytester) -> None:
+@pytest.mark.parametrize("isolate", ["on", "off"])
+def test_segfaulting_worker_costs_one_record(kernel_dir: pytest.Pytester, isolate: str) -> None:
+    """A segfault in a case costs its case worker (isolation, the default) or, without
+    isolation, its xdist worker: either way one worker-died record with the signal."""
     _with_hostile_inputs(kernel_dir, "os.kill(os.getpid(), signal.SIGSEGV)")
-    result = kernel_dir.runpytest("--configs", "0", "--shapes", "small", "-n", "2", "-k", "default")
+    result = kernel_dir.runpytest(
+        *("--configs", "0", "--shapes", "small", "-n", "2", "-k", "default", "--isolate", isolate)
+    )
     result.assert_outcomes(passed=1, failed=1)
     records = {r.case.name: r for r in _records(kernel_dir)}
     assert records["add[8x16-fp32-default]"].category is Category.PASSED
     died = records["add[8x16-fp16-default]"]
-    assert died.category is Category.WORKER_DIED and "crashed" in died.message and died.repro
+    assert died.category is Category.WORKER_DIED and died.repro
+    assert died.fields["signal"] == "SIGSEGV", died.fields
+    assert ("xdist worker crashed" if isolate == "off" else "worker died (signal SIGSEGV)") in died.message
+
+
+def test_cpu_case_stuck_in_c_code_is_a_run_timeout(kernel_dir: pytest.Pytester) -> None:
+    """An input factory stuck in a C loop: pytest-timeout's signal never runs inside C code, so on CPU
+    too each case runs in a supervised worker, killed after --run-timeout (which does not count
+    the worker's start-up); the next case gets a fresh worker and passes."""
+    _with_hostile_inputs(kernel_dir, "import itertools; sum(itertools.repeat(1))")
+    result = kernel_dir.runpytest(
+        *("--configs", "0", "--shapes", "small", "-k", "default", "--run-timeout", "5", "-p", "no:xdist")
+    )
+    records = {r.case.name: r for r in _records(kernel_dir)}
+    assert records["add[8x16-fp16-default]"].category is Category.RUN_TIMEOUT
+    assert records["add[8x16-fp16-default]"].fields["timeout_s"] == 5
+    assert records["add[8x16-fp32-default]"].category is Category.PASSED
+    result.assert_outcomes(passed=1, failed=1)
+
+
+def test_pytest_timeout_while_a_worker_owns_a_case_kills_it(kernel_dir: pytest.Pytester) -> None:
+    """With isolation, pytest-timeout fired while a case waited on its worker; the busy worker
+    then answered each later case with the previous case's record (a real mismatch recorded
+    `passed` under another case id). Now the worker is killed, and a record for another case
+    is refused."""
+    _with_hostile_inputs(kernel_dir, "pass")
+    source = (kernel_dir.path / "kernels" / "add.py").read_text()
+    source = source.replace(
+        "if dtype == torch.float16:", "if dtype == torch.float32:\n        time.sleep(8)\n    if False:"
+    )
+    (kernel_dir.path / "kernels" / "add.py").write_text(
+        source.replace("reference=reference", "reference=lambda x, y: x + y + 1")
+    )
+    kernel_dir.runpytest(
+        *("--configs", "0", "--shapes", "small", "-k", "default", "--isolate", "on"),
+        *("--timeout", "6", "--compile", "off", "-p", "no:xdist"),
+    )
+    records = {r.case.name: r for r in _records(kernel_dir)}
+    assert len(records) == 2
+    assert records["add[8x16-fp32-default]"].category is Category.RUN_TIMEOUT
+    # The second case ran in a fresh worker and got its own verdict.
+    assert records["add[8x16-fp16-default]"].category is Category.NUMERICAL_MISMATCH
 
 
 def test_pytest_timeout_becomes_run_timeout(kernel_dir: pytest.Pytester) -> None:
@@ -160,7 +206,7 @@ def test_pytest_timeout_becomes_run_timeout(kernel_dir: pytest.Pytester) -> None
     # starts the compile worker, which alone can take 2 s; this test is about the run's timeout.
     result = kernel_dir.runpytest(
         *("--configs", "0", "--shapes", "small", "-k", "default", "--timeout", "2"),
-        *("--compile", "off", "-p", "no:xdist"),
+        *("--compile", "off", "--isolate", "off", "-p", "no:xdist"),
     )
     result.assert_outcomes(passed=1, failed=1)
     records = {r.case.name: r.category for r in _records(kernel_dir)}
