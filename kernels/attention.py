@@ -157,6 +157,10 @@ SPECS = [
         kernel=causal_attention,
         reference=causal_attention_reference,
         description="causal flash-attention forward, key loop bounded by the query tile",
-        **_COMMON,
+        # No wide_q here: a 128-query tile on the interpreter-sized shapes (16 and 33 queries)
+        # crashes Triton 3.6's TritonGPURemoveLayoutConversions pass for fp16/bf16, on the H100,
+        # the H200 and in CPU cross-compiles alike. A named config is one a team keeps green;
+        # sampled configs still find such crashes.
+        **{**_COMMON, "configs": {k: v for k, v in _COMMON["configs"].items() if k != "wide_q"}},
     )
 ]
