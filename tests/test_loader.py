@@ -13,6 +13,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
+import torch
 from conftest import kernel_source
 
 from checker import loader, plugin
@@ -101,7 +102,9 @@ def test_module_globals_import_in_every_process(suite: Path, tmp_path: Path) -> 
         records = _records(reports / "results.jsonl")
         assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
         categories = sorted(str(r["category"]) for r in records)
-        assert categories == ["not-run", "not-run", "passed", "passed"], categories
+        # On a GPU the full shapes run natively too; on CPU they are compiled, not run.
+        full = ["passed", "passed"] if torch.cuda.is_available() else ["not-run", "not-run"]
+        assert categories == sorted([*full, "passed", "passed"]), categories
         assert all("compiled for sm_90" in str(r["message"]) for r in records if r["category"] == "not-run")
 
 
