@@ -99,7 +99,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="compile cases for the target in supervised worker processes first: check (frontend "
         "to TTGIR and shared memory: numel overflow, shared memory over the limit, MLIR pass "
         "failures), full (to a cubin with ptxas: also registers, spills, ptxas crashes), off; "
-        "auto (default) is full on a GPU and check of the cases a CPU cannot run",
+        "auto (default) is full on a GPU and check on CPU (small shapes too, before the interpreter)",
     )
     group.addoption(
         "--compile-timeout",
