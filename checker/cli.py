@@ -42,7 +42,7 @@ def _run(args: argparse.Namespace, passthrough: list[str]) -> int:
     if args.k:
         argv += ["-k", args.k]
     if args.workers != "0":
-        # worksteal: a crashed worker's remaining cases are rerouted, never rerun (DESIGN.md).
+        # worksteal: a crashed worker's remaining cases are rerouted, never rerun (docs/gpu-runs.md).
         argv += ["-n", args.workers, "--dist", "worksteal"]
     if args.timeout:
         argv += ["--timeout", str(args.timeout)]

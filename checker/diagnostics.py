@@ -2,7 +2,7 @@
 
 Classification is table-driven: the first rule whose exception type name and message pattern
 match decides the category; its named groups become the record's fields. Messages quoted in the
-rules are real ones (seed logs, DESIGN.md measurements); tests/test_diagnostics.py holds them.
+rules are real ones (seed logs, measurements in docs/gpu-runs.md); tests/test_diagnostics.py holds them.
 Anything no rule matches is ``runtime-error`` with the exception type, never a pass.
 """
 
@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from checker.model import Category
+from checker.model import Category, encodable
 
 #: Longest message kept in a record, characters (the rest is cut in the middle).
 MAX_MESSAGE = 4000
@@ -182,8 +182,9 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
 def sanitize(text: str, limit: int = MAX_MESSAGE) -> str:
-    """Strip ANSI escapes and control characters; cut the middle of texts over ``limit`` chars."""
-    text = _CONTROL.sub("", _ANSI.sub("", text))
+    """Strip ANSI escapes and control characters, escape what UTF-8 cannot encode (lone
+    surrogates); cut the middle of texts over ``limit`` chars."""
+    text = encodable(_CONTROL.sub("", _ANSI.sub("", text)))
     if len(text) > limit:
         half = limit // 2
         text = f"{text[:half]}\n... [{len(text) - limit} characters cut] ...\n{text[-half:]}"
@@ -222,7 +223,7 @@ def signature(category: Category, message: str, frame: str = "") -> str:
     """Stable 12-hex-digit signature of a failure: the same crash in two configs, machines or
     runs gets the same value."""
     key = f"{category.value}\n{normalize(message)[:500]}\n{frame}"
-    return hashlib.sha256(key.encode()).hexdigest()[:12]
+    return hashlib.sha256(encodable(key).encode()).hexdigest()[:12]
 
 
 def classify(exc: BaseException) -> Diagnosis:

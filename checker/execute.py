@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import sys
 import time
 import warnings
 from collections.abc import Callable
@@ -106,6 +107,21 @@ class _Prepared:
     materialized: bool = True
     reference: _Expected | BaseException | None = None
     samples: list[Any] | None = None
+
+
+def _escapes(exc: BaseException) -> bool:
+    """Exceptions a case must not turn into its own record: Ctrl-C, and pytest's ``Failed``,
+    which pytest-timeout raises (signal method) when a case without isolation runs too long;
+    the plugin records that case ``run-timeout``."""
+    if isinstance(exc, KeyboardInterrupt):
+        return True
+    # Looked up, not imported: a case worker never imports pytest unless a spec does.
+    outcomes = sys.modules.get("_pytest.outcomes")
+    return outcomes is not None and isinstance(exc, outcomes.Failed)
+
+
+class ReferenceOutputError(TypeError):
+    """A spec's reference returned something that is not a tensor (None: a missing return)."""
 
 
 class _Failure(Exception):
@@ -249,8 +265,21 @@ def _reference(spec: KernelSpec, prep: _Prepared, mutated: dict[int, str]) -> _E
             args = [copy(v) for v in prep.inputs]
             with torch.no_grad():
                 ref = spec.reference(*args)
-            prep.reference = _Expected(_as_list(ref, bool(spec.mutates)), {i: args[i] for i in mutated})
-        except Exception as exc:
+            outputs = _as_list(ref, bool(spec.mutates))
+            for i, out in enumerate(outputs):
+                if not isinstance(out, torch.Tensor):
+                    # A forgotten `return` is the spec's fault; comparing a kernel with it would
+                    # read as the kernel's (a runtime-error or a shape-mismatch).
+                    raise ReferenceOutputError(
+                        f"kernel spec {spec.name!r}: reference returned {type(out).__name__} as "
+                        f"output {i}, not a tensor"
+                    )
+            prep.reference = _Expected(outputs, {i: args[i] for i in mutated})
+        except BaseException as exc:
+            if _escapes(exc):
+                raise
+            # SystemExit and pytest's skip (pytest.importorskip in a reference) included: they
+            # escaped the case before and left it without a record.
             prep.reference = exc
     return prep.reference
 
@@ -384,7 +413,10 @@ def check_case(spec: KernelSpec, case: CaseId, opts: RunOptions) -> Record:
         return failed(verdict.category, verdict.message, comparison=verdict.comparison, fields=compiled)
     except _Failure as f:
         return failed(f.category, str(f), fields=f.fields)
-    except Exception as exc:
+    except BaseException as exc:
+        if _escapes(exc):
+            raise
+        # SystemExit, pytest.skip from a kernel or its input factory: still one record.
         return diagnosed(diagnostics.classify(exc))
 
 

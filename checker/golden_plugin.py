@@ -231,7 +231,18 @@ class GoldenItem(pytest.Item):
     def runtest(self) -> None:
         extra = self.config.stash[STATE].argv_extra
         accept = repro_command(self.path, self.name, [*extra, "--update-golden"])
-        rec = check_golden(self.spec, self.gcase, _context(self.config), accept)
+        try:
+            rec = check_golden(self.spec, self.gcase, _context(self.config), accept)
+        except Exception as exc:
+            # Never an item without a record: whatever escaped the golden stage is its finding.
+            from checker import diagnostics
+            from checker.execute import unconfigured_record
+
+            d = diagnostics.classify(exc)
+            rec = unconfigured_record(
+                self.gcase.case, d.category, self.config.stash[STATE].options, d.message, d.message, 0.0
+            )
+            rec = dataclasses.replace(rec, mode=MODE, fields=d.fields)
         self.record = dataclasses.replace(
             rec,
             nodeid=self.nodeid,

@@ -32,6 +32,9 @@ from checker.targets import DEFAULT_TARGET, TARGETS
 pytest_plugins = ["checker.shard", "checker.gpus", "checker.golden_plugin"]
 
 RECORD_KEY = "kcheck_record"
+#: Outputs of an earlier run that a new run removes before its first case, so that none of
+#: them describes the old run beside the new run's results (kcheck report writes the last four).
+STALE_OUTPUTS = ("results.jsonl", "junit.xml", "summary.md", "verdict.json", "baseline.jsonl")
 _CASE_NAME = re.compile(
     r"^(?P<kernel>[a-z][a-z0-9_]*)\[(?P<shape>\d+(?:x\d+)*)-(?P<dtype>\w+?)-(?P<config>[a-z0-9_]+)\]$"
 )
@@ -52,6 +55,12 @@ class _State:
     spec_names: dict[str, Path] = dataclasses.field(default_factory=dict)
     saved_interpret: str | None = None
     isolate: bool = False
+    #: ``--collect-only``: nothing runs, so nothing is written and nothing is lost.
+    collect_only: bool = False
+    #: kcheck node ids this run collected (None until collection finished).
+    collected: list[str] | None = None
+    #: node ids that reported a second record.
+    duplicates: list[str] = dataclasses.field(default_factory=list)
 
 
 STATE = pytest.StashKey[_State]()
@@ -199,6 +208,7 @@ def pytest_configure(config: pytest.Config) -> None:
         # On CPU too: a reference stuck in C code or an os._exit() in a case must cost a worker,
         # not the run (pytest-timeout's signal never runs inside C code).
         isolate=config.getoption("isolate") != "off",
+        collect_only=bool(config.option.collectonly),
     )
     if local is None:
         interpreter.enable()
@@ -345,7 +355,8 @@ class KernelModule(pytest.File):
             specs = specs_of_module(loader.load(self.path))
         except (SpecError, loader.LoaderError) as exc:
             return [CollectionErrorItem.from_parent(self, name="collection", error=f"{self.path}: {exc}")]
-        except Exception:
+        except (Exception, SystemExit):
+            # SystemExit: a module that calls sys.exit() at import aborted the whole session.
             tb = traceback.format_exc(limit=-8)
             return [
                 CollectionErrorItem.from_parent(
@@ -513,19 +524,54 @@ class _Recorder:
     def __init__(self, state: _State) -> None:
         self.state = state
 
+    def pytest_collection_finish(self, session: pytest.Session) -> None:
+        self._collected([item.nodeid for item in session.items])
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_xdist_node_collection_finished(self, node: Any, ids: list[str]) -> None:
+        self._collected(ids)
+
+    def _collected(self, nodeids: list[str]) -> None:
+        """Before any case runs: replace the previous run's outputs and write what this run
+        collected (checker/collected.py), once (every xdist worker collects the same items)."""
+        from checker import collected
+
+        state = self.state
+        if (
+            state.collect_only
+            or state.collected is not None
+            or not any(collected.case_of(n) for n in nodeids)
+        ):
+            return  # a run that checks no kernel case leaves old results alone
+        state.reports_dir.mkdir(parents=True, exist_ok=True)
+        for stale in STALE_OUTPUTS:
+            (state.reports_dir / stale).unlink(missing_ok=True)
+        state.collected = collected.write(state.reports_dir, nodeids)
+        self._writer()
+
+    def _writer(self) -> Any:
+        if self.state.writer is None:
+            from checker.report.jsonl import JsonlWriter
+
+            self.state.writer = JsonlWriter(self.state.reports_dir / "results.jsonl")
+        return self.state.writer
+
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         state = self.state
         rec = _record_of(report, state)
-        if rec is None or rec.nodeid in state.seen_nodeids:
+        if rec is None:
             return
+        if rec.nodeid in state.seen_nodeids:
+            # A second record for one case (its teardown failed after the call passed): a
+            # failure replaces what was recorded, never the reverse, and nothing goes silently.
+            first = next(r for r in state.records if r.nodeid == rec.nodeid)
+            state.duplicates.append(rec.nodeid or "")
+            if not rec.failed or first.failed:
+                return
+            state.records.remove(first)
         state.seen_nodeids.add(rec.nodeid or "")
         state.records.append(rec)
-        if state.writer is None:
-            from checker.report.jsonl import JsonlWriter
-
-            # Opened at the first record, so a run without kernel cases leaves old results alone.
-            state.writer = JsonlWriter(state.reports_dir / "results.jsonl")
-        state.writer.write(rec)
+        self._writer().write(rec)
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_handlecrashitem(self, crashitem: str, report: pytest.TestReport, sched: Any) -> None:
@@ -553,7 +599,17 @@ class _Recorder:
         report.user_properties.append((RECORD_KEY, rec.to_json()))
 
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
-        if not self.state.records:
+        state = self.state
+        if state.collected:
+            from checker import collected
+
+            lost = collected.lost_records(state.collected, state.records, state.options.target.name)
+            for rec in lost:
+                state.records.append(rec)
+                self._writer().write(rec)
+            if lost and session.exitstatus == pytest.ExitCode.OK:
+                session.exitstatus = pytest.ExitCode.TESTS_FAILED
+        if not state.records:
             return
         from checker.report import junit
 

@@ -1,7 +1,7 @@
-"""Supervised workers: each compile (and, on a GPU, each case) runs in a process we can kill.
+"""Supervised workers: each compile and each case runs in a process we can kill.
 
 A hung Triton compile holds the GIL inside native code, so neither pytest-timeout's thread
-method nor a signal handler in the same process can stop it (DESIGN.md). The supervisor below
+method nor a signal handler in the same process can stop it (measured). The supervisor below
 owns the timeout instead: the worker is a fresh interpreter (``python -m checker.pool``, not a
 fork of a process that may hold CUDA or interpreter state) started in its own session, so it and
 everything it starts (ptxas) form one process group. On timeout: SIGTERM to the group, a short
@@ -165,8 +165,12 @@ class Worker:
         if body is None:
             return self._died(started)
         outcome: JobOutcome = pickle.loads(body)
-        # What the job printed (MLIR diagnostics name a failing pass; device asserts flood).
-        return dataclasses.replace(outcome, stderr_tail=self.log_since(log_start))
+        # What the job printed (MLIR diagnostics name a failing pass; device asserts flood),
+        # after what the worker itself reported (the traceback of a job that raised).
+        printed = self.log_since(log_start)
+        return dataclasses.replace(
+            outcome, stderr_tail="\n".join(filter(None, [outcome.stderr_tail, printed]))
+        )
 
     def _died(self, started: float) -> JobOutcome:
         assert self._proc is not None

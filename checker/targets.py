@@ -3,7 +3,7 @@
 Limits come from NVIDIA's CUDA C++ Programming Guide, "Technical Specifications per Compute
 Capability" (max shared memory per block, opt-in) and the product data sheets (SM counts of
 the A100 SXM, H100 SXM and B200). 232448 bytes is also the limit Triton reported on an H100 here
-("Required 1048584 > 232448", DESIGN.md).
+("Required 1048584 > 232448", docs/gpu-runs.md).
 """
 
 from __future__ import annotations

@@ -65,6 +65,9 @@ def test_docker_run_arguments(fake_docker: Path) -> None:
         uid_gid,
         "--env",
         "HOME=/tmp/kcheck-home",
+        # Record text is escaped against workflow commands only where GITHUB_ACTIONS is set.
+        "--env",
+        "GITHUB_ACTIONS",
         "--volume",
         f"{tmp}/out:/opt/kcheck/reports",
         "--volume",

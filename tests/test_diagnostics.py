@@ -9,7 +9,7 @@ from checker.diagnostics import classify, normalize, sanitize, signature, with_c
 from checker.interpreter import InterpreterGap
 from checker.model import Category
 
-# Verbatim from the seed logs / DESIGN.md measurements.
+# Verbatim from the seed logs and the GPU runs (docs/gpu-runs.md).
 NUMEL = "numel (2097152) exceeds triton maximum tensor numel (1048576)"
 SMEM = (
     "out of resource: shared memory, Required: 1048584, Hardware limit: 232448. "

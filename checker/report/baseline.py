@@ -71,9 +71,9 @@ DEFAULT_FAIL_ON = frozenset({FailOn.NEW, FailOn.GOLDEN, FailOn.CORRUPT})
 
 def outcome(attempts: Iterable[Record]) -> Outcome:
     """FAILED if every checked attempt failed, FLAKY if some failed and some passed."""
-    cats = [r.category for r in attempts]
-    failed = any(c.is_failure for c in cats)
-    passed = any(c is Category.PASSED for c in cats)
+    records = list(attempts)
+    failed = any(r.failed for r in records)
+    passed = any(r.category is Category.PASSED for r in records)
     if failed and passed:
         return Outcome.FLAKY
     if failed:
@@ -95,7 +95,7 @@ class CaseResult:
     def record(self) -> Record:
         """The attempt that explains the status: the last failing one for a failure or a flaky
         case, else the last attempt."""
-        failing = [r for r in self.attempts if r.category.is_failure]
+        failing = [r for r in self.attempts if r.failed]
         if failing and self.status is not Status.PASSED:
             return failing[-1]
         return self.attempts[-1]
@@ -103,7 +103,7 @@ class CaseResult:
     @property
     def base_record(self) -> Record | None:
         """The base attempt to compare with: its last failing one, else its last, else None."""
-        failing = [r for r in self.base if r.category.is_failure]
+        failing = [r for r in self.base if r.failed]
         return failing[-1] if failing else (self.base[-1] if self.base else None)
 
     @property
@@ -171,8 +171,8 @@ def _status(attempts: tuple[Record, ...], base: tuple[Record, ...], baseline_giv
         return Status.SKIPPED
     if now is Outcome.PASSED:
         return Status.FIXED if before is Outcome.FAILED else Status.PASSED
-    category = [r for r in attempts if r.category.is_failure][-1].category
-    base_failures = {r.category for r in base if r.category.is_failure}
+    category = [r for r in attempts if r.failed][-1].category
+    base_failures = {r.category for r in base if r.failed}
     if category in GOLDEN_CATEGORIES:
         return Status.PRE_EXISTING if base_failures & GOLDEN_CATEGORIES else Status.GOLDEN
     if baseline_given and category in base_failures:

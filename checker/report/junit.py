@@ -68,7 +68,7 @@ def _final(rec: Record) -> list[FinalResult]:
     if rec.category is Category.PASSED:
         return []
     label = f"{rec.category.value}: {_first_line(rec)}"
-    if rec.category.is_skip:
+    if rec.category.is_skip and not rec.lost:
         return [Skipped(xml_text(label, limit=ATTR_LIMIT))]
     result: Failure | Error
     if rec.category is Category.COLLECTION_ERROR:
@@ -88,7 +88,7 @@ def _interim(rec: Record, flaky: bool) -> FlakyFailure | FlakyError | RerunFailu
 
 
 def _testcase(attempts: list[Record], status: str | None, suite_name: str) -> TestCase:
-    failing = [r for r in attempts if r.category.is_failure]
+    failing = [r for r in attempts if r.failed]
     flaky = bool(failing) and any(r.category is Category.PASSED for r in attempts)
     # The final result is the last pass of a flaky case, else the last attempt.
     final = [r for r in attempts if r.category is Category.PASSED][-1] if flaky else attempts[-1]
@@ -100,7 +100,7 @@ def _testcase(attempts: list[Record], status: str | None, suite_name: str) -> Te
     case.append(_properties(final, len(attempts), status))
     case.result = _final(final)
     for rec in attempts:
-        if rec is not final and rec.category.is_failure:
+        if rec is not final and rec.failed:
             case.add_interim_result(_interim(rec, flaky))
     return case
 

@@ -14,12 +14,14 @@ repeated byte-for-byte, is merged once, so no count doubles.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import zipfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from checker import collected
 from checker.model import Record
 from checker.report.validate import parse_record
 
@@ -118,7 +120,22 @@ def _read_file(path: Path) -> Shard:
         data = path.read_bytes()
     except OSError as exc:
         return _unreadable(str(path), f"cannot read: {exc.strerror or exc}")
-    return parse_shard(str(path), data)
+    return _with_lost(parse_shard(str(path), data), path.parent / collected.FILENAME)
+
+
+def _with_lost(shard: Shard, listing: Path) -> Shard:
+    """``shard`` plus a lost ``not-run`` record for each case that ``listing`` (the run's
+    collected.json, when it has one) names and the shard has no record of: a run killed or
+    interrupted before its end (checker/collected.py)."""
+    if not listing.is_file():
+        return shard
+    try:
+        ids = collected.read(listing)
+    except (OSError, ValueError) as exc:
+        return dataclasses.replace(shard, corrupt=(*shard.corrupt, CorruptEntry(str(listing), str(exc))))
+    target = shard.records[0].target if shard.records else "-"
+    lost = collected.lost_records(ids, shard.records, target)
+    return dataclasses.replace(shard, records=(*shard.records, *lost)) if lost else shard
 
 
 def _read_zip(path: Path) -> list[Shard]:

@@ -118,7 +118,7 @@ def _header(result: Classification, info: RunInfo) -> str:
     elif result.corrupt:
         # A record that could not be read may have been a failure: never a green headline.
         verdict = f"❌ {unreadable} (listed below)"
-    elif any(c.record.category.is_failure for c in result.cases):
+    elif any(c.record.failed for c in result.cases):
         verdict = "✅ no new failures (pre-existing or flaky ones below)"
     else:
         verdict = "✅ no failures"

@@ -35,23 +35,29 @@ def summary_table(records: Iterable[Record]) -> Table:
     """A table with one row per kernel plus a total row; failure columns appear only for
     categories that occurred."""
     per_kernel: dict[str, Counter[Category]] = defaultdict(Counter)
+    lost: Counter[str] = Counter()
     for rec in records:
         per_kernel[rec.case.kernel][rec.category] += 1
+        if rec.lost:
+            # Collected, never recorded: a failure column of its own, not "skipped".
+            lost[rec.case.kernel] += 1
+            per_kernel[rec.case.kernel][rec.category] -= 1
     seen_failures = sorted(
         {c for counts in per_kernel.values() for c in counts if c.is_failure}, key=lambda c: c.value
     )
     table = Table(title="kcheck summary", show_footer=True)
     totals: Counter[str] = Counter()
     table.add_column("kernel", footer="total")
-    columns = ["cases", "passed", *(c.value for c in seen_failures), "skipped"]
+    columns = ["cases", "passed", *(c.value for c in seen_failures), *(["lost"] if lost else []), "skipped"]
     rows = []
     for kernel in sorted(per_kernel):
         counts = per_kernel[kernel]
         row = {
-            "cases": sum(counts.values()),
+            "cases": sum(counts.values()) + lost[kernel],
             "passed": counts[Category.PASSED],
             "skipped": sum(n for c, n in counts.items() if c.is_skip),
             **{c.value: counts[c] for c in seen_failures},
+            **({"lost": lost[kernel]} if lost else {}),
         }
         totals.update(row)
         rows.append((kernel, row))

@@ -1,0 +1,110 @@
+"""What a run collected, written before any case runs, so a truncated run cannot look complete.
+
+``collected.json`` beside ``results.jsonl`` lists the node ids of every kcheck item the run
+selected (after ``-k``, ``-m`` and ``--shard``), with their count and a digest. A case that was
+collected but has no record (the run was interrupted with SIGINT, killed, ended by ``os._exit``,
+or lost an xdist worker for good) gets a ``not-run`` record with ``fields["reason"] == "lost"``:
+from the pytest plugin at the end of the session when it gets there, and from ``kcheck report``
+otherwise. A lost record fails the run (:attr:`checker.model.Record.failed`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from checker import toolchain
+from checker.model import LOST, CaseId, Category, Record
+from checker.report.atomic import write_atomic
+
+FILENAME = "collected.json"
+#: Item names the kcheck plugin gives: cases, golden cases, collection errors.
+_PARAM = r"(?P<shape>\d+(?:x\d+)*)-(?P<dtype>\w+?)-(?P<config>[a-z0-9_]+)\]$"
+_CASE = re.compile(r"^(?P<kernel>[a-z][a-z0-9_]*)\[" + _PARAM)
+_GOLDEN = re.compile(r"^golden\[(?P<kernel>[a-z][a-z0-9_]*?)-" + _PARAM)
+_COLLECTION = re.compile(r"^(?:(?P<kernel>[a-z][a-z0-9_]*)\[collection\]|collection)$")
+
+
+def case_of(nodeid: str) -> tuple[CaseId, str] | None:
+    """The case and record mode a kcheck node id stands for, or None for other items."""
+    name = nodeid.rsplit("::", 1)[-1]
+    for pattern, mode in ((_CASE, "lost"), (_GOLDEN, "golden")):
+        m = pattern.match(name)
+        if m:
+            shape = tuple(int(d) for d in m["shape"].split("x"))
+            return CaseId(m["kernel"], shape, m["dtype"], m["config"]), mode
+    m = _COLLECTION.match(name)
+    if m:
+        kernel = m["kernel"] or Path(nodeid.split("::", 1)[0]).stem
+        return CaseId(kernel, (), "", "collection"), "collection"
+    return None
+
+
+def write(reports_dir: Path, nodeids: Iterable[str]) -> list[str]:
+    """Write ``collected.json`` (atomically) with the kcheck node ids among ``nodeids``; return them.
+
+    Raises:
+        OSError: the file cannot be written.
+    """
+    ids = sorted({n for n in nodeids if case_of(n) is not None})
+    digest = hashlib.sha256("\n".join(ids).encode()).hexdigest()
+    data = {"schema": 1, "count": len(ids), "sha256": digest, "nodeids": ids}
+    write_atomic(reports_dir / FILENAME, (json.dumps(data, indent=0) + "\n").encode())
+    return ids
+
+
+def read(path: Path) -> list[str]:
+    """The node ids of a ``collected.json``.
+
+    Raises:
+        ValueError: the file is not a collected list, or its count or digest does not match.
+        OSError: it cannot be read.
+    """
+    try:
+        data: Any = json.loads(path.read_text(encoding="utf-8"))
+        ids = data["nodeids"]
+        if not isinstance(ids, list) or not all(isinstance(i, str) for i in ids):
+            raise TypeError("nodeids is not a list of strings")
+    except (json.JSONDecodeError, KeyError, TypeError) as exc:
+        raise ValueError(f"{path}: not a collected-cases file: {exc}") from None
+    digest = hashlib.sha256("\n".join(sorted(ids)).encode()).hexdigest()
+    if data.get("count") != len(ids) or data.get("sha256") != digest:
+        raise ValueError(f"{path}: count or digest does not match its node ids")
+    return ids
+
+
+def lost_records(collected: Iterable[str], records: Iterable[Record], target: str) -> list[Record]:
+    """A ``not-run`` record (reason ``lost``) for each collected node id without a record."""
+    have = {r.nodeid for r in records}
+    lost: list[Record] = []
+    for nodeid in collected:
+        if nodeid in have:
+            continue
+        found = case_of(nodeid)
+        if found is None:
+            continue
+        case, mode = found
+        lost.append(
+            Record(
+                case=case,
+                category=Category.NOT_RUN,
+                mode=mode,
+                target=target,
+                config=None,
+                config_repr=None,
+                toolchain=toolchain.versions(),
+                duration_s=0.0,
+                message=(
+                    f"{nodeid} was collected but no record arrived: the run was interrupted or "
+                    "killed, or the worker that had the case was lost"
+                ),
+                signature=f"{Category.NOT_RUN.value}-{LOST}",
+                fields={"reason": LOST},
+                nodeid=nodeid,
+            )
+        )
+    return lost
