@@ -13,9 +13,9 @@ import shutil
 from pathlib import Path
 
 import pytest
+from invariant import check_run
 
 from checker.model import Category
-from checker.report.jsonl import read_records
 
 FAULTS = Path(__file__).parent / "faults" / "faults.py"
 
@@ -38,7 +38,7 @@ def test_each_fault_gets_its_category_and_the_next_case_passes(pytester: pytest.
         *("--isolate", "on", "--run-timeout", "20", "--shapes", "small", "--configs", "0"),
         *("-p", "no:xdist", "-p", "no:randomly"),
     )
-    records = list(read_records(pytester.path / "reports" / "results.jsonl"))
+    records = check_run(pytester.path / "reports", result.ret)
     outcomes = result.parseoutcomes()
     # One record per collected case, faults included: nothing lost when a worker dies.
     assert len(records) == sum(outcomes.get(k, 0) for k in ("passed", "failed", "skipped"))
