@@ -29,14 +29,26 @@ _GOLDEN = re.compile(r"^golden\[(?P<kernel>[a-z][a-z0-9_]*?)-" + _PARAM)
 _COLLECTION = re.compile(r"^(?:(?P<kernel>[a-z][a-z0-9_]*)\[collection\]|collection)$")
 
 
+def _match(pattern: re.Pattern[str], name: str) -> CaseId | None:
+    m = pattern.match(name)
+    if m is None:
+        return None
+    return CaseId(m["kernel"], tuple(int(d) for d in m["shape"].split("x")), m["dtype"], m["config"])
+
+
+def execution_case(nodeid: str) -> CaseId | None:
+    """The case of an execution item's node id (``...::rms_norm[33x128-bf16-cfg3]``), else None."""
+    return _match(_CASE, nodeid.rsplit("::", 1)[-1])
+
+
 def case_of(nodeid: str) -> tuple[CaseId, str] | None:
-    """The case and record mode a kcheck node id stands for, or None for other items."""
+    """The case and record mode a kcheck node id stands for (``lost`` for an execution case,
+    ``golden``, ``collection``), or None for other items."""
     name = nodeid.rsplit("::", 1)[-1]
     for pattern, mode in ((_CASE, "lost"), (_GOLDEN, "golden")):
-        m = pattern.match(name)
-        if m:
-            shape = tuple(int(d) for d in m["shape"].split("x"))
-            return CaseId(m["kernel"], shape, m["dtype"], m["config"]), mode
+        case = _match(pattern, name)
+        if case is not None:
+            return case, mode
     m = _COLLECTION.match(name)
     if m:
         kernel = m["kernel"] or Path(nodeid.split("::", 1)[0]).stem

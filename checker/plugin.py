@@ -12,7 +12,6 @@ from __future__ import annotations
 import dataclasses
 import logging
 import os
-import re
 import shlex
 import sys
 import traceback
@@ -35,9 +34,6 @@ RECORD_KEY = "kcheck_record"
 #: Outputs of an earlier run that a new run removes before its first case, so that none of
 #: them describes the old run beside the new run's results (kcheck report writes the last four).
 STALE_OUTPUTS = ("results.jsonl", "junit.xml", "summary.md", "verdict.json", "baseline.jsonl")
-_CASE_NAME = re.compile(
-    r"^(?P<kernel>[a-z][a-z0-9_]*)\[(?P<shape>\d+(?:x\d+)*)-(?P<dtype>\w+?)-(?P<config>[a-z0-9_]+)\]$"
-)
 
 
 @dataclasses.dataclass
@@ -577,8 +573,10 @@ class _Recorder:
     def pytest_handlecrashitem(self, crashitem: str, report: pytest.TestReport, sched: Any) -> None:
         """A crashed xdist worker: the case it was running gets a ``worker-died`` record with the
         worker's signal or exit status (xdist's report carries only "crashed while running")."""
-        m = _CASE_NAME.match(crashitem.rsplit("::", 1)[-1])
-        if m is None:
+        from checker.collected import execution_case
+
+        case = execution_case(crashitem)
+        if case is None:
             return
         signal_name, status = _exit_of(getattr(report, "node", None))
         how = f"signal {signal_name}" if signal_name else f"exit status {status}"
@@ -586,7 +584,7 @@ class _Recorder:
         from checker.execute import unconfigured_record
 
         rec = unconfigured_record(
-            _case_of(m),
+            case,
             Category.WORKER_DIED,
             self.state.options,
             f"pytest-xdist worker crashed ({how}) while running {crashitem}",
@@ -632,10 +630,6 @@ class _Recorder:
         )
 
 
-def _case_of(m: re.Match[str]) -> CaseId:
-    return CaseId(m["kernel"], tuple(int(d) for d in m["shape"].split("x")), m["dtype"], m["config"])
-
-
 def _exit_of(node: Any) -> tuple[str | None, int | None]:
     """(signal name, exit status) of a crashed xdist worker's process, from execnet's Popen."""
     import signal
@@ -660,7 +654,7 @@ def _nothing_selected(state: _State, keyword: str) -> str:
         from checker import loader
 
         try:
-            names = sorted({s.name for s in loader.specs_in(state.kernel_dirs if _exists(state) else [])})
+            names = sorted({s.name for s in loader.specs_in([p for p in state.kernel_dirs if p.exists()])})
         except Exception as exc:
             return f"kcheck: -k {keyword!r} selects no case (kernel names unavailable: {exc})"
     shown = ", ".join(names) if names else "none"
@@ -670,10 +664,6 @@ def _nothing_selected(state: _State, keyword: str) -> str:
     )
 
 
-def _exists(state: _State) -> bool:
-    return all(p.exists() for p in state.kernel_dirs)
-
-
 def _record_of(report: pytest.TestReport, state: _State) -> Record | None:
     for key, value in report.user_properties:
         if key == RECORD_KEY:
@@ -681,10 +671,12 @@ def _record_of(report: pytest.TestReport, state: _State) -> Record | None:
     if not report.failed:
         return None
     # No record: the case died before writing one (worker crash, pytest-timeout, setup error).
-    name = report.nodeid.rsplit("::", 1)[-1]
-    m = _CASE_NAME.match(name)
-    if m is None:
+    from checker.collected import execution_case
+
+    case = execution_case(report.nodeid)
+    if case is None:
         return None
+    name = report.nodeid.rsplit("::", 1)[-1]
     text = str(report.longrepr or "")
     if report.when == "???":
         category = Category.WORKER_DIED  # a crash pytest_handlecrashitem could not attribute
@@ -696,7 +688,7 @@ def _record_of(report: pytest.TestReport, state: _State) -> Record | None:
     from checker.execute import unconfigured_record
 
     return unconfigured_record(
-        _case_of(m),
+        case,
         category,
         state.options,
         text,

@@ -21,6 +21,7 @@ from conftest import kernel_source
 from pytest_httpserver import HTTPServer
 from recorded_shards import recorded, write_shard
 from test_post import MARK, PR, REPO, FakeGitHub
+from test_report_summary import _outside_code
 
 from checker.cli import main
 from checker.model import Category, Record
@@ -39,6 +40,18 @@ HOSTILE = (
     "boom\n::error::pwned\n  ::add-mask::secret\r::warning file=x::cr line ##[error]legacy\n"
     "@everyone [click](https://evil.example/x) ![img](https://evil.example/i.png) <img src=x>"
 )
+
+
+@pytest.fixture
+def gh_server(httpserver: HTTPServer) -> Iterator[FakeGitHub]:
+    yield FakeGitHub(httpserver)
+
+
+@pytest.fixture
+def waits(monkeypatch: pytest.MonkeyPatch) -> list[float]:
+    slept: list[float] = []
+    monkeypatch.setattr(WriteSafeRetry, "sleep_fn", staticmethod(slept.append))
+    return slept
 
 
 def _is_command(line: str) -> bool:
@@ -68,36 +81,6 @@ def _hostile(rec: Record, message: str = HOSTILE, **extra: Any) -> Record:
         repro="pytest x\n::error::repro @everyone",
         **extra,
     )
-
-
-def _outside_code(text: str) -> str:
-    """The markdown with fenced blocks, code spans and <code> elements removed: what renders."""
-    out, fence = [], None
-    for line in text.splitlines():
-        m = re.match(r"^(`{3,})", line)
-        if fence is None and m:
-            fence = m.group(1)
-            continue
-        if fence is not None:
-            if line.strip() == fence:
-                fence = None
-            continue
-        line = re.sub(r"<code>.*?</code>", "", line)
-        line = re.sub(r"(`+)(?:(?!\1).)+?\1", "", line)
-        out.append(line)
-    return "\n".join(out)
-
-
-@pytest.fixture
-def gh_server(httpserver: HTTPServer) -> Iterator[FakeGitHub]:
-    yield FakeGitHub(httpserver)
-
-
-@pytest.fixture
-def waits(monkeypatch: pytest.MonkeyPatch) -> list[float]:
-    slept: list[float] = []
-    monkeypatch.setattr(WriteSafeRetry, "sleep_fn", staticmethod(slept.append))
-    return slept
 
 
 @pytest.fixture
