@@ -175,7 +175,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return report_commands.run_report(args)
     if args.command == "post":
         return report_commands.run_post(args)
-    raise AssertionError(args.command)
+    # Other subcommands register a handler with parser.set_defaults(handler=...).
+    return int(args.handler(args))
 
 
 if __name__ == "__main__":
