@@ -1,0 +1,1 @@
+"""Raw Helion / tritonbench benchmark logs turned into kcheck records (docs/ingest-log.md)."""
