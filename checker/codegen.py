@@ -6,10 +6,10 @@ import hashlib
 import importlib.util
 import os
 import sys
-import tempfile
 from types import ModuleType
 from typing import Any
 
+from checker import rundir
 from checker.spec import DefaultConfig
 
 _MODULE_DIR: str | None = None
@@ -37,7 +37,8 @@ def generate(bound: Any, config: Any) -> str:
 def _module_dir() -> str:
     global _MODULE_DIR
     if _MODULE_DIR is None or not os.path.isdir(_MODULE_DIR):
-        _MODULE_DIR = tempfile.mkdtemp(prefix="kcheck-gen-")
+        # Under the run's scratch directory, removed when the run ends (checker.rundir).
+        _MODULE_DIR = str(rundir.scratch("gen"))
     return _MODULE_DIR
 
 

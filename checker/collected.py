@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from checker import toolchain
-from checker.model import LOST, CaseId, Category, Record
+from checker.model import LOST, CaseId, Category, Mode, Record
 from checker.report.atomic import write_atomic
 
 FILENAME = "collected.json"
@@ -41,18 +41,18 @@ def execution_case(nodeid: str) -> CaseId | None:
     return _match(_CASE, nodeid.rsplit("::", 1)[-1])
 
 
-def case_of(nodeid: str) -> tuple[CaseId, str] | None:
+def case_of(nodeid: str) -> tuple[CaseId, Mode] | None:
     """The case and record mode a kcheck node id stands for (``lost`` for an execution case,
     ``golden``, ``collection``), or None for other items."""
     name = nodeid.rsplit("::", 1)[-1]
-    for pattern, mode in ((_CASE, "lost"), (_GOLDEN, "golden")):
+    for pattern, mode in ((_CASE, Mode.LOST), (_GOLDEN, Mode.GOLDEN)):
         case = _match(pattern, name)
         if case is not None:
             return case, mode
     m = _COLLECTION.match(name)
     if m:
         kernel = m["kernel"] or Path(nodeid.split("::", 1)[0]).stem
-        return CaseId(kernel, (), "", "collection"), "collection"
+        return CaseId(kernel, (), "", "collection"), Mode.COLLECTION
     return None
 
 

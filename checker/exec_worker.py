@@ -22,10 +22,12 @@ from typing import Any
 from checker import diagnostics
 from checker.execute import RunOptions, unconfigured_record
 from checker.model import CaseId, Category, Record
-from checker.pool import DEFAULT_RUN_TIMEOUT_S, JobOutcome, Worker
+from checker.pool import DEFAULT_RUN_TIMEOUT_S, Died, Error, JobOutcome, Ok, TimedOut, Worker
 
 #: Categories after which the CUDA context of the process that saw them is unusable.
 STICKY = frozenset({Category.ILLEGAL_MEMORY_ACCESS, Category.DEVICE_ASSERT, Category.LAUNCH_FAILURE})
+#: Compile timeouts a case's budget allows for: two attempts and one wait for the lock.
+COMPILE_ATTEMPTS_BUDGET = 3
 #: Seconds a fresh worker may take to start, import torch/triton/helion and pass its health check.
 HEALTH_TIMEOUT_S = 180.0
 
@@ -47,7 +49,7 @@ class CaseJob:
         record = execute.check_case(spec, self.case, self.opts)
         if record.category is Category.CUDA_OOM:
             _free_memory()
-        return JobOutcome("ok", result=record, seconds=record.duration_s)
+        return Ok(record, seconds=record.duration_s)
 
 
 @dataclass(frozen=True)
@@ -67,7 +69,7 @@ class HealthJob:
             torch.cuda.synchronize()
         if total != float((1 << 20) * ((1 << 20) - 1)):
             raise RuntimeError(f"health check computed {total}")
-        return JobOutcome("ok", seconds=time.perf_counter() - started)
+        return Ok(seconds=time.perf_counter() - started)
 
 
 _configured = False
@@ -124,7 +126,7 @@ class CaseRunner:
         problem = ""
         for _ in range(2):
             outcome = self._worker.run(HealthJob(self.opts), HEALTH_TIMEOUT_S)
-            if outcome.kind == "ok":
+            if isinstance(outcome, Ok):
                 return None
             problem = _describe(outcome)
             self._worker.kill()
@@ -143,9 +145,11 @@ class CaseRunner:
                 )
         started = time.monotonic()
         # A compile inside the case has its own, shorter timeout (--compile-timeout); the run
-        # timeout covers everything else, so it never fires first on a slow compile.
+        # timeout covers everything else, so it never fires first on a slow compile: a compile
+        # may take its timeout twice (a starved attempt is retried alone, checker.alone) and
+        # wait up to one more for the compiles running when the retry asked to be alone.
         compiles = self.opts.compile_level(executes=True) is not None
-        budget = self.run_timeout + (self.opts.compile_timeout if compiles else 0.0)
+        budget = self.run_timeout + (COMPILE_ATTEMPTS_BUDGET * self.opts.compile_timeout if compiles else 0.0)
         try:
             outcome = self._worker.run(CaseJob(kernel_file, spec_name, case, self.opts), budget)
         except BaseException:
@@ -153,7 +157,7 @@ class CaseRunner:
             # still be busy with it and would answer the next case with this case's record.
             self._worker.kill()
             raise
-        if outcome.kind == "ok" and getattr(outcome.result, "case", None) != case:
+        if isinstance(outcome, Ok) and getattr(outcome.result, "case", None) != case:
             self._worker.kill()
             return self._record(
                 case,
@@ -163,7 +167,7 @@ class CaseRunner:
                 {"worker_recycled": True},
                 signature_text="case worker answered for another case",
             )
-        if outcome.kind == "ok":
+        if isinstance(outcome, Ok):
             record: Record = outcome.result
             if record.category in STICKY:
                 # The CUDA context is gone: the next case gets a fresh, health-checked worker.
@@ -174,16 +178,23 @@ class CaseRunner:
                     fields={**record.fields, "worker_recycled": True},
                 )
             return record
-        if outcome.kind == "timeout":
+        if isinstance(outcome, TimedOut):
             return self._record(
                 case,
                 Category.RUN_TIMEOUT,
-                f"case exceeded --run-timeout {self.run_timeout:g} s (+ --compile-timeout "
-                f"{self.opts.compile_timeout:g} s when it compiles); its worker's process group "
-                "was killed",
-                {"seconds": round(time.monotonic() - started, 3), "timeout_s": self.run_timeout},
+                f"case exceeded --run-timeout {self.run_timeout:g} s (+ {COMPILE_ATTEMPTS_BUDGET} x "
+                f"--compile-timeout {self.opts.compile_timeout:g} s when it compiles); its worker's "
+                "process group was killed",
+                {
+                    "seconds": round(time.monotonic() - started, 3),
+                    "timeout_s": self.run_timeout,
+                    "cpu_s": outcome.cpu_s,
+                },
             )
         self._worker.kill()
+        if isinstance(outcome, Error):
+            # The job raised outside check_case (e.g. the kernel file no longer loads here).
+            return self._record(case, Category.WORKER_DIED, _describe(outcome), {"worker_recycled": True})
         return self._record(
             case,
             Category.WORKER_DIED,
@@ -212,14 +223,15 @@ class CaseRunner:
 
 
 def _describe(outcome: JobOutcome) -> str:
-    if outcome.kind == "died":
-        how = f"signal {outcome.signal}" if outcome.signal else f"exit status {outcome.exit_status}"
-        return f"worker died ({how})\nworker output:\n{outcome.stderr_tail}"
-    if outcome.kind == "timeout":
-        return "timed out"
-    if outcome.kind == "error":
-        return f"{outcome.diagnosis.message}\n{outcome.stderr_tail}"
-    return outcome.kind
+    match outcome:
+        case Died():
+            return f"worker died ({outcome.how})\nworker output:\n{outcome.stderr_tail}"
+        case TimedOut():
+            return f"timed out after {outcome.seconds:g} s"
+        case Error():
+            return f"{outcome.diagnosis.message}\n{outcome.stderr_tail}"
+        case Ok():
+            return "ok"
 
 
 _runner: CaseRunner | None = None

@@ -22,8 +22,9 @@ from typing import Any
 import torch
 
 from checker import codegen, diagnostics, interpreter, toolchain
+from checker.attempts import CompileAttempts, compile_attempts
 from checker.compile import Level, describe_args
-from checker.model import CaseId, Category, Record
+from checker.model import CaseId, Category, Mode, Record
 from checker.numerics import (
     PoisonOutputs,
     Verdict,
@@ -32,7 +33,15 @@ from checker.numerics import (
     changed_elements,
     compare,
 )
-from checker.pool import DEFAULT_COMPILE_TIMEOUT_S, CompileJob, CompileWorker, JobOutcome
+from checker.pool import (
+    DEFAULT_COMPILE_TIMEOUT_S,
+    CompileJob,
+    CompileWorker,
+    Died,
+    Error,
+    Ok,
+    TimedOut,
+)
 from checker.spec import DTYPES_BY_NAME, KernelSpec, Output
 from checker.sweep import derived_seed, sample_configs, sampled_index
 from checker.targets import Target, interpreter_grid
@@ -305,7 +314,8 @@ def check_case(spec: KernelSpec, case: CaseId, opts: RunOptions) -> Record:
     started = time.perf_counter()
     stages: dict[str, float] = {}
     config: Any = None
-    mode = "native" if opts.native else ("interpreter" if spec.is_small(case.shape) else "codegen-only")
+    small = spec.is_small(case.shape)
+    mode = Mode.NATIVE if opts.native else (Mode.INTERPRETER if small else Mode.CODEGEN_ONLY)
 
     def record(category: Category, message: str = "", **kw: Any) -> Record:
         cfg = getattr(config, "config", None)
@@ -337,25 +347,27 @@ def check_case(spec: KernelSpec, case: CaseId, opts: RunOptions) -> Record:
             stages[stage] = round(time.perf_counter() - t0, 4)
 
     try:
-        runs = mode != "codegen-only"
+        runs = mode is not Mode.CODEGEN_ONLY
         prep = timed(
             "prepare", lambda: _prepare(spec, case.shape, case.dtype, opts.sweep_seed, opts.device, runs)
         )
         config = _config_for(spec, prep, case, opts)
         code = timed("codegen", lambda: codegen.generate(prep.bound, config))
         compiled: dict[str, Any] = {}
-        level = opts.compile_level(executes=mode != "codegen-only")
-        if level is not None and mode == "codegen-only":
-            mode = "compile-only"
+        level = opts.compile_level(executes=runs)
+        if level is not None and mode is Mode.CODEGEN_ONLY:
+            mode = Mode.COMPILE_ONLY
         if level is not None:
-            outcome = _cross_compile(spec, prep, code, opts, level)
-            stages["compile"] = round(outcome.seconds, 4)
-            failure = _compile_failure(outcome, opts)
+            attempt = _cross_compile(spec, prep, code, opts, level)
+            stages["compile"] = round(attempt.seconds, 4)
+            failure = _compile_failure(attempt, opts)
             if failure is not None:
                 return diagnosed(failure)
-            compiled = outcome.result.fields()
+            assert isinstance(attempt.outcome, Ok)
+            outcome = attempt.outcome
+            compiled = {**attempt.fields(), **outcome.result.fields()}
             stages.update({f"compile.{k}": v for k, v in outcome.result.stage_s.items()})
-        if mode in ("codegen-only", "compile-only"):
+        if mode in (Mode.CODEGEN_ONLY, Mode.COMPILE_ONLY):
             return record(
                 Category.NOT_RUN,
                 "full shape on a CPU-only machine: "
@@ -367,7 +379,7 @@ def check_case(spec: KernelSpec, case: CaseId, opts: RunOptions) -> Record:
                 + ", not executed",
                 fields={"reason": "no GPU", "code_lines": code.count("\n") + 1, **compiled},
             )
-        if mode == "interpreter":
+        if mode is Mode.INTERPRETER:
             dtypes = {v.dtype for v in prep.inputs if isinstance(v, torch.Tensor)}
             reason = interpreter.unsupported_reason(code, dtypes)
             if reason:
@@ -391,7 +403,7 @@ def check_case(spec: KernelSpec, case: CaseId, opts: RunOptions) -> Record:
                 f"outputs declares {len(declared)} ({names})",
             )
         entry = codegen.load(code, spec.kernel.name)
-        if mode == "interpreter":
+        if mode is Mode.INTERPRETER:
             interpreter.install_shims(codegen.module_of(entry))
         args = tuple(_clone(v) for v in prep.inputs)
         launches: list[bool] = []
@@ -425,12 +437,12 @@ _worker: CompileWorker | None = None
 
 def _cross_compile(
     spec: KernelSpec, prep: _Prepared, code: str, opts: RunOptions, level: Level
-) -> JobOutcome:
+) -> CompileAttempts:
     global _worker
     if _worker is None:
         _worker = CompileWorker()
     job = CompileJob(code, spec.kernel.name, describe_args(prep.inputs), opts.target, level.value)
-    return _worker.run(job, opts.compile_timeout)
+    return compile_attempts(_worker, job, opts.compile_timeout)
 
 
 def shutdown() -> None:
@@ -441,38 +453,54 @@ def shutdown() -> None:
         _worker = None
 
 
-def _compile_failure(outcome: JobOutcome, opts: RunOptions) -> diagnostics.Diagnosis | None:
+def _compile_failure(compiled: CompileAttempts, opts: RunOptions) -> diagnostics.Diagnosis | None:
     """The diagnosis of a failed cross-compile, None if it succeeded."""
-    if outcome.kind == "ok":
-        return None
-    if outcome.kind == "error":
-        d: diagnostics.Diagnosis = diagnostics.with_compiler_log(outcome.diagnosis, outcome.stderr_tail)
-        return dataclasses.replace(d, fields={**d.fields, "compile_s": round(outcome.seconds, 4)})
-    if outcome.kind == "timeout":
-        message = (
-            f"compile for {opts.target.name} exceeded {opts.compile_timeout:g} s; "
-            "the worker's process group was killed"
-        )
-        return diagnostics.Diagnosis(
-            Category.COMPILE_TIMEOUT,
-            message,
-            diagnostics.signature(Category.COMPILE_TIMEOUT, "compile timeout"),
-            {"seconds": outcome.seconds, "timeout_s": opts.compile_timeout},
-        )
-    crashed = bool(outcome.fields.get("crash_signal"))
-    category = Category.COMPILER_CRASH if crashed else Category.WORKER_DIED
-    how = f"signal {outcome.signal}" if outcome.signal else f"exit status {outcome.exit_status}"
-    tail = diagnostics.sanitize(outcome.stderr_tail, limit=2000)
-    return diagnostics.Diagnosis(
-        category,
-        f"compile worker died ({how}) while compiling for {opts.target.name}\nstderr tail:\n{tail}",
-        diagnostics.signature(category, f"compile worker died {how}"),
-        {
-            "signal": outcome.signal,
-            "exit_status": outcome.exit_status,
-            "stage": "native" if crashed else None,
-        },
-    )
+    outcome = compiled.outcome
+    attempts = compiled.fields()
+    match outcome:
+        case Ok():
+            return None
+        case Error():
+            d: diagnostics.Diagnosis = diagnostics.with_compiler_log(outcome.diagnosis, outcome.stderr_tail)
+            return dataclasses.replace(d, fields={**d.fields, **attempts})
+        case TimedOut():
+            how = (
+                "twice, the second time alone"
+                if compiled.first is not None
+                else f"using {outcome.cpu_s:g} s of CPU time"
+                if outcome.cpu_s is not None
+                else "once"
+            )
+            message = (
+                f"compile for {opts.target.name} exceeded {opts.compile_timeout:g} s ({how}); "
+                "the worker's process group was killed"
+            )
+            return diagnostics.Diagnosis(
+                Category.COMPILE_TIMEOUT,
+                message,
+                diagnostics.signature(Category.COMPILE_TIMEOUT, "compile timeout"),
+                {
+                    "seconds": outcome.seconds,
+                    "cpu_s": outcome.cpu_s,
+                    "timeout_s": opts.compile_timeout,
+                    **attempts,
+                },
+            )
+        case Died():
+            category = Category.COMPILER_CRASH if outcome.crash_signal else Category.WORKER_DIED
+            tail = diagnostics.sanitize(outcome.stderr_tail, limit=2000)
+            return diagnostics.Diagnosis(
+                category,
+                f"compile worker died ({outcome.how}) while compiling for {opts.target.name}\n"
+                f"stderr tail:\n{tail}",
+                diagnostics.signature(category, f"compile worker died {outcome.how}"),
+                {
+                    "signal": outcome.signal,
+                    "exit_status": outcome.exit_status,
+                    "stage": "native" if outcome.crash_signal else None,
+                    **attempts,
+                },
+            )
 
 
 def _run(entry: Any, args: tuple[Any, ...], native: bool, launches: list[bool]) -> Any:
@@ -633,7 +661,7 @@ def unconfigured_record(
     return Record(
         case=case,
         category=category,
-        mode="native" if opts.native else "interpreter",
+        mode=Mode.NATIVE if opts.native else Mode.INTERPRETER,
         target=opts.target.name,
         config=None,
         config_repr=None,

@@ -58,6 +58,28 @@ class Category(enum.StrEnum):
         return self in _SKIPS
 
 
+class Mode(enum.StrEnum):
+    """How a record's case was checked (docs/records.md); a closed set like :class:`Category`."""
+
+    #: Compiled and run on the local GPU.
+    NATIVE = "native"
+    #: Small shape on CPU: compiled for the target (``--compile``), run under the Triton
+    #: interpreter.
+    INTERPRETER = "interpreter"
+    #: Full shape on CPU with ``--compile off``: code generated only.
+    CODEGEN_ONLY = "codegen-only"
+    #: Full shape on CPU: compiled for the target, not run.
+    COMPILE_ONLY = "compile-only"
+    #: A golden (expect file) check (docs/goldens.md).
+    GOLDEN = "golden"
+    #: A kernel module that could not be collected.
+    COLLECTION = "collection"
+    #: A collected case that never reported (:data:`LOST`).
+    LOST = "lost"
+    #: Read from a benchmark log by ``kcheck ingest-log`` (docs/ingest-log.md).
+    INGESTED = "ingested"
+
+
 _SKIPS = frozenset({Category.NOT_RUN, Category.INTERPRETER_UNSUPPORTED})
 _NON_FAILURES = _SKIPS | {Category.PASSED}
 
@@ -128,7 +150,7 @@ class Record:
 
     case: CaseId
     category: Category
-    mode: str  # "interpreter", "native" or "codegen-only"
+    mode: Mode
     target: str
     config: dict[str, Any] | None
     config_repr: str | None
@@ -158,7 +180,10 @@ class Record:
         # Every text a record carries came from a kernel, a compiler or a file name: a lone
         # surrogate (os.fsdecode of a non-UTF-8 path) made execnet fail to send the record to
         # the xdist controller (INTERNALERROR, 6 of 9 records lost). Cleaned once, here.
-        for name in ("message", "signature", "config_repr", "repro", "nodeid", "worker", "mode", "target"):
+        # Typed by the constructor, not by every caller: a plain string becomes a Mode here
+        # (ValueError for one outside the set).
+        object.__setattr__(self, "mode", Mode(self.mode))
+        for name in ("message", "signature", "config_repr", "repro", "nodeid", "worker", "target"):
             value = getattr(self, name)
             if isinstance(value, str) and not value.isascii():
                 object.__setattr__(self, name, encodable(value))
@@ -171,6 +196,7 @@ class Record:
         """Serialize to one JSON line (no trailing newline)."""
         data = asdict(self)
         data["category"] = self.category.value
+        data["mode"] = self.mode.value
         data["case"]["name"] = self.case.name
         return json.dumps(data, sort_keys=True, default=str)
 

@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 
 from checker import diagnostics, toolchain
-from checker.model import CaseId, Category, Record
+from checker.model import CaseId, Category, Mode, Record
 from checker.pool import COMPILE_POLICIES, DEFAULT_COMPILE_TIMEOUT_S, DEFAULT_RUN_TIMEOUT_S
 from checker.spec import KernelSpec, SpecError, specs_of_module
 from checker.sweep import DEFAULT_CONFIGS, SHAPE_SETS, expand
@@ -57,6 +57,8 @@ class _State:
     collected: list[str] | None = None
     #: node ids that reported a second record.
     duplicates: list[str] = dataclasses.field(default_factory=list)
+    #: The run's scratch directory (checker.rundir), created and removed by the controller.
+    run_dir: Any = None
 
 
 STATE = pytest.StashKey[_State]()
@@ -211,6 +213,8 @@ def pytest_configure(config: pytest.Config) -> None:
         targets.use_target_on_cpu(target)
     config.stash[STATE] = state
     if state.is_controller:
+        if not state.collect_only:
+            state.run_dir = _fresh("checker.rundir").create()
         config.pluginmanager.register(_Recorder(state), "kcheck-recorder")
 
 
@@ -236,6 +240,9 @@ def pytest_unconfigure(config: pytest.Config) -> None:
         state.writer.close()
     _fresh("checker.exec_worker").shutdown()
     _fresh("checker.execute").shutdown()
+    if state.run_dir is not None:
+        # After the workers stopped: nothing writes there any more.
+        _fresh("checker.rundir").remove(state.run_dir)
     if state.saved_interpret is None:
         os.environ.pop("TRITON_INTERPRET", None)
     else:
@@ -441,7 +448,7 @@ class CollectionErrorItem(pytest.Item):
         self.record = Record(
             case=CaseId(kernel=kernel, shape=(), dtype="", config="collection"),
             category=Category.COLLECTION_ERROR,
-            mode="collection",
+            mode=Mode.COLLECTION,
             target="-",
             config=None,
             config_repr=None,

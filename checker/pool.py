@@ -26,7 +26,7 @@ import sys
 import tempfile
 import time
 import traceback
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import IO, Any
 
 #: Default seconds a cross-compile may take (--compile-timeout).
@@ -38,6 +38,11 @@ DEFAULT_RUN_TIMEOUT_S = 300.0
 COMPILE_POLICIES = ("auto", "off", "check", "full")
 #: Seconds between SIGTERM and SIGKILL of a timed-out worker's process group.
 KILL_GRACE_S = 2.0
+#: Seconds a fresh worker may take to start and import WARM_MODULES (pool.WarmUp).
+STARTUP_TIMEOUT_S = 180.0
+#: What compile and case jobs import (torch and triton through them; helion): imported before any
+#: job's clock runs.
+WARM_MODULES = ("checker.compile", "checker.diagnostics", "checker.targets", "checker.execute", "helion.runtime")
 #: Characters of worker stderr kept in a crash record.
 STDERR_TAIL = 4000
 _CRASH_SIGNALS = {signal.SIGSEGV, signal.SIGABRT, signal.SIGBUS, signal.SIGILL, signal.SIGFPE}
@@ -52,7 +57,9 @@ class CompileJob:
     args: tuple[Any, ...]
     target: Any  # checker.targets.Target
     level: str = "full"  # checker.compile.Level
-    # Test hook: "segv", "abort", "exit" or "hang" make the worker misbehave for real.
+    # Test hook: "segv", "abort", "exit" or "hang" (waits, ignoring SIGTERM) make the worker
+    # misbehave for real; "spin" keeps a CPU busy until killed (a really slow compile);
+    # "stall-once:PATH" waits like a starved compile the first time (creating PATH), then compiles.
     fault: str | None = None
 
     def handle(self) -> JobOutcome:
@@ -61,22 +68,72 @@ class CompileJob:
 
 
 @dataclass(frozen=True)
-class JobOutcome:
-    """The worker's answer, or what the supervisor saw happen to it.
+class WarmUp:
+    """The first job of every worker: the imports jobs need (WARM_MODULES), before any job's
+    clock runs."""
 
-    ``kind`` is ``ok`` (``result`` is a CompileResult), ``error`` (``diagnosis`` from
-    checker.diagnostics.classify in the worker), ``timeout``, or ``died`` (``signal`` or
-    ``exit_status``, ``stderr_tail``).
+    def handle(self) -> JobOutcome:
+        import importlib
+
+        started = time.perf_counter()
+        for name in WARM_MODULES:
+            importlib.import_module(name)
+        return Ok(seconds=time.perf_counter() - started)
+
+
+@dataclass(frozen=True)
+class Ok:
+    """The job finished: ``result`` is what it made (a CompileResult, a Record, None for a
+    health check); ``seconds`` its wall time in the worker; ``stderr_tail`` what it printed."""
+
+    result: Any = None
+    seconds: float = 0.0
+    stderr_tail: str = ""
+
+
+@dataclass(frozen=True)
+class Error:
+    """The job raised and the worker survived: ``diagnosis`` is checker.diagnostics.classify's."""
+
+    diagnosis: Any
+    seconds: float = 0.0
+    stderr_tail: str = ""
+
+
+@dataclass(frozen=True)
+class TimedOut:
+    """The supervisor killed the worker's process group after ``timeout_s`` seconds of wall time.
+
+    ``cpu_s`` is the CPU time (user + system, seconds) the group had used by then, read from
+    /proc just before the kill (None where /proc is not readable): a compile that got far less
+    CPU than wall time was starved by other work, not slow (docs/architecture.md).
     """
 
-    kind: str
-    result: Any = None
-    diagnosis: Any = None
+    seconds: float
+    timeout_s: float
+    cpu_s: float | None = None
+
+
+@dataclass(frozen=True)
+class Died:
+    """The worker exited without answering: killed by ``signal`` (a name such as ``SIGSEGV``) or
+    exited with ``exit_status``; ``crash_signal`` is True for SIGSEGV/SIGABRT/SIGBUS/SIGILL/SIGFPE;
+    ``stderr_tail`` is the last STDERR_TAIL bytes it wrote."""
+
     seconds: float = 0.0
     signal: str | None = None
     exit_status: int | None = None
     stderr_tail: str = ""
-    fields: dict[str, Any] = field(default_factory=dict)
+    crash_signal: bool = False
+
+    @property
+    def how(self) -> str:
+        """``signal SIGSEGV`` or ``exit status 3``."""
+        return f"signal {self.signal}" if self.signal else f"exit status {self.exit_status}"
+
+
+#: The worker's answer, or what the supervisor saw happen to it: a closed set of four.
+JobOutcome = Ok | Error | TimedOut | Died
 
 
 def _write_frame(stream: IO[bytes], obj: Any) -> None:
@@ -138,9 +195,23 @@ class Worker:
         return self._proc is not None and self._proc.poll() is None
 
     def run(self, job: Any, timeout_s: float) -> JobOutcome:
-        """Run ``job`` in the worker, waiting at most ``timeout_s`` seconds for its answer."""
-        proc = self._proc if self._proc is not None and self._proc.poll() is None else self._start()
-        assert proc.stdin is not None and proc.stdout is not None
+        """Run ``job`` in the worker, waiting at most ``timeout_s`` seconds for its answer.
+
+        A worker started for this job first imports what jobs use (:class:`WarmUp`, up to
+        STARTUP_TIMEOUT_S), so that ``timeout_s`` measures the job, not the interpreter's start:
+        a compile timeout once counted a fresh worker's imports, which take seconds on a loaded
+        machine. A worker that fails to start answers with its own Died or TimedOut.
+        """
+        if self._proc is None or self._proc.poll() is not None:
+            self._start()
+            warm = self._exchange(WarmUp(), STARTUP_TIMEOUT_S)
+            if not isinstance(warm, Ok):
+                return warm
+        return self._exchange(job, timeout_s)
+
+    def _exchange(self, job: Any, timeout_s: float) -> JobOutcome:
+        proc = self._proc
+        assert proc is not None and proc.stdin is not None and proc.stdout is not None
         log_start = self._stderr_size()
         started = time.monotonic()
         from checker import loader
@@ -156,15 +227,16 @@ class Worker:
                 else _read_exact(proc.stdout.fileno(), struct.unpack("<Q", header)[0], None)
             )
         except TimeoutError:
+            cpu_s = group_cpu_seconds(proc.pid)
             self.kill()
-            return JobOutcome(
-                "timeout", seconds=round(time.monotonic() - started, 3), fields={"timeout_s": timeout_s}
-            )
+            return TimedOut(round(time.monotonic() - started, 3), timeout_s, cpu_s)
         except BrokenPipeError:
             body = None
         if body is None:
             return self._died(started)
         outcome: JobOutcome = pickle.loads(body)
+        if isinstance(outcome, TimedOut):
+            raise TypeError("a worker never answers TimedOut; only its supervisor decides that")
         # What the job printed (MLIR diagnostics name a failing pass; device asserts flood),
         # after what the worker itself reported (the traceback of a job that raised).
         printed = self.log_since(log_start)
@@ -178,13 +250,12 @@ class Worker:
         tail = self._stderr_tail()
         self.kill()
         sig = signal.Signals(-status).name if status < 0 else None
-        return JobOutcome(
-            "died",
+        return Died(
             seconds=round(time.monotonic() - started, 3),
             signal=sig,
             exit_status=status if status >= 0 else None,
             stderr_tail=tail,
-            fields={"crash_signal": status < 0 and signal.Signals(-status) in _CRASH_SIGNALS},
+            crash_signal=status < 0 and signal.Signals(-status) in _CRASH_SIGNALS,
         )
 
     def _stderr_size(self) -> int:
@@ -257,6 +328,29 @@ class Worker:
         return self._proc.pid if self._proc is not None else None
 
 
+def group_cpu_seconds(pgid: int) -> float | None:
+    """CPU seconds (user + system) used so far by the live processes of process group ``pgid``,
+    from /proc/<pid>/stat; None where /proc cannot be read (not Linux). Children that already
+    exited count only once reaped by their parent (cutime/cstime of the parent)."""
+    ticks = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+    total = 0
+    try:
+        pids = [name for name in os.listdir("/proc") if name.isdigit()]
+    except OSError:
+        return None
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/stat", "rb") as f:
+                stat = f.read().decode("ascii", "replace")
+        except OSError:
+            continue  # gone since listdir
+        # The command name may hold spaces and parentheses: fields start after the last ")".
+        fields = stat[stat.rindex(")") + 2 :].split()
+        if int(fields[2]) == pgid:  # field 5, pgrp
+            total += sum(int(v) for v in fields[11:15])  # utime stime cutime cstime
+    return round(total / ticks, 3)
+
+
 #: The name the compile stage uses (every Worker can compile).
 CompileWorker = Worker
 
@@ -276,12 +370,20 @@ def _handle(job: CompileJob) -> JobOutcome:
         # Like a compile stuck in native code: ignores SIGTERM, so SIGKILL must follow.
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
         subprocess.run(["sleep", "600"], check=False)
+    elif job.fault == "spin":
+        while True:
+            pass
+    elif job.fault is not None and job.fault.startswith("stall-once:"):
+        marker = job.fault.split(":", 1)[1]
+        if not os.path.exists(marker):
+            open(marker, "w").close()
+            time.sleep(600)
     started = time.perf_counter()
     try:
         result = compile_for_target(job.code, job.entry, job.args, job.target, Level(job.level))
     except Exception as exc:
-        return JobOutcome("error", diagnosis=diagnostics.classify(exc), seconds=time.perf_counter() - started)
-    return JobOutcome("ok", result=result, seconds=result.seconds)
+        return Error(diagnostics.classify(exc), seconds=time.perf_counter() - started)
+    return Ok(result, seconds=result.seconds)
 
 
 def _serve() -> None:
@@ -303,7 +405,7 @@ def _serve() -> None:
             loader.register_all(modules)
             outcome = job.handle()
         except BaseException:
-            outcome = JobOutcome("died", stderr_tail=traceback.format_exc()[-STDERR_TAIL:])
+            outcome = Died(stderr_tail=traceback.format_exc()[-STDERR_TAIL:])
         _write_frame(out, outcome)
 
 

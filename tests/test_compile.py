@@ -10,7 +10,7 @@ import torch
 
 from checker.compile import max_warps_for_registers
 from checker.model import Category
-from checker.pool import CompileJob, CompileWorker
+from checker.pool import CompileJob, CompileWorker, Died, Error, TimedOut
 from checker.report.jsonl import read_records
 from checker.targets import get_target
 
@@ -91,7 +91,7 @@ def test_hanging_compile_is_killed_with_its_process_group() -> None:
     worker = CompileWorker()
     try:
         outcome = worker.run(CompileJob("", "x", (), get_target("sm_90"), fault="hang"), timeout_s=1.0)
-        assert outcome.kind == "timeout"
+        assert isinstance(outcome, TimedOut)
         assert worker.pid is None
     finally:
         worker.close()
@@ -102,10 +102,10 @@ def test_crashing_worker_is_reported_and_replaced(fault: str, sig: str) -> None:
     worker = CompileWorker()
     try:
         outcome = worker.run(CompileJob("", "x", (), get_target("sm_90"), fault=fault), timeout_s=60)
-        assert outcome.kind == "died" and outcome.signal == sig and outcome.fields["crash_signal"]
+        assert isinstance(outcome, Died) and outcome.signal == sig and outcome.crash_signal
         # The next job gets a fresh worker: a bad (empty) program is an ordinary error again.
         again = worker.run(CompileJob("", "x", (), get_target("sm_90")), timeout_s=60)
-        assert again.kind == "error"
+        assert isinstance(again, Error)
     finally:
         worker.close()
 
@@ -116,7 +116,7 @@ def test_no_orphans_after_a_hang() -> None:
     pgid = worker.pid
     assert pgid is not None
     outcome = worker.run(CompileJob("", "x", (), get_target("sm_90"), fault="hang"), timeout_s=1.0)
-    assert outcome.kind == "timeout"
+    assert isinstance(outcome, TimedOut)
     assert _live_members(pgid) == [], "the worker and its child (sleep) must be gone"
     worker.close()
 

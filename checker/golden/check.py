@@ -26,11 +26,11 @@ from typing import Any
 from checker import diagnostics, toolchain
 from checker.golden import cases, expect, paths, store, summary
 from checker.golden.normalize import normalize
-from checker.model import Category, Record
+from checker.model import Category, Mode, Record
 from checker.spec import KernelSpec
 
 #: Record ``mode`` of every golden record.
-MODE = "golden"
+MODE = Mode.GOLDEN
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,7 @@ import math
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from checker.model import SCHEMA_VERSION, Category, Record
+from checker.model import SCHEMA_VERSION, Category, Mode, Record
 
 #: Longest results.jsonl line read, in bytes. A real record is a few KiB (messages are cut to
 #: 20,000 characters when recorded, golden diffs are bounded); a longer line is rejected before
@@ -78,10 +78,12 @@ def _number_map(value: object) -> bool:
     return isinstance(value, dict) and all(_is_number(v) for v in value.values())
 
 
+_MODES = frozenset(m.value for m in Mode)
+
 #: Top-level fields and what each must be. A field a Record gains later and that is not listed
 #: here is left to Record.from_json (it still rejects keys it does not know).
 _FIELD_CHECKS: Mapping[str, tuple[Callable[[object], bool], str]] = {
-    "mode": (_is_str, "a string"),
+    "mode": (lambda v: isinstance(v, str) and v in _MODES, f"one of {', '.join(sorted(_MODES))}"),
     "target": (_is_str, "a string"),
     "config": (_opt(lambda v: isinstance(v, dict)), "an object or null"),
     "config_repr": (_opt(_is_str), "a string or null"),
