@@ -13,10 +13,13 @@ import os
 import sys
 from collections.abc import Sequence
 
+from checker.ingest import command as ingest_command
 from checker.pool import COMPILE_POLICIES, DEFAULT_COMPILE_TIMEOUT_S, DEFAULT_RUN_TIMEOUT_S
 from checker.report import commands as report_commands
 from checker.sweep import DEFAULT_CONFIGS, SHAPE_SETS
 from checker.targets import DEFAULT_TARGET, TARGETS
+from checker.triage import command as triage_command
+from checker.triage import minimize_command, repro_command
 
 
 def _run(args: argparse.Namespace, passthrough: list[str]) -> int:
@@ -46,7 +49,9 @@ def _run(args: argparse.Namespace, passthrough: list[str]) -> int:
         argv += ["-n", args.workers, "--dist", "worksteal"]
     if args.timeout:
         argv += ["--timeout", str(args.timeout)]
-    argv += ["-q", "-rfE", "-p", "no:cacheprovider", *passthrough]
+    # --tb=no: kcheck's own summary shows failures grouped by signature, one block per group
+    # (pytest's one block per failing case was ~900 lines for 3 causes); `-- --tb=short` restores it.
+    argv += ["-q", "-rfE", "--tb=no", "-p", "no:cacheprovider", *passthrough]
     if not _plugin_installed():
         # Running from a source tree that was not pip-installed: load the plugin by module name.
         argv = ["-p", "checker.plugin", *argv]
@@ -149,6 +154,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--timeout", type=int, default=900, help="per-case pytest-timeout in seconds (0: none)")
     report_commands.add_parsers(sub)
+    ingest_command.add_parser(sub)
+    repro_command.add_parser(sub)
+    triage_command.add_parser(sub)
+    minimize_command.add_parser(sub)
     return parser
 
 

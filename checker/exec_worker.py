@@ -40,13 +40,15 @@ class CaseJob:
     spec_name: str
     case: CaseId
     opts: RunOptions
+    #: A config dict (or checker.spec.DEFAULT) instead of the one ``case.config`` names.
+    config: Any = None
 
     def handle(self) -> JobOutcome:
         from checker import execute
 
         _setup(self.opts)
         spec = _spec(self.kernel_file, self.spec_name)
-        record = execute.check_case(spec, self.case, self.opts)
+        record = execute.check_case(spec, self.case, self.opts, self.config)
         if record.category is Category.CUDA_OOM:
             _free_memory()
         return Ok(record, seconds=record.duration_s)
@@ -132,8 +134,9 @@ class CaseRunner:
             self._worker.kill()
         return problem
 
-    def check(self, kernel_file: str, spec_name: str, case: CaseId) -> Record:
-        """The record of ``case``, whatever happens to the worker that checks it."""
+    def check(self, kernel_file: str, spec_name: str, case: CaseId, config: Any = None) -> Record:
+        """The record of ``case``, whatever happens to the worker that checks it; ``config``
+        overrides the case's config (:func:`checker.execute.check_case`)."""
         if not self._worker.alive:
             problem = self._healthy()
             if problem is not None:
@@ -151,7 +154,7 @@ class CaseRunner:
         compiles = self.opts.compile_level(executes=True) is not None
         budget = self.run_timeout + (COMPILE_ATTEMPTS_BUDGET * self.opts.compile_timeout if compiles else 0.0)
         try:
-            outcome = self._worker.run(CaseJob(kernel_file, spec_name, case, self.opts), budget)
+            outcome = self._worker.run(CaseJob(kernel_file, spec_name, case, self.opts, config), budget)
         except BaseException:
             # pytest-timeout, Ctrl-C or any error while the worker owns this case: the worker may
             # still be busy with it and would answer the next case with this case's record.

@@ -309,8 +309,21 @@ def _config_for(spec: KernelSpec, prep: _Prepared, case: CaseId, opts: RunOption
     return config
 
 
-def check_case(spec: KernelSpec, case: CaseId, opts: RunOptions) -> Record:
-    """Check one case and return its record; never raises for a kernel's fault."""
+def _override(prep: _Prepared, config: Any) -> Any:
+    if isinstance(config, dict):
+        import helion
+
+        return helion.Config(**config)
+    return codegen.resolve_config(prep.bound, config)
+
+
+def check_case(spec: KernelSpec, case: CaseId, opts: RunOptions, config_override: Any = None) -> Record:
+    """Check one case and return its record; never raises for a kernel's fault.
+
+    ``config_override`` replaces the config ``case.config`` names: a config dict (a record's
+    ``config``, e.g. a probe of the minimal-failing-config search, checker/triage/minimize.py)
+    or ``checker.spec.DEFAULT`` for Helion's default config of the bound kernel.
+    """
     started = time.perf_counter()
     stages: dict[str, float] = {}
     config: Any = None
@@ -351,7 +364,11 @@ def check_case(spec: KernelSpec, case: CaseId, opts: RunOptions) -> Record:
         prep = timed(
             "prepare", lambda: _prepare(spec, case.shape, case.dtype, opts.sweep_seed, opts.device, runs)
         )
-        config = _config_for(spec, prep, case, opts)
+        config = (
+            _config_for(spec, prep, case, opts)
+            if config_override is None
+            else _override(prep, config_override)
+        )
         code = timed("codegen", lambda: codegen.generate(prep.bound, config))
         compiled: dict[str, Any] = {}
         level = opts.compile_level(executes=runs)

@@ -22,6 +22,7 @@ import pytest
 
 from checker import diagnostics, toolchain
 from checker.model import CaseId, Category, Mode, Record
+from checker.pipesafe import PipeSafe
 from checker.pool import COMPILE_POLICIES, DEFAULT_COMPILE_TIMEOUT_S, DEFAULT_RUN_TIMEOUT_S
 from checker.spec import KernelSpec, SpecError, specs_of_module
 from checker.sweep import DEFAULT_CONFIGS, SHAPE_SETS, expand
@@ -33,7 +34,7 @@ pytest_plugins = ["checker.shard", "checker.gpus", "checker.golden_plugin"]
 RECORD_KEY = "kcheck_record"
 #: Outputs of an earlier run that a new run removes before its first case, so that none of
 #: them describes the old run beside the new run's results (kcheck report writes the last four).
-STALE_OUTPUTS = ("results.jsonl", "junit.xml", "summary.md", "verdict.json", "baseline.jsonl")
+STALE_OUTPUTS = ("results.jsonl", "junit.xml", "summary.md", "verdict.json", "baseline.jsonl", "triage.md")
 
 
 @dataclasses.dataclass
@@ -216,6 +217,7 @@ def pytest_configure(config: pytest.Config) -> None:
         if not state.collect_only:
             state.run_dir = _fresh("checker.rundir").create()
         config.pluginmanager.register(_Recorder(state), "kcheck-recorder")
+        _fresh("checker.progress").register(config)
 
 
 def _fresh(name: str) -> Any:
@@ -230,6 +232,17 @@ def _fresh(name: str) -> Any:
 
 def _no_trace_records(record: logging.LogRecord) -> bool:
     return False
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_sessionstart(session: pytest.Session) -> None:
+    # After pytest's terminal reporter exists, before it writes: `| head` must not cost the run
+    # its junit.xml. TerminalWriter keeps the stream it was made with in a private attribute;
+    # pytest offers no public way to give it another.
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    tw = getattr(reporter, "_tw", None)
+    if tw is not None and not isinstance(getattr(tw, "_file", None), PipeSafe):
+        tw._file = PipeSafe(tw._file)
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:

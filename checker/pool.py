@@ -42,7 +42,13 @@ KILL_GRACE_S = 2.0
 STARTUP_TIMEOUT_S = 180.0
 #: What compile and case jobs import (torch and triton through them; helion): imported before any
 #: job's clock runs.
-WARM_MODULES = ("checker.compile", "checker.diagnostics", "checker.targets", "checker.execute", "helion.runtime")
+WARM_MODULES = (
+    "checker.compile",
+    "checker.diagnostics",
+    "checker.targets",
+    "checker.execute",
+    "helion.runtime",
+)
 #: Characters of worker stderr kept in a crash record.
 STDERR_TAIL = 4000
 _CRASH_SIGNALS = {signal.SIGSEGV, signal.SIGABRT, signal.SIGBUS, signal.SIGILL, signal.SIGFPE}

@@ -71,7 +71,11 @@ def test_timeout_does_not_count_the_workers_start(worker: CompileWorker) -> None
 
 def test_group_cpu_seconds_counts_the_whole_process_group() -> None:
     spinner = subprocess.Popen(
-        [sys.executable, "-c", "import time\nt = time.process_time()\nwhile time.process_time() - t < 1.5: pass"],
+        [
+            sys.executable,
+            "-c",
+            "import time\nt = time.process_time()\nwhile time.process_time() - t < 1.5: pass",
+        ],
         start_new_session=True,
     )
     time.sleep(1.0)

@@ -182,3 +182,63 @@ def test_invariant_helper_catches_a_lost_record(kernel_dir: pytest.Pytester) -> 
     (reports / "results.jsonl").write_text("\n".join(lines[:-1]) + "\n")
     with pytest.raises(AssertionError, match="collected 2 cases, recorded 1"):
         check_run(reports, proc.returncode)
+
+
+def test_golden_symlink_out_of_the_golden_directory_is_a_golden_failure(pytester: pytest.Pytester) -> None:
+    """A golden file that is a symlink to a file outside the golden directory (a pull request
+    can commit one) is refused, with a record; the file it points to is never read or written."""
+    pytester.makeini("[pytest]\nkcheck_kernel_paths = kernels\nkcheck_golden_dir = golden\n")
+    pytester.mkdir("kernels")
+    (pytester.path / "kernels" / "add.py").write_text(kernel_source())
+    outside = pytester.path / "secret.txt"
+    outside.write_text("not a golden file\n")
+    link = pytester.path / "golden" / "cpu-sm_90" / "add" / "64x96-fp32-default.triton"
+    link.parent.mkdir(parents=True)
+    link.symlink_to(outside)
+    for update in ((), ("--update-golden",)):
+        proc = _run(pytester, "-k", "golden and fp32", *update)
+        records = check_run(pytester.path / "reports", proc.returncode)
+        bad = [r for r in records if r.case.config == "default"]
+        assert [r.category for r in bad] == [Category.GOLDEN_DIFF], [r.message[:200] for r in bad]
+        assert "escapes" in bad[0].message
+        assert outside.read_text() == "not a golden file\n", "--update-golden wrote through the link"
+    assert main(["report", str(pytester.path / "reports"), "--out", str(pytester.path / "m"), "--quiet"]) == 1
+
+
+def test_xdist_restart_limit_leaves_lost_records_that_fail_the_run(kernel_dir: pytest.Pytester) -> None:
+    """Without isolation, cases that segfault their xdist worker: past xdist's restart limit the
+    remaining cases never run. They were missing from the records and `kcheck report` exited 0;
+    each is now a lost not-run record, and the run and the report fail."""
+    _hostile(kernel_dir, "os.kill(os.getpid(), signal.SIGSEGV)", when="True")
+    proc = _run(kernel_dir, "--isolate", "off", "-p", "xdist", "-n", "2", "--max-worker-restart", "0")
+    reports = kernel_dir.path / "reports"
+    records = check_run(reports, proc.returncode)
+    assert proc.returncode != 0
+    lost = [r for r in records if r.lost]
+    died = [r for r in records if r.category is Category.WORKER_DIED]
+    assert lost, "with no restarts allowed, some cases never ran"
+    assert died and all(r.fields.get("signal") == "SIGSEGV" for r in died)
+    assert len(lost) + len(died) == 4
+    assert main(["report", str(reports), "--out", str(kernel_dir.path / "m"), "--quiet"]) == 1
+
+
+@pytest.mark.parametrize("pipe", ["tee run.log", "head -1", "true"])
+def test_a_failing_run_through_a_pipe_keeps_its_records_and_exit_status(
+    kernel_dir: pytest.Pytester, pipe: str
+) -> None:
+    """`kcheck run ... | tee log` (with pipefail, as CI shells run) exits non-zero on a failure,
+    and a reader that stops early (`| head -1`) or never reads (`| true`) costs no record:
+    pytest's next write raised BrokenPipeError and junit.xml was never written."""
+    _hostile(kernel_dir, "raise RuntimeError('boom')")
+    run = f"{sys.executable} -m checker.cli run kernels -n 0 --configs 0 --shapes small"
+    command = f"set -o pipefail; {run} | {pipe}"
+    proc = subprocess.run(
+        ["bash", "-c", command], cwd=kernel_dir.path, capture_output=True, text=True, timeout=600, check=False
+    )
+    records = check_run(kernel_dir.path / "reports", proc.returncode)
+    assert proc.returncode != 0 and any(r.failed for r in records)
+    if pipe.startswith("tee"):
+        assert (
+            "reference-error" in (kernel_dir.path / "run.log").read_text()
+            or "runtime-error" in (kernel_dir.path / "run.log").read_text()
+        )

@@ -147,7 +147,9 @@ def test_cap_keeps_every_group_headline_and_names_the_artifact() -> None:
     assert len(text) <= COMMENT_CHAR_LIMIT
     assert "artifact `kcheck-reports-sm90`" in text
     assert all(f"`{i:012x}`" in text for i in range(400)), "every group kept"
-    assert text.count("#### ") > 0, "the first groups still have details"
+    assert len(re.findall(r"\]\(triage\.md#group-[0-9a-f]{10}\)", text)) == 400, "every group links"
+    lines = [line for line in text.splitlines() if line.startswith("- **")]
+    assert ": `xxxx" in lines[0] and ": `xxxx" not in lines[-1], "headlines first, in group order"
     small = render(classify(merge([parse_shard("m", (recs[0].to_json() + "\n").encode())])))
     assert "left out" not in small and "x" * 1200 in small
 

@@ -2,9 +2,9 @@
 
 ``kcheck report [SHARD ...] [--baseline BASE ...]`` merges shards into ``<out>/results.jsonl``,
 ``baseline.jsonl`` (the merged baseline it compared with), ``junit.xml``, ``summary.md`` (the PR
-comment) and ``verdict.json``, prints the terminal view and exits 1 when the ``--fail-on`` policy
-finds something (default: new failures, golden changes, unreadable shards), else 0; 2 for usage
-errors.
+comment), ``triage.md`` (failure groups the comment links to) and ``verdict.json``, prints the
+terminal view and exits 1 when the ``--fail-on`` policy finds something (default: new failures,
+golden changes, unreadable shards), else 0; 2 for usage errors.
 
 ``kcheck post`` renders the comment again from ``<reports-dir>/results.jsonl`` and a baseline
 (``--baseline``, else the reports' ``baseline.jsonl``), decides the verdict itself (unreadable
@@ -205,6 +205,8 @@ def run_report(args: argparse.Namespace, env: Mapping[str, str] = os.environ) ->
     statuses = {c.key: c.status.value for c in result.cases}
     junit.write(run.records, out / "junit.xml", corrupt=run.corrupt, statuses=statuses)
     write_atomic(out / "summary.md", summary.render(result, info).encode("utf-8", "surrogatepass"))
+    # Beside the comment, which links each failure group to its entry here (docs/triage.md).
+    write_atomic(out / summary.TRIAGE_FILE, _triage_markdown(run, out))
     verdict.write(decided, out / "verdict.json")
     if not args.quiet:
         from checker.report.terminal import render_classification
@@ -215,11 +217,20 @@ def run_report(args: argparse.Namespace, env: Mapping[str, str] = os.environ) ->
     _say(
         "report",
         f"{len(run.records)} records ({len(result.cases)} cases, {run.reruns} reruns) "
-        f"from {len(run.shards)} shard(s) -> {out}/summary.md, junit.xml, results.jsonl, verdict.json; "
+        f"from {len(run.shards)} shard(s) -> {out}/summary.md, triage.md, junit.xml, results.jsonl, "
+        f"verdict.json; "
         f"exit {decided.exit_code}: {reasons}",
         env,
     )
     return decided.exit_code
+
+
+def _triage_markdown(run: MergedRun, out: Path) -> bytes:
+    from checker.triage.group import triage
+    from checker.triage.render import render_markdown
+
+    text = render_markdown(triage([(str(out / "results.jsonl"), run.records)]))
+    return text.encode("utf-8", "surrogatepass")
 
 
 def _jsonl(run: MergedRun) -> bytes:

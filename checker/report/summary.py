@@ -3,13 +3,16 @@
 Layout: a hidden marker (how ``kcheck post`` finds its own comment), a verdict line; toolchain,
 target, commit and run link; a counts table per kernel; then groups of cases sharing a category
 and signature, in this order: new failures, golden changes, pre-existing failures, flaky cases,
-fixed cases; unreadable shards last. Each group shows its category, signature, how many cases
-share it, one representative case with its key fields and repro command.
+fixed cases; unreadable shards last. Groups are split as triage.md splits them (mismatch
+categories per kernel, numel overflows per limit: checker/triage/group.py). Each group shows its
+category, signature, how many cases share it, its headline, a link to its triage.md section, one
+representative case with its key fields and repro command.
 
 Size: GitHub rejects comment bodies over 65,536 characters (REST API, "body is too long"); the
 renderer also stays under 262,144 bytes (65,536 four-byte characters). Every group keeps at least
-a one-line headline; details are added group by group in the order above while they fit, and a
-note names the artifact holding the full report whenever anything was left out.
+its one-line entry; then, while they fit and in the order above, every group's headline, then
+details group by group; a note names the artifact holding the full report whenever anything was
+left out.
 
 Untrusted text (kernel names, messages, configs, diffs) is only shown as code
 (:mod:`checker.report.escape`), so no @mention, link, HTML or table break renders live.
@@ -24,6 +27,7 @@ from dataclasses import dataclass
 from checker.model import Record
 from checker.report.baseline import GOLDEN_CATEGORIES, CaseResult, Classification, Group, Status
 from checker.report.escape import html_code, md_block, md_code
+from checker.triage.group import anchor_of, format_knobs, headline, shown_record, split_groups
 
 #: GitHub's limit on an issue comment body, in characters (REST API: "body is too long
 #: (maximum is 65536 characters)").
@@ -38,6 +42,12 @@ MAX_LISTED_CASES = 40
 MAX_DIFF_CHARS = 12_000
 #: Characters of one failure message shown in the comment.
 MAX_MESSAGE_CHARS = 1_500
+#: Characters of a group's headline (the most informative line of its message) in the comment.
+MAX_HEADLINE_CHARS = 120
+#: The triage file ``kcheck report`` writes beside summary.md; each group links to its entry.
+TRIAGE_FILE = "triage.md"
+#: Levels of detail of a group (see _group_levels): bare line, line with headline, compact, full.
+_LEVELS = 4
 #: Kernels listed in the counts table (kernels with new failures or golden changes first); the
 #: total row still counts every case. Bounds the part of the comment that is never cut.
 MAX_TABLE_KERNELS = 100
@@ -89,7 +99,8 @@ class RunInfo:
 
 @dataclass
 class _Block:
-    """One piece of the comment at increasing levels of detail (index 0: the shortest)."""
+    """One piece of the comment at increasing levels of detail (index 0: the shortest; a group
+    has :data:`_LEVELS`: its line, the line with its headline, compact details, full details)."""
 
     levels: list[str]
     level: int = 0
@@ -205,7 +216,8 @@ def _key_fields(rec: Record) -> list[str]:
     items = [
         f"{md_code(k, limit=60)} {md_code(str(v), limit=120)}"
         for k, v in sorted(rec.fields.items())
-        if k != "diff"
+        # The diff has its own block, the minimal config its own line.
+        if k not in ("diff", "minimal_config", "minimal_config_search")
     ]
     cmp = rec.comparison
     if cmp is not None:
@@ -238,16 +250,36 @@ def _case_line(case: CaseResult, status: Status, baseline_given: bool) -> str:
 
 def _group_levels(index: int, group: Group, baseline_given: bool) -> list[str]:
     rep = group.representative
-    rec = rep.record if group.status is not Status.FIXED else (rep.base_record or rep.record)
+    rec = shown_record(rep, group.status)
     sig = f" · {md_code(group.signature)}" if group.signature else ""
     count = _plural(len(group.cases), "case")
     title = f"{md_code(group.category.value)}{sig} · {count}"
     short_case = rep.record.case.name
-    headline = f"- **{index}.** {title}, e.g. {md_code(short_case)}"
+    # The anchor is a hash made here, the file name a constant: the only link target in a group.
+    # A fixed case's record is the base's, which this run's triage.md does not hold.
+    # The link text is the anchor: a relative link does not resolve in a PR comment (it does
+    # beside summary.md in the artifact), and the anchor still finds the entry in triage.md.
+    anchor = anchor_of(group)
+    link = f" · [{anchor}]({TRIAGE_FILE}#{anchor})" if group.status is not Status.FIXED else ""
+    what = md_code(headline(rec), limit=MAX_HEADLINE_CHARS)
+    bare = f"- **{index}.** {title}, e.g. {md_code(short_case)}{link}"
+    line = f"- **{index}.** {title}: {what}, e.g. {md_code(short_case)}{link}"
     where = _case_line(rep, group.status, baseline_given)
-    detail = [f"#### {index}. {title}", "", f"- case: {where}"]
+    detail = [f"#### {index}. {title}", "", f"- {what}{link}", f"- case: {where}"]
     if rec.config_repr:
         detail.append(f"- config: {md_code(rec.config_repr, limit=400)}")
+    minimal = next(
+        (
+            (c.record.case.name, found)
+            for c in group.cases
+            if isinstance(found := c.record.fields.get("minimal_config"), dict) and found
+        ),
+        None,
+    )
+    if minimal is not None:
+        # From `kcheck minimize` (docs/triage.md): the knob values that make the case fail.
+        knobs = format_knobs(minimal[1])
+        detail.append(f"- minimal failing config ({md_code(minimal[0])}): {md_code(knobs, limit=400)}")
     detail.append("- " + "; ".join(_key_fields(rec)))
     compact = [*detail]
     if rec.repro:
@@ -292,7 +324,7 @@ def _group_levels(index: int, group: Group, baseline_given: bool) -> list[str]:
         ]
     # Detailed levels carry their own blank lines, so blocks always join with one newline and
     # the size of the whole is the sum of its parts.
-    return [headline, "\n" + "\n".join(compact) + "\n", "\n" + "\n".join(full).rstrip("\n") + "\n"]
+    return [bare, line, "\n" + "\n".join(compact) + "\n", "\n" + "\n".join(full).rstrip("\n") + "\n"]
 
 
 def _corrupt_block(result: Classification) -> str:
@@ -330,7 +362,8 @@ def render(
     head = _header(result, info) + "\n\n" + _table(result) + "\n"
     sections: list[tuple[str, list[_Block]]] = []
     for status, title in _SECTIONS:
-        groups = result.groups(status)
+        # Split like triage.md, so each group links to one entry there.
+        groups = split_groups(result.groups(status))
         if groups:
             heading = (
                 f"\n### {title}: {_plural(len(result.of(status)), 'case')}, {_plural(len(groups), 'group')}\n"
@@ -379,7 +412,7 @@ def render(
             sections.pop()
     # Then more detail, group by group in priority order, while the whole still fits.
     extra = len(more(dropped))
-    for level in (1, 2):
+    for level in range(1, _LEVELS):
         for _, blocks in sections:
             for block in blocks:
                 if block.level != level - 1:
@@ -392,7 +425,7 @@ def render(
                     block.level = level - 1
                 else:
                     size[0], size[1] = grown[0] - extra, grown[1] - extra
-    complete = dropped == 0 and all(b.level == 2 for _, blocks in sections for b in blocks)
+    complete = dropped == 0 and all(b.level == _LEVELS - 1 for _, blocks in sections for b in blocks)
     text = assemble(dropped, not complete)
     if over(_size(text)):  # the arithmetic above is exact; this guards against a future slip
         raise AssertionError(f"summary of {_size(text)} exceeds {limits}")

@@ -1,5 +1,10 @@
 """Terminal summaries (rich): per kernel, cases by category (the run), or by baseline status
-(``kcheck report``).
+(``kcheck report``), then the failures grouped by cause (checker/triage/group.py), one block per
+group with its count, headline and a few example cases.
+
+Width: the terminal's, or ``$COLUMNS``, else 80 (a CI log). The counts table keeps one column per
+category only while every column fits; narrower, the categories of a kernel are one wrapped cell,
+so no kernel or category name is ever cut.
 
 Kernel names, messages and repro commands are record text: they are handed to rich as ``Text``
 (never parsed as rich markup), and the rendered string goes through
@@ -10,8 +15,10 @@ long lines, starting new ones inside a message) is a workflow command.
 from __future__ import annotations
 
 import io
+import shutil
 from collections import Counter, defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 
 from rich.console import Console, RenderableType
 from rich.console import Group as Group_
@@ -21,6 +28,7 @@ from rich.text import Text
 from checker.model import Category, Record
 from checker.report.baseline import Classification, Status
 from checker.report.escape import for_log
+from checker.triage.group import FailureGroup, anchor_of, headline, shown_record, split_groups, triage
 
 _STATUS_STYLE = {
     Status.NEW: "bold red",
@@ -29,11 +37,91 @@ _STATUS_STYLE = {
     Status.FLAKY: "cyan",
     Status.FIXED: "green",
 }
+#: Groups shown in a terminal view; the rest are counted (all are in triage.md / kcheck triage).
+MAX_GROUPS = 20
+#: Example cases named per group.
+MAX_EXAMPLES = 3
+#: Width when neither a terminal nor $COLUMNS says (a CI log).
+DEFAULT_WIDTH = 80
 
 
-def summary_table(records: Iterable[Record]) -> Table:
+def terminal_width() -> int:
+    """Columns of the terminal, else ``$COLUMNS``, else :data:`DEFAULT_WIDTH`."""
+    return shutil.get_terminal_size((DEFAULT_WIDTH, 24)).columns or DEFAULT_WIDTH
+
+
+def to_text(renderable: RenderableType, width: int | None = None, color: bool = False) -> str:
+    """``renderable`` rendered at ``width`` (None: :func:`terminal_width`), plain unless
+    ``color``, escaped for the log in GitHub Actions (:func:`checker.report.escape.for_log`)."""
+    buf = io.StringIO()
+    console = Console(
+        file=buf,
+        width=width or terminal_width(),
+        force_terminal=color,
+        color_system="standard" if color else None,
+        # Only code decides highlighting: record text never gets styled by guessing.
+        highlight=False,
+    )
+    console.print(renderable)
+    text = buf.getvalue()
+    if not color:
+        # rich pads table cells to the full width: trailing blanks only lengthen a log.
+        text = "\n".join(line.rstrip() for line in text.split("\n"))
+    return for_log(text)
+
+
+@dataclass(frozen=True)
+class _Column:
+    name: str
+    style: str | None = None
+
+
+def _counts_view(
+    title: str, rows: Mapping[str, Mapping[str, int]], columns: Sequence[_Column], width: int
+) -> Table:
+    """Per-kernel counts: one column per count while the table fits ``width``, else kernel,
+    cases and one wrapped cell listing the non-zero counts (``93 passed, 2 compiler-crash``)."""
+    totals: Counter[str] = Counter()
+    for counts in rows.values():
+        totals.update(counts)
+    cases = {kernel: sum(counts.values()) for kernel, counts in rows.items()}
+    names = [*rows, "total"]
+    name_w = max(len(n) for n in names)
+    digits = len(str(sum(totals.values())))
+    # rich's box table: one padding space each side of a cell, one rule per column plus one.
+    wide = (name_w + 3) + (max(5, digits) + 3) + sum(max(len(c.name), digits) + 3 for c in columns) + 1
+    table = Table(title=title, show_footer=True)
+    table.add_column("kernel", footer="total", no_wrap=True, overflow="fold")
+    table.add_column("cases", justify="right", footer=str(sum(totals.values())))
+    if wide <= width:
+        for col in columns:
+            table.add_column(col.name, justify="right", footer=str(totals[col.name]), style=col.style)
+        for kernel, counts in rows.items():
+            table.add_row(
+                Text(kernel),
+                str(cases[kernel]),
+                *(str(counts[c.name]) if counts[c.name] else "." for c in columns),
+            )
+        return table
+
+    def cell(counts: Mapping[str, int]) -> Text:
+        text = Text()
+        for col in columns:
+            if counts.get(col.name):
+                if text:
+                    text.append(", ")
+                text.append(f"{counts[col.name]} {col.name}", style=col.style)
+        return text or Text(".")
+
+    table.add_column("outcome", footer=cell(totals), overflow="fold", ratio=1)
+    for kernel, counts in rows.items():
+        table.add_row(Text(kernel), str(cases[kernel]), cell(counts))
+    return table
+
+
+def summary_table(records: Iterable[Record], width: int | None = None) -> Table:
     """A table with one row per kernel plus a total row; failure columns appear only for
-    categories that occurred."""
+    categories that occurred (a wrapped list of them when the columns do not fit ``width``)."""
     per_kernel: dict[str, Counter[Category]] = defaultdict(Counter)
     lost: Counter[str] = Counter()
     for rec in records:
@@ -45,89 +133,151 @@ def summary_table(records: Iterable[Record]) -> Table:
     seen_failures = sorted(
         {c for counts in per_kernel.values() for c in counts if c.is_failure}, key=lambda c: c.value
     )
-    table = Table(title="kcheck summary", show_footer=True)
-    totals: Counter[str] = Counter()
-    table.add_column("kernel", footer="total")
-    columns = ["cases", "passed", *(c.value for c in seen_failures), *(["lost"] if lost else []), "skipped"]
-    rows = []
+    columns = [
+        _Column("passed"),
+        *(_Column(c.value, "red") for c in seen_failures),
+        *([_Column("lost", "red")] if lost else []),
+        _Column("skipped"),
+    ]
+    rows: dict[str, dict[str, int]] = {}
     for kernel in sorted(per_kernel):
         counts = per_kernel[kernel]
-        row = {
-            "cases": sum(counts.values()) + lost[kernel],
+        rows[kernel] = {
             "passed": counts[Category.PASSED],
             "skipped": sum(n for c, n in counts.items() if c.is_skip),
             **{c.value: counts[c] for c in seen_failures},
             **({"lost": lost[kernel]} if lost else {}),
         }
-        totals.update(row)
-        rows.append((kernel, row))
-    for col in columns:
-        style = "red" if col not in ("cases", "passed", "skipped") else None
-        table.add_column(col, justify="right", footer=str(totals[col]), style=style)
-    for kernel, row in rows:
-        table.add_row(Text(kernel), *(str(row[c]) if row[c] else "." for c in columns))
-    return table
+    return _counts_view("kcheck summary", rows, columns, width or terminal_width())
 
 
-def render(records: Iterable[Record], width: int = 120, color: bool = False) -> str:
-    """The summary table as text, for pytest's terminal reporter or a log (escaped for the log
-    in GitHub Actions: :func:`checker.report.escape.for_log`)."""
-    buf = io.StringIO()
-    console = Console(file=buf, width=width, force_terminal=color, color_system="standard" if color else None)
-    console.print(summary_table(records))
-    return for_log(buf.getvalue())
+def group_block(
+    index: int,
+    title: str,
+    count: int,
+    head: str,
+    examples: Sequence[str],
+    *,
+    tag: str = "",
+    style: str | None = None,
+    details: Sequence[tuple[str, str]] = (),
+    repro: str | None = None,
+) -> Table:
+    """One failure group: ``index. title xCOUNT tag``, its headline, ``details`` (label,
+    value), up to :data:`MAX_EXAMPLES` of the distinct ``examples`` (and how many more), the
+    first one's repro. Text wraps inside the block's indented column."""
+    grid = Table.grid(padding=(0, 1))
+    grid.add_column(no_wrap=True, justify="right")
+    grid.add_column(overflow="fold", ratio=1)
+    top = Text()
+    top.append(title, style=style)
+    top.append(f" x{count}", style="bold")
+    if tag:
+        top.append(f"  {tag}", style="dim")
+    grid.add_row(f"{index}.", top)
+    grid.add_row("", Text(head))
+    for label, value in details:
+        line = Text(f"{label}: ", style="dim")
+        line.append(value)
+        grid.add_row("", line)
+    names = list(dict.fromkeys(examples))
+    for i, name in enumerate(names[:MAX_EXAMPLES]):
+        grid.add_row("", Text("e.g. " if i == 0 else "     ").append(name))
+    if len(names) > MAX_EXAMPLES:
+        grid.add_row("", Text(f"     ... and {len(names) - MAX_EXAMPLES} more", style="dim"))
+    if repro:
+        grid.add_row("", Text("repro: ", style="dim").append(repro))
+    return grid
 
 
-def classification_view(result: Classification, max_groups: int = 20) -> Group_:
+def _triage_block(index: int, group: FailureGroup) -> Table:
+    rec = group.representative
+    kernels = group.kernels()
+    return group_block(
+        index,
+        group.key.category.value,
+        group.cases,
+        group.headline,
+        [rec.case.name, *(r.case.name for r in group.records)],
+        tag=f"[{group.key.signature or '-'}]",
+        style="red",
+        details=[("kernels", ", ".join(f"{k} ({n})" for k, n in kernels.most_common(6)))],
+        repro=rec.repro,
+    )
+
+
+def failure_groups_view(records: Iterable[Record], max_groups: int = MAX_GROUPS) -> list[RenderableType]:
+    """The failures of one run grouped by cause (:func:`checker.triage.group.triage`), largest
+    group first, at most ``max_groups`` blocks."""
+    result = triage([("run", list(records))])
+    if not result.groups:
+        return []
+    parts: list[RenderableType] = [
+        Text(
+            f"\nfailures: {result.failing_cases} cases in {len(result.groups)} groups "
+            "(details: kcheck triage)",
+            style="bold",
+        )
+    ]
+    parts += [_triage_block(i, g) for i, g in enumerate(result.groups[:max_groups], 1)]
+    if len(result.groups) > max_groups:
+        parts.append(Text(f"  ... {len(result.groups) - max_groups} more groups: kcheck triage"))
+    return parts
+
+
+def render(records: Iterable[Record], width: int | None = None, color: bool = False) -> str:
+    """The summary table and the failure groups as text, for pytest's terminal reporter or a log
+    (escaped for the log in GitHub Actions: :func:`checker.report.escape.for_log`)."""
+    records = list(records)
+    width = width or terminal_width()
+    return to_text(Group_(summary_table(records, width), *failure_groups_view(records)), width, color)
+
+
+def classification_view(
+    result: Classification, max_groups: int = MAX_GROUPS, width: int | None = None
+) -> Group_:
     """The same summary as the PR comment, for a terminal: status counts per kernel, then the
-    groups (new failures first), each with one case and its repro command. Untrusted text is
-    passed as plain ``Text``, never as rich markup."""
+    groups (new failures first), each with its count, headline, a few cases and a repro command.
+    Untrusted text is passed as plain ``Text``, never as rich markup."""
     per_kernel = result.per_kernel()
     total = result.counts()
-    columns = [s for s in Status if total[s] or s in (Status.NEW, Status.PASSED)]
-    table = Table(title="kcheck report", show_footer=True)
-    table.add_column("kernel", footer="total")
-    table.add_column("cases", justify="right", footer=str(sum(total.values())))
-    for status in columns:
-        style = _STATUS_STYLE.get(status)
-        table.add_column(status.value, justify="right", footer=str(total[status]), style=style)
-    for kernel, counts in per_kernel.items():
-        table.add_row(
-            Text(kernel), str(sum(counts.values())), *(str(counts[s]) if counts[s] else "." for s in columns)
-        )
-    parts: list[RenderableType] = [table]
+    statuses = [s for s in Status if total[s] or s in (Status.NEW, Status.PASSED)]
+    rows = {kernel: {s.value: counts[s] for s in statuses} for kernel, counts in per_kernel.items()}
+    columns = [_Column(s.value, _STATUS_STYLE.get(s)) for s in statuses]
+    parts: list[RenderableType] = [_counts_view("kcheck report", rows, columns, width or terminal_width())]
     if not result.baseline_given:
         parts.append(Text("no baseline given: every failure counts as new", style="yellow"))
     for status in tuple(Status)[:5]:
-        groups = result.groups(status)
+        groups = split_groups(result.groups(status))
         if not groups:
             continue
         parts.append(
             Text(f"\n{status.value}: {len(result.of(status))} cases in {len(groups)} groups", style="bold")
         )
-        for group in groups[:max_groups]:
-            rec = group.representative.record
-            line = Text("  ")
-            line.append(group.category.value, style=_STATUS_STYLE.get(status))
-            line.append(f" [{group.signature or '-'}] x{len(group.cases)}  ")
-            line.append(rec.case.name)
-            first = rec.message.strip().splitlines()[0] if rec.message.strip() else ""
-            if first:
-                line.append(f"\n    {first[:200]}")
-            if rec.repro:
-                line.append(f"\n    repro: {rec.repro}", style="dim")
-            parts.append(line)
+        for i, group in enumerate(groups[:max_groups], 1):
+            rec = shown_record(group.representative, status)
+            link = f" triage.md#{anchor_of(group)}" if status is not Status.FIXED else ""
+            parts.append(
+                group_block(
+                    i,
+                    group.category.value,
+                    len(group.cases),
+                    headline(rec),
+                    [c.record.case.name for c in group.cases],
+                    tag=f"[{group.signature or '-'}]{link}",
+                    style=_STATUS_STYLE.get(status),
+                    repro=rec.repro,
+                )
+            )
         if len(groups) > max_groups:
-            parts.append(Text(f"  ... {len(groups) - max_groups} more groups in summary.md"))
+            parts.append(Text(f"  ... {len(groups) - max_groups} more groups in summary.md, triage.md"))
     for entry in result.corrupt:
         parts.append(Text(f"report-corrupt: {entry.describe()}", style="red"))
     return Group_(*parts)
 
 
-def render_classification(result: Classification, width: int = 120, color: bool = False) -> str:
+def render_classification(result: Classification, width: int | None = None, color: bool = False) -> str:
     """:func:`classification_view` as text, escaped for the log in GitHub Actions
     (:func:`checker.report.escape.for_log`)."""
-    buf = io.StringIO()
-    console = Console(file=buf, width=width, force_terminal=color, color_system="standard" if color else None)
-    console.print(classification_view(result))
-    return for_log(buf.getvalue())
+    width = width or terminal_width()
+    return to_text(classification_view(result, width=width), width, color)

@@ -1,0 +1,192 @@
+"""Logs in, records out: one pass per log file, streamed, written atomically.
+
+Records are spooled to a temporary file as they are found, because a record's ``target`` and
+``toolchain`` are what the whole log reveals and the log may reveal them after the failure
+(a path in a later traceback). At the end of each log the spool is copied to the output with
+those two filled in. Memory stays bounded by the parser's state and one line, whatever the log's
+size; disk use is the records' size.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import tempfile
+from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import BinaryIO, TypeVar
+
+from checker.ingest.events import Finding
+from checker.ingest.parser import LogParser
+from checker.ingest.reader import LineReader
+from checker.ingest.records import to_record
+from checker.model import Record
+
+T = TypeVar("T")
+
+
+class LogUnreadable(Exception):
+    """A log file could not be opened or read; ``path`` names it, ``reason`` says why."""
+
+    def __init__(self, path: str, reason: str) -> None:
+        super().__init__(f"{path}: {reason}")
+        self.path = path
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class FileSummary:
+    """What one log gave: line counts, records per category, what it revealed of the run.
+
+    ``lines`` counts lines and carriage-return segments; ``understood + skipped + oversized``
+    equals ``lines`` plus the oversized ones. ``parser_errors`` counts lines whose handling
+    failed inside the parser (a bug; the line is skipped and the parser starts afresh).
+    """
+
+    path: str
+    bytes_read: int
+    lines: int
+    understood: int
+    skipped: int
+    oversized: int
+    duplicates: int
+    tables: int
+    table_rows: int
+    parser_errors: int
+    target: str
+    toolchain: dict[str, str]
+    categories: dict[str, int]
+    skipped_examples: tuple[tuple[int, str], ...] = ()
+
+    @property
+    def records(self) -> int:
+        return sum(self.categories.values())
+
+
+@dataclass(frozen=True)
+class IngestSummary:
+    """All logs of one ``kcheck ingest-log``: per-file summaries and where records went."""
+
+    files: tuple[FileSummary, ...]
+    out: Path | None = None
+    categories: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def records(self) -> int:
+        return sum(self.categories.values())
+
+
+def ingest_stream(stream: BinaryIO, name: str, write: Callable[[str], object]) -> FileSummary:
+    """Parse the log in ``stream`` (binary, read line by line) and pass each record's JSON line
+    (no newline) to ``write``, in log order, once the log has been read to its end.
+
+    ``name`` goes into each record's ``fields['log_file']``.
+
+    Raises:
+        OSError: reading the stream failed.
+    """
+    parser = LogParser(name)
+    reader = LineReader(stream)
+    categories: Counter[str] = Counter()
+    parser_errors = 0
+    with tempfile.TemporaryFile("w+", encoding="utf-8") as spool:
+
+        def keep(findings: Iterable[Finding]) -> None:
+            for finding in findings:
+                record = to_record(finding, target="unknown", toolchain={})
+                categories[record.category.value] += 1
+                spool.write(record.to_json() + "\n")
+
+        for n, text in reader:
+            try:
+                keep(parser.feed(n, text))
+            except Exception:
+                parser_errors += 1
+                parser.recover()
+        try:
+            keep(parser.finish(reader.last_line))
+        except Exception:
+            parser_errors += 1
+        spool.seek(0)
+        for line in spool:
+            data = json.loads(line)
+            data["target"] = parser.target
+            data["toolchain"] = dict(parser.toolchain)
+            write(json.dumps(data, sort_keys=True))
+    stats = parser.stats
+    return FileSummary(
+        path=name,
+        bytes_read=reader.bytes_read,
+        lines=stats.lines + reader.oversized,
+        understood=stats.understood,
+        skipped=stats.skipped + parser_errors,
+        oversized=reader.oversized,
+        duplicates=stats.duplicates,
+        tables=stats.tables,
+        table_rows=stats.table_rows,
+        parser_errors=parser_errors,
+        target=parser.target,
+        toolchain=dict(parser.toolchain),
+        categories=dict(categories),
+        skipped_examples=tuple(stats.skipped_examples),
+    )
+
+
+def ingest_bytes(data: bytes, name: str = "<log>") -> tuple[list[Record], FileSummary]:
+    """Records and summary of a log held in memory (tests, small logs)."""
+    lines: list[str] = []
+    summary = ingest_stream(io.BytesIO(data), name, lines.append)
+    return [Record.from_json(line) for line in lines], summary
+
+
+def ingest_paths(paths: Sequence[Path], out: Path) -> IngestSummary:
+    """Ingest each log in ``paths`` into ``out`` (one record per line), replacing ``out``
+    atomically: readers see the old file or the complete new one.
+
+    Raises:
+        LogUnreadable: a log could not be opened or read; ``out`` is left as it was.
+        OSError: ``out`` could not be written.
+    """
+    files: list[FileSummary] = []
+
+    def produce(write: Callable[[str], object]) -> None:
+        for path in paths:
+            try:
+                stream = open(path, "rb")  # noqa: SIM115 - closed below, errors told apart
+            except OSError as exc:
+                raise LogUnreadable(str(path), exc.strerror or type(exc).__name__) from exc
+            with stream:
+                try:
+                    files.append(ingest_stream(stream, str(path), write))
+                except OSError as exc:
+                    raise LogUnreadable(str(path), exc.strerror or type(exc).__name__) from exc
+
+    _write_lines_atomic(out, produce)
+    total: Counter[str] = Counter()
+    for f in files:
+        total.update(f.categories)
+    return IngestSummary(files=tuple(files), out=out, categories=dict(total))
+
+
+def _write_lines_atomic(path: Path, produce: Callable[[Callable[[str], object]], T]) -> T:
+    """Like :func:`checker.report.atomic.write_atomic`, but streamed: ``produce`` gets a
+    function that writes one line, so the output is never held in memory."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        umask = os.umask(0)
+        os.umask(umask)
+        os.fchmod(fd, 0o666 & ~umask)
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            result = produce(lambda line: f.write(line + "\n"))
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+        return result
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise

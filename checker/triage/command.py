@@ -1,0 +1,80 @@
+"""``kcheck triage [RESULTS ...] [--markdown FILE]``: failures grouped by cause (docs/triage.md).
+
+Each RESULTS argument is one run, oldest first: a results.jsonl, a directory of shards or a zip
+artifact, read as ``kcheck report`` reads shards (checker/report/merge.py). Default:
+reports/results.jsonl. Exit status: 0 (a view, whatever failed); 2 when an input cannot be read
+at all (missing, not a results file, no readable record), naming it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+
+from checker.model import Record
+from checker.report.atomic import write_atomic
+from checker.report.escape import for_log
+from checker.report.merge import merge, read_shards
+from checker.triage.group import triage
+from checker.triage.render import render_markdown, render_terminal
+
+#: Unreadable lines named one by one on stderr; the rest are counted.
+MAX_PRINTED_ENTRIES = 20
+
+
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Register ``triage`` on the ``kcheck`` subcommand parser."""
+    p = sub.add_parser(
+        "triage",
+        help="failures grouped by cause: kernels, dtypes, shapes, shared knobs, a repro per group",
+        description=__doc__.split("\n\n")[1] if __doc__ else None,
+    )
+    p.add_argument(
+        "results",
+        nargs="*",
+        type=Path,
+        help="one run each, oldest first: results.jsonl, shard directory or zip "
+        "(default reports/results.jsonl)",
+    )
+    p.add_argument("--markdown", type=Path, metavar="FILE", help="also write the triage as markdown")
+    p.add_argument("--quiet", action="store_true", help="no terminal view")
+    p.set_defaults(handler=run)
+
+
+def _say(message: object, env: Mapping[str, str]) -> None:
+    # File names and reasons can quote record text: escaped so no line is a workflow command.
+    print(for_log(f"kcheck triage: {message}", env), file=sys.stderr)
+
+
+def run(args: argparse.Namespace, env: Mapping[str, str] = os.environ) -> int:
+    """``kcheck triage``; returns 0, or 2 when an input is unreadable (named on stderr)."""
+    paths: list[Path] = list(args.results) or [Path("reports") / "results.jsonl"]
+    runs: list[tuple[str, list[Record]]] = []
+    unreadable = False
+    for path in paths:
+        merged = merge(read_shards([path]))
+        # A line that could not be read is named; the rest of that run still counts.
+        for entry in merged.corrupt[:MAX_PRINTED_ENTRIES]:
+            _say(f"unreadable: {entry.describe()[:500]}", env)
+        if len(merged.corrupt) > MAX_PRINTED_ENTRIES:
+            _say(f"unreadable: {len(merged.corrupt) - MAX_PRINTED_ENTRIES} more entries", env)
+        if not merged.records:
+            _say(f"{path}: no readable records", env)
+            unreadable = True
+        runs.append((str(path), list(merged.records)))
+    if unreadable:
+        return 2
+    result = triage(runs)
+    if args.markdown is not None:
+        try:
+            write_atomic(args.markdown, render_markdown(result).encode("utf-8", "surrogatepass"))
+        except OSError as exc:
+            _say(f"{args.markdown}: cannot write: {exc.strerror or exc}", env)
+            return 2
+    if not args.quiet:
+        view = render_terminal(result, color=sys.stdout.isatty())
+        print(for_log(view, env), end="" if view.endswith("\n") else "\n")
+    return 0

@@ -1,0 +1,260 @@
+"""Minimal failing config: which knob values of a failing config make it fail.
+
+A sampled config differs from a passing config of the same kernel (its default config, or the
+nearest passing sampled one) in a dozen knob values; usually one or two of them matter. The
+search is delta debugging (Zeller and Hildebrandt, "Simplifying and Isolating Failure-Inducing
+Input", IEEE TSE 2002, the ``ddmin`` algorithm) over the set of knob values in which the failing
+config differs from the passing one: a probe is the passing config with a subset of the failing
+values applied, and a subset *fails* when its probe fails with the same category and signature
+as the original case (or only the same category, ``match="category"``). The result is
+1-minimal: taking away any one of its knob values makes the probe pass, or fail differently.
+
+Knobs are the config's top-level keys, and the elements of list-valued keys of equal length
+(``range_unroll_factors[1]``): one loop's unroll factor is one decision. An element that is
+itself a list (a loop order) is one value, not split further: half a permutation is no config.
+
+Each probe runs in the caller's ``probe`` function (the CLI runs it in an isolated case worker:
+a probe that crashes or hangs costs that worker, never the search) and probes are bounded by
+``max_probes``; results are cached by subset, so no config is probed twice.
+"""
+
+from __future__ import annotations
+
+import copy
+import enum
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from checker.model import Category, Record
+
+#: Default bound on probes per search (--max-probes). ddmin needs O(k^2) probes in the worst case
+#: for k differing knob values and about 2 log2(k) when one or two matter; 12 knobs: 64 is ample.
+DEFAULT_MAX_PROBES = 64
+
+
+@dataclass(frozen=True, eq=False)
+class Knob:
+    """One knob value: ``key`` of the config, ``index`` into it for list-valued keys, and the
+    failing config's ``value`` there."""
+
+    key: str
+    index: int | None
+    value: Any
+
+    @property
+    def name(self) -> str:
+        """``num_warps`` or ``range_unroll_factors[1]``."""
+        return self.key if self.index is None else f"{self.key}[{self.index}]"
+
+
+class Outcome(enum.StrEnum):
+    """How a search ended."""
+
+    #: a 1-minimal set of knob values was found
+    MINIMAL = "minimal"
+    #: ``max_probes`` ran out: the knob values found still fail but may not be minimal
+    BUDGET = "budget"
+    #: the failing config itself did not fail the same way when probed again (flaky, or it
+    #: depends on something the probe does not repeat)
+    NOT_REPRODUCED = "not-reproduced"
+    #: the passing reference config fails the same way too: no knob value is to blame
+    REFERENCE_FAILS = "reference-fails"
+
+
+@dataclass(frozen=True)
+class Probe:
+    """One probe: the knob values applied to the reference config, and what the case became."""
+
+    knobs: tuple[Knob, ...]
+    category: Category
+    signature: str | None
+    seconds: float
+
+
+@dataclass(frozen=True)
+class Minimal:
+    """A search's result. ``knobs`` are the failing values that matter (name -> value), ``config``
+    the reference config with them applied (a complete config that fails), ``reference`` says
+    which passing config was the starting point, ``probes`` every probe run, in order."""
+
+    outcome: Outcome
+    knobs: dict[str, Any]
+    config: dict[str, Any]
+    reference: str
+    probes: tuple[Probe, ...]
+
+    def summary(self) -> str:
+        """``fails iff num_warps=16 and range_unroll_factors[1]=4 (vs. default config; 9 probes)``."""
+        shown = " and ".join(f"{k}={v!r}" for k, v in self.knobs.items())
+        head = {
+            Outcome.MINIMAL: f"fails iff {shown}" if shown else "fails with no knob changed",
+            Outcome.BUDGET: f"fails with {shown} (probe budget ran out; may not be minimal)",
+            Outcome.NOT_REPRODUCED: "the failing config did not fail the same way again",
+            Outcome.REFERENCE_FAILS: "the reference config fails the same way: no knob is to blame",
+        }[self.outcome]
+        return f"{head} (vs. {self.reference}; {len(self.probes)} probes)"
+
+    def fields(self) -> dict[str, Any]:
+        """What a record carries: ``minimal_config`` (knob -> value; empty unless found) and
+        ``minimal_config_search`` (outcome, reference, probes, summary)."""
+        return {
+            "minimal_config": dict(self.knobs) if self.outcome in (Outcome.MINIMAL, Outcome.BUDGET) else {},
+            "minimal_config_search": {
+                "outcome": self.outcome.value,
+                "reference": self.reference,
+                "probes": len(self.probes),
+                "summary": self.summary(),
+            },
+        }
+
+
+def knob_diff(failing: Mapping[str, Any], passing: Mapping[str, Any]) -> list[Knob]:
+    """The knob values in which ``failing`` differs from ``passing``, in ``failing``'s key order.
+    Values compare with their type (True is not 1)."""
+    out: list[Knob] = []
+    for key, value in failing.items():
+        other = passing.get(key, _MISSING)
+        if isinstance(value, list) and isinstance(other, list) and len(value) == len(other):
+            out += [
+                Knob(key, i, v) for i, (v, o) in enumerate(zip(value, other, strict=True)) if not _same(v, o)
+            ]
+        elif not _same(value, other):
+            out.append(Knob(key, None, value))
+    return out
+
+
+_MISSING = object()
+
+
+def _same(a: Any, b: Any) -> bool:
+    return type(a) is type(b) and a == b
+
+
+def apply(passing: Mapping[str, Any], knobs: Sequence[Knob]) -> dict[str, Any]:
+    """``passing`` with ``knobs`` applied (a new dict; ``passing`` is not changed)."""
+    config = copy.deepcopy(dict(passing))
+    for knob in knobs:
+        if knob.index is None:
+            config[knob.key] = copy.deepcopy(knob.value)
+        else:
+            config[knob.key][knob.index] = copy.deepcopy(knob.value)
+    return config
+
+
+class BudgetExhausted(Exception):
+    """Raised inside the search when ``max_probes`` probes have run."""
+
+
+def minimize(
+    failing: Record,
+    reference: Mapping[str, Any],
+    probe: Callable[[dict[str, Any]], Record],
+    *,
+    reference_name: str = "reference config",
+    match: str = "signature",
+    max_probes: int = DEFAULT_MAX_PROBES,
+    on_probe: Callable[[Probe, int], None] | None = None,
+) -> Minimal:
+    """Delta-debug ``failing.config`` toward ``reference`` (a config dict that passes).
+
+    ``probe(config)`` checks the case under a config and returns its record. ``match`` is
+    ``signature`` (same category and signature as ``failing``) or ``category``. ``on_probe(p, n)``
+    is called after the n-th probe (progress). At most ``max_probes`` probes run.
+
+    Raises:
+        ValueError: ``failing`` has no config dict, or ``match`` is neither value.
+    """
+    if not isinstance(failing.config, dict):
+        raise ValueError(f"{failing.case.name}: the record has no config to minimize")
+    if match not in ("signature", "category"):
+        raise ValueError(f"match must be 'signature' or 'category', got {match!r}")
+    diff = knob_diff(failing.config, reference)
+    probes: list[Probe] = []
+    cache: dict[frozenset[int], bool] = {}
+
+    def fails(subset: Sequence[Knob]) -> bool:
+        # By position: knob values may be lists, which do not hash.
+        key = frozenset(_position(diff, k) for k in subset)
+        if key in cache:
+            return cache[key]
+        if len(probes) >= max_probes:
+            raise BudgetExhausted
+        rec = probe(apply(reference, sorted(subset, key=lambda k: _position(diff, k))))
+        same = rec.category is failing.category and (
+            match == "category" or rec.signature == failing.signature
+        )
+        p = Probe(
+            tuple(sorted(subset, key=lambda k: _position(diff, k))),
+            rec.category,
+            rec.signature,
+            rec.duration_s,
+        )
+        probes.append(p)
+        if on_probe is not None:
+            on_probe(p, len(probes))
+        cache[key] = same
+        return same
+
+    def result(outcome: Outcome, knobs: Sequence[Knob]) -> Minimal:
+        ordered = sorted(knobs, key=lambda k: _position(diff, k))
+        return Minimal(
+            outcome,
+            {k.name: k.value for k in ordered},
+            apply(reference, ordered),
+            reference_name,
+            tuple(probes),
+        )
+
+    best: list[Knob] = list(diff)
+    try:
+        if not fails(diff):
+            return result(Outcome.NOT_REPRODUCED, diff)
+        if fails([]):
+            return result(Outcome.REFERENCE_FAILS, [])
+        best = _ddmin(diff, fails, lambda found: best.__setitem__(slice(None), found))
+    except BudgetExhausted:
+        return result(Outcome.BUDGET, best)
+    return result(Outcome.MINIMAL, best)
+
+
+def _position(diff: list[Knob], knob: Knob) -> int:
+    return next(i for i, k in enumerate(diff) if k is knob)
+
+
+def _ddmin(
+    items: list[Knob], fails: Callable[[Sequence[Knob]], bool], found: Callable[[list[Knob]], None]
+) -> list[Knob]:
+    """Zeller's ddmin: a 1-minimal failing subset of ``items`` (which fail as a whole).
+    ``found`` hears each smaller failing subset, so a search cut short keeps its progress."""
+    n = 2
+    while len(items) >= 2:
+        chunks = _split(items, n)
+        for chunk in chunks:
+            if fails(chunk):
+                items, n = chunk, 2
+                found(items)
+                break
+        else:
+            for chunk in chunks:
+                rest = [k for k in items if all(k is not c for c in chunk)]
+                if fails(rest):
+                    items, n = rest, max(n - 1, 2)
+                    found(items)
+                    break
+            else:
+                if n >= len(items):
+                    break
+                n = min(len(items), 2 * n)
+    return items
+
+
+def _split(items: list[Knob], n: int) -> list[list[Knob]]:
+    size, extra = divmod(len(items), n)
+    out, start = [], 0
+    for i in range(n):
+        end = start + size + (1 if i < extra else 0)
+        if end > start:
+            out.append(items[start:end])
+        start = end
+    return out

@@ -1,0 +1,244 @@
+"""``kcheck minimize CASE-ID...``: the minimal failing config of failing cases (docs/triage.md).
+
+For each case: its record in the results file, a passing reference config of the same kernel,
+shape and dtype (the ``default`` case's config when it passed, else the passing sampled config
+with the fewest differing knob values, else Helion's default config, probed), then the search
+of checker/triage/minimize.py, each probe a whole case in this process's isolated case worker
+(checker/exec_worker.py: a probe that crashes, hangs or leaves a sticky CUDA error costs that
+worker, not the search). The result is printed, stored in the record (``fields.minimal_config``,
+``fields.minimal_config_search``; the results file is replaced atomically) and shown by
+``kcheck triage`` and the PR comment.
+
+Run-time failures (mismatches, CUDA errors) need the GPU they were found on: a record made in
+``native`` mode is refused on a machine without one. Compile-stage failures (numel overflow,
+shared memory, compiler crashes) are found on CPU by compiling for the record's target.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import os
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from checker.model import Mode, Record
+from checker.report.atomic import write_atomic
+from checker.report.escape import for_log
+from checker.triage import minimize
+from checker.triage.repro import ReproError, _options, find_record, kernel_file_for
+
+DEFAULT_RESULTS = Path("reports") / "results.jsonl"
+
+
+class MinimizeError(Exception):
+    """A case that cannot be minimized here; the message names it."""
+
+
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Register ``kcheck minimize`` on the ``kcheck`` subcommand parser."""
+    p = sub.add_parser(
+        "minimize",
+        help="find the minimal failing config of failing cases (delta debugging)",
+        description=__doc__.split("\n\n")[1] if __doc__ else None,
+    )
+    p.add_argument("cases", nargs="+", metavar="CASE-ID", help="case names (add[8x16-fp16-cfg0]) or node ids")
+    p.add_argument("--results", type=Path, default=DEFAULT_RESULTS, help="results file (default %(default)s)")
+    p.add_argument("--kernels", type=Path, action="append", default=[], help="kernel files or directories")
+    p.add_argument(
+        "--max-probes",
+        type=int,
+        default=minimize.DEFAULT_MAX_PROBES,
+        help="most probes per case (default %(default)s)",
+    )
+    p.add_argument(
+        "--match",
+        choices=("signature", "category"),
+        default="signature",
+        help="a probe fails when it fails with the same category and signature (default), or "
+        "only the same category",
+    )
+    p.add_argument(
+        "--run-timeout", type=float, default=300.0, help="seconds one probe may take (default %(default)s)"
+    )
+    p.add_argument("--no-write", action="store_true", help="do not store the result in the results file")
+    p.set_defaults(handler=run)
+
+
+def _say(text: str, env: Mapping[str, str] = os.environ) -> None:
+    print(for_log(text, env), flush=True)
+
+
+def run(args: argparse.Namespace) -> int:
+    """``kcheck minimize``: 0 when every case was searched, 2 when a case cannot be (named)."""
+    if args.max_probes < 2:
+        print("kcheck minimize: --max-probes must be >= 2", file=sys.stderr)
+        return 2
+    status = 0
+    for case_id in args.cases:
+        try:
+            record = find_record(args.results, case_id)
+            result = minimize_record(record, args, args.results)
+        except (ReproError, MinimizeError) as exc:
+            print(for_log(f"kcheck minimize: {exc}"), file=sys.stderr)
+            status = 2
+            continue
+        _say(f"{record.case.name}: {result.summary()}")
+        if result.outcome in (minimize.Outcome.MINIMAL, minimize.Outcome.BUDGET):
+            _say(f"  minimal failing config: {result.config}")
+        if not args.no_write:
+            store(args.results, record, result)
+    return status
+
+
+def _reference(record: Record, records: list[Record]) -> tuple[dict[str, Any] | None, str]:
+    """A passing config of the record's kernel, shape and dtype, and its description; None when
+    the run has none (then Helion's default config is probed)."""
+    assert isinstance(record.config, dict)
+    same = [
+        r
+        for r in records
+        if (r.case.kernel, r.case.shape, r.case.dtype)
+        == (record.case.kernel, record.case.shape, record.case.dtype)
+        and not r.failed
+        and not (r.category.is_skip and r.fields.get("reason") != "no GPU")
+        and isinstance(r.config, dict)
+    ]
+    for r in same:
+        if r.case.config == "default":
+            return r.config, f"the default config ({r.case.name} {r.category.value})"
+    if same:
+        config = record.config
+        best = min(same, key=lambda r: len(minimize.knob_diff(config, r.config or {})))
+        return best.config, f"the nearest passing config ({best.case.name} {best.category.value})"
+    return None, "Helion's default config"
+
+
+def minimize_record(record: Record, args: argparse.Namespace, results: Path) -> minimize.Minimal:
+    """Search the minimal failing config of ``record`` (options as ``kcheck minimize`` takes).
+
+    Raises:
+        MinimizeError: the record passed, has no config, or needs a GPU this machine lacks.
+        ReproError: its kernel file cannot be found or loaded.
+    """
+    import importlib
+
+    from checker import loader, targets
+    from checker.execute import RunOptions
+    from checker.report.jsonl import read_records
+    from checker.spec import DEFAULT, specs_of_module
+
+    name = record.case.name
+    if not record.failed or not record.category.is_failure:
+        raise MinimizeError(f"{name} did not fail ({record.category.value}): nothing to minimize")
+    if not isinstance(record.config, dict):
+        raise MinimizeError(f"{name}: its record has no config (it failed before one was chosen)")
+    local = targets.local_cuda_target()
+    if record.mode is Mode.NATIVE and local is None:
+        raise MinimizeError(f"{name} failed on a GPU ({record.target}); minimize it on a machine with one")
+    if local is not None and record.mode is Mode.NATIVE and local.name != record.target:
+        _say(f"warning: {name} was recorded on {record.target}, probing on {local.name}")
+    kernel_file = kernel_file_for(record, args.kernels)
+    loader.load(kernel_file)
+    if not any(s.name == record.case.kernel for s in specs_of_module(loader.load(kernel_file))):
+        raise MinimizeError(f"{name}: {kernel_file} declares no spec {record.case.kernel!r}")
+    seed = _options(record.repro, "--sweep-seed")
+    compile_policy = _options(record.repro, "--compile")
+    compile_timeout = _options(record.repro, "--compile-timeout")
+    opts = RunOptions(
+        sweep_seed=int(seed[-1]) if seed else 0,
+        target=local or targets.get_target(record.target),
+        native=local is not None,
+        n_configs=0,
+        compile=compile_policy[-1] if compile_policy else "auto",
+        compile_timeout=float(compile_timeout[-1]) if compile_timeout else 60.0,
+    )
+    # The probes run in the case worker, which sets itself up for CPU or GPU (exec_worker._setup).
+    # As sys.modules holds it now (an in-process pytest run may have replaced it): its job
+    # classes must pickle as the worker will import them.
+    exec_worker = importlib.import_module("checker.exec_worker")
+    runner = exec_worker.CaseRunner(opts, args.run_timeout)
+    probe_case = dataclasses.replace(record.case, config=f"{record.case.config}-probe")
+
+    def probe(config: Any) -> Record:
+        return runner.check(str(kernel_file), record.case.kernel, probe_case, config)
+
+    try:
+        reference, described = _reference(record, list(read_records(results)))
+        if reference is None:
+            default = probe(DEFAULT)
+            if not isinstance(default.config, dict):
+                raise MinimizeError(
+                    f"{name}: Helion's default config could not be made: {default.message[:300]}"
+                )
+            reference = default.config
+        with _Progress(name, args.max_probes) as progress:
+            return minimize.minimize(
+                record,
+                reference,
+                probe,
+                reference_name=described,
+                match=args.match,
+                max_probes=args.max_probes,
+                on_probe=progress.update,
+            )
+    finally:
+        runner.close()
+
+
+class _Progress:
+    """A rich progress bar over the probe budget on a terminal; one line per probe in a log."""
+
+    def __init__(self, name: str, total: int) -> None:
+        self._name = name
+        self._total = total
+        self._bar: Any = None
+        self._task: Any = None
+
+    def __enter__(self) -> _Progress:
+        if sys.stdout.isatty():
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+            self._bar = Progress(
+                TextColumn("minimize"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.description}")
+            )
+            self._task = self._bar.add_task("", total=self._total)
+            self._bar.start()
+        return self
+
+    def update(self, p: minimize.Probe, n: int) -> None:
+        knobs = ", ".join(f"{k.name}={k.value!r}" for k in p.knobs) or "(reference config)"
+        line = f"probe {n}: {p.category.value} with {knobs}"
+        if self._bar is not None:
+            self._bar.update(self._task, completed=n, description=line[:60])
+        else:
+            _say(f"  {self._name} {line}")
+
+    def __exit__(self, *exc: object) -> None:
+        if self._bar is not None:
+            self._bar.stop()
+
+
+def store(results: Path, record: Record, result: minimize.Minimal) -> None:
+    """Replace ``record`` in ``results`` by a copy carrying ``result.fields()`` (atomically; every
+    other line is kept byte for byte)."""
+    target = record.to_json()
+    updated = dataclasses.replace(record, fields={**record.fields, **result.fields()}).to_json()
+    lines = Path(results).read_text(encoding="utf-8").splitlines(keepends=True)
+    out = []
+    for line in lines:
+        stripped = line.rstrip("\n")
+        if stripped and _same_record(stripped, target):
+            out.append(updated + "\n")
+        else:
+            out.append(line)
+    write_atomic(Path(results), "".join(out).encode("utf-8"))
+
+
+def _same_record(line: str, target: str) -> bool:
+    try:
+        return Record.from_json(line).to_json() == target
+    except ValueError:
+        return False

@@ -1,0 +1,684 @@
+"""Standalone reproducers: one Python file per case that replays its failure without the checker.
+
+:func:`write_repro` regenerates the case's Triton code from its record (the full Helion config,
+the target, the sweep seed in the record's command) with the checker's own codegen, and writes
+``checker/triage/repro_template.py`` with its data block filled in: the record's fields, the
+generated code, the inputs (embedded as ``torch.save`` bytes when small, else the spec's seeded
+``make_inputs`` source when it is self-contained, else their layout only), the reference
+(expected outputs embedded when small, else the reference's source when self-contained) and the
+tolerance of every compared value exactly as the checker applied it. docs/repro.md describes the
+file.
+
+Everything embedded comes from kernel files, compilers and records, so it is written as
+``ascii()`` string literals (or JSON inside one): no name or message can become code.
+"""
+
+from __future__ import annotations
+
+import ast
+import base64
+import builtins
+import dataclasses
+import enum
+import inspect
+import io
+import json
+import re
+import shlex
+import symtable
+import textwrap
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import torch
+
+from checker.model import Category, Record
+from checker.spec import DTYPES_BY_NAME, KernelSpec, Output
+
+#: Inputs (and expected outputs) up to this many bytes are embedded in the file (1 MiB).
+EMBED_LIMIT_BYTES = 1 << 20
+#: SM count that sizes persistent grids under the interpreter (checker/targets.py's value).
+INTERPRETER_SM_COUNT = 2
+#: Top-level packages a make_inputs or reference function may use and still count as
+#: self-contained (the file imports them itself).
+ALLOWED_PACKAGES = frozenset({"torch", "math", "numpy", "random", "functools", "itertools", "operator"})
+
+_DATA_BEGIN = "# ---- data: written by kcheck repro ----\n"
+_DATA_END = "# ---- end of data ----\n"
+
+
+class ReproError(Exception):
+    """A reproducer cannot be written: the record or kernel was not found, the category has
+    nothing to replay, or the code cannot be regenerated. The message names the case."""
+
+
+class Stage(enum.StrEnum):
+    """The stage a reproducer replays."""
+
+    #: Cross-compile the generated Triton for the record's target (no GPU needed).
+    COMPILE = "compile"
+    #: Launch the host function (GPU, or the interpreter) and compare with the reference.
+    RUN = "run"
+
+
+class InputsForm(enum.StrEnum):
+    """How the file carries the case's inputs."""
+
+    EMBEDDED = "embedded"
+    GENERATOR = "generator"
+    LAYOUT = "layout"
+
+
+class ReferenceForm(enum.StrEnum):
+    """How the file carries the expected outputs."""
+
+    EMBEDDED = "embedded"
+    SOURCE = "source"
+    NONE = "none"
+
+
+_COMPILE_CATEGORIES = frozenset(
+    {Category.NUMEL_OVERFLOW, Category.OUT_OF_RESOURCES, Category.COMPILER_CRASH, Category.COMPILE_TIMEOUT}
+)
+_RUN_CATEGORIES = frozenset(
+    {
+        Category.PASSED,
+        Category.NUMERICAL_MISMATCH,
+        Category.NONFINITE_MISMATCH,
+        Category.SHAPE_MISMATCH,
+        Category.DTYPE_MISMATCH,
+        Category.INPUT_MUTATED,
+        Category.CUDA_OOM,
+        Category.ILLEGAL_MEMORY_ACCESS,
+        Category.DEVICE_ASSERT,
+        Category.LAUNCH_FAILURE,
+        Category.RUNTIME_ERROR,
+        Category.RUN_TIMEOUT,
+        Category.WORKER_DIED,
+    }
+)
+#: Failures observed from outside a process (a signal, a hang): the file replays them in a child.
+_ISOLATED = frozenset({Category.WORKER_DIED, Category.RUN_TIMEOUT, Category.COMPILE_TIMEOUT})
+
+
+@dataclasses.dataclass(frozen=True)
+class _Embedded:
+    """Text for one form of the inputs or the reference: the data-block entry and the payload."""
+
+    data: dict[str, Any]
+    payload: str = ""
+
+
+def stage_of(record: Record) -> Stage:
+    """The stage that produced ``record``'s category.
+
+    Raises:
+        ReproError: the category has nothing a reproducer can replay (skips, spec errors,
+            golden checks, lost cases, Helion rejecting the config).
+    """
+    category = record.category
+    if category is Category.WORKER_DIED and record.message.startswith("compile worker died"):
+        return Stage.COMPILE
+    if category in _COMPILE_CATEGORIES or (category is Category.NOT_RUN and not record.lost):
+        return Stage.COMPILE
+    if category in _RUN_CATEGORIES:
+        return Stage.RUN
+    raise ReproError(
+        f"case {record.case.name}: category {category.value} has nothing to reproduce "
+        "(not a kernel failure the generated code can replay)"
+    )
+
+
+def find_record(results: Path, case_id: str) -> Record:
+    """The record of ``case_id`` (a case name such as ``add[8x16-fp16-cfg0]`` or a pytest node
+    id) in ``results``; the last one when the file holds several.
+
+    Raises:
+        ReproError: the file is missing or malformed, or holds no record of the case.
+    """
+    from checker.report.jsonl import read_records
+
+    results = Path(results)
+    if not results.is_file():
+        raise ReproError(f"case {case_id}: results file {results} does not exist")
+    try:
+        records = list(read_records(results))
+    except (OSError, ValueError) as exc:
+        raise ReproError(f"case {case_id}: cannot read {results}: {exc}") from exc
+    found = [
+        r for r in records if case_id in (r.case.name, r.nodeid) or (r.nodeid or "").endswith(f"::{case_id}")
+    ]
+    kernel_cases = [r for r in found if r.mode not in ("golden", "collection")]
+    if not (kernel_cases or found):
+        raise ReproError(f"case {case_id}: no record of it in {results} ({len(records)} records)")
+    return (kernel_cases or found)[-1]
+
+
+def kernel_file_for(record: Record, kernels: Sequence[Path] = (), cwd: Path | None = None) -> Path:
+    """The kernel file that declares ``record``'s spec.
+
+    With ``kernels`` (files or directories), the one among them that declares a spec named
+    ``record.case.kernel`` (the file the record's node id names first); otherwise the node id's
+    path relative to ``cwd``, then the ``--kernels`` path of the record's command.
+
+    Raises:
+        ReproError: no such file, naming the case and the places searched.
+    """
+    from checker import loader
+
+    base = Path.cwd() if cwd is None else Path(cwd)
+    from_nodeid = base / (record.nodeid or "").split("::", 1)[0] if record.nodeid else None
+    name = record.case.kernel
+    if kernels:
+        files: list[Path] = []
+        for path in kernels:
+            p = base / path
+            files.extend(loader.kernel_files(p) if p.is_dir() else [p])
+        files.sort(key=lambda f: f.name != (from_nodeid.name if from_nodeid else ""))
+        for file in files:
+            if file.is_file() and _declares(file, name):
+                return file
+        searched = ", ".join(str(k) for k in kernels)
+        raise ReproError(f"case {record.case.name}: no kernel file in {searched} declares spec {name!r}")
+    candidates = [from_nodeid] if from_nodeid is not None else []
+    candidates += [Path(p) for p in _options(record.repro, "--kernels")]
+    for file in candidates:
+        if file.is_file():
+            return file
+    tried = ", ".join(str(c) for c in candidates) or "nothing (the record has no node id)"
+    raise ReproError(f"case {record.case.name}: kernel file not found (tried {tried}); pass --kernels PATH")
+
+
+def _declares(file: Path, name: str) -> bool:
+    from checker import loader
+    from checker.spec import specs_of_module
+
+    try:
+        return any(s.name == name for s in specs_of_module(loader.load(file)))
+    except Exception:
+        return False
+
+
+def _options(command: str | None, flag: str) -> list[str]:
+    """Values of ``flag`` in a recorded shell command (``--flag VALUE`` or ``--flag=VALUE``)."""
+    if not command:
+        return []
+    try:
+        argv = shlex.split(command)
+    except ValueError:
+        return []
+    out = []
+    for i, arg in enumerate(argv):
+        if arg == flag and i + 1 < len(argv):
+            out.append(argv[i + 1])
+        elif arg.startswith(flag + "="):
+            out.append(arg.split("=", 1)[1])
+    return out
+
+
+def default_output_name(record: Record) -> str:
+    """``repro_<kernel>_<param>.py`` with every character but letters, digits, ``.``, ``_``
+    and ``-`` replaced by ``_``."""
+    raw = f"repro_{record.case.kernel}_{record.case.param}"
+    return re.sub(r"[^A-Za-z0-9_.-]", "_", raw).lstrip(".") + ".py"
+
+
+def _spec_of(kernel_file: Path, record: Record) -> KernelSpec:
+    from checker import loader
+    from checker.spec import specs_of_module
+
+    try:
+        module = loader.load(Path(kernel_file))
+        specs = specs_of_module(module)
+    except Exception as exc:
+        raise ReproError(f"case {record.case.name}: cannot load {kernel_file}: {exc}") from exc
+    for spec in specs:
+        if spec.name == record.case.kernel:
+            return spec
+    raise ReproError(f"case {record.case.name}: {kernel_file} declares no spec {record.case.kernel!r}")
+
+
+def _target_profile(name: str) -> dict[str, Any]:
+    from checker.targets import TARGETS
+
+    target = TARGETS.get(name)
+    if target is None:
+        m = re.fullmatch(r"sm_(\d+)", name)
+        if m is None:
+            raise ReproError(f"unknown target {name!r}")
+        # A local GPU the profiles do not list: its capability, sm_90's other limits.
+        target = dataclasses.replace(TARGETS["sm_90"], name=name, capability=int(m.group(1)))
+    return dataclasses.asdict(target)
+
+
+def _nbytes(values: Iterable[Any]) -> int:
+    seen: set[int] = set()
+    total = 0
+    for v in values:
+        if isinstance(v, torch.Tensor):
+            try:
+                storage = v.untyped_storage()
+                key, size = storage.data_ptr(), storage.nbytes()
+            except (NotImplementedError, RuntimeError):  # fake tensors have no storage
+                key, size = id(v), v.numel() * v.element_size()
+            if key not in seen or key == 0:
+                seen.add(key)
+                total += size
+    return total
+
+
+def _dtype_name(dtype: torch.dtype) -> str:
+    return str(dtype).removeprefix("torch.")
+
+
+def _describe(args: Sequence[Any], record: Record) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    for i, v in enumerate(args):
+        if isinstance(v, torch.Tensor):
+            out.append(
+                {
+                    "kind": "tensor",
+                    "shape": list(v.shape),
+                    "stride": list(v.stride()),
+                    "dtype": _dtype_name(v.dtype),
+                }
+            )
+        elif v is None or isinstance(v, (bool, int, float, str)):
+            out.append({"kind": "value", "value": v})
+        else:
+            raise ReproError(
+                f"case {record.case.name}: argument {i} is a {type(v).__name__}, "
+                "which a reproducer cannot carry"
+            )
+    return out
+
+
+def _self_contained(fn: Any) -> tuple[str, str] | None:
+    """(source with its imports, function name) of a plain ``def`` that refers to nothing but
+    builtins and modules of :data:`ALLOWED_PACKAGES`; None otherwise (lambdas, closures,
+    helpers of the kernel module)."""
+    if not inspect.isfunction(fn) or fn.__name__ == "<lambda>" or fn.__closure__:
+        return None
+    try:
+        source = textwrap.dedent(inspect.getsource(fn))
+        tree = ast.parse(source)
+    except (OSError, TypeError, SyntaxError):
+        return None
+    if len(tree.body) != 1 or not isinstance(tree.body[0], ast.FunctionDef):
+        return None
+    if tree.body[0].name != fn.__name__ or tree.body[0].decorator_list:
+        return None
+    names: set[str] = set()
+    pending = [symtable.symtable(source, "<source>", "exec")]
+    while pending:
+        table = pending.pop()
+        for symbol in table.get_symbols():
+            if symbol.is_global() and symbol.is_referenced():
+                names.add(symbol.get_name())
+        pending.extend(table.get_children())
+    imports: list[str] = []
+    for name in sorted(names - {fn.__name__}):
+        if hasattr(builtins, name) and name not in fn.__globals__:
+            continue
+        value = fn.__globals__.get(name)
+        if not isinstance(value, ModuleType) or value.__name__.split(".")[0] not in ALLOWED_PACKAGES:
+            return None
+        module = value.__name__
+        imports.append(f"import {module}" if module == name else f"import {module} as {name}")
+    return "\n".join(["from __future__ import annotations", *imports, "", source]), fn.__name__
+
+
+def _saved(value: Any) -> str:
+    buffer = io.BytesIO()
+    torch.save(value, buffer)
+    return base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+def _upcast(value: Any, dtype: torch.dtype) -> Any:
+    if isinstance(value, torch.Tensor) and value.is_floating_point():
+        return value.to(torch.float32).to(dtype) if value.element_size() == 1 else value.to(dtype)
+    return value
+
+
+def _reference_outputs(spec: KernelSpec, inputs: tuple[Any, ...], mutated: dict[int, str]) -> dict[str, Any]:
+    """The reference on CPU copies of ``inputs``, upcast as the checker does: ``returned``
+    (list of outputs) and ``mutated`` (argument index -> the reference's copy after it ran)."""
+    args = []
+    for v in inputs:
+        up = _upcast(v, spec.reference_dtype)
+        args.append(up.clone() if isinstance(up, torch.Tensor) and up is v else up)
+    with torch.no_grad():
+        returned = spec.reference(*args)
+    if bool(spec.mutates) and returned is None:
+        outputs: list[Any] = []
+    else:
+        outputs = list(returned) if isinstance(returned, (tuple, list)) else [returned]
+    if not all(isinstance(o, torch.Tensor) for o in outputs):
+        raise TypeError("the reference returned something that is not a tensor")
+    return {"returned": [o.detach().cpu() for o in outputs], "mutated": {i: args[i] for i in mutated}}
+
+
+def _slot(
+    spec: KernelSpec,
+    record: Record,
+    label: str,
+    name: str,
+    output: Output | None,
+    want: torch.dtype,
+) -> dict[str, Any]:
+    from checker.numerics import case_tolerance
+
+    swept = DTYPES_BY_NAME[record.case.dtype]
+    tol = case_tolerance(spec, record.case.shape, swept, output, want)
+    return {
+        "label": label,
+        "name": name,
+        "dtype": _dtype_name(want),
+        "compare": output is None or output.compare,
+        "rtol": tol.rtol,
+        "atol": tol.atol,
+        "tolerance_source": tol.reason,
+    }
+
+
+def _slots(
+    spec: KernelSpec, record: Record, args: Sequence[Any], mutated: dict[int, str]
+) -> tuple[list[dict[str, Any]], dict[str, Any], list[dict[str, Any]]]:
+    """(declared returned outputs, the slot of an undeclared output, mutated arguments), each
+    with its tolerance: the record's own rtol/atol where it has them, the policy's otherwise."""
+    swept = DTYPES_BY_NAME[record.case.dtype]
+    declared = [
+        _slot(spec, record, f"output {o.name!r}", o.name, o, o.dtype_for(swept) or spec.output_dtype(swept))
+        for o in spec.returned_outputs()
+    ]
+    default = _slot(spec, record, "output 0", "0", None, spec.output_dtype(swept))
+    mutated_slots = [
+        {
+            **_slot(spec, record, f"mutated argument {name!r}", name, spec.output_named(name), args[i].dtype),
+            "index": i,
+        }
+        for i, name in sorted(mutated.items())
+    ]
+    # What the checker applied wins over what the policy says today: per-value tolerances from
+    # fields.outputs, and the record's comparison for the value it describes (the failing one,
+    # named by the message's label, or the first compared one).
+    per_name = record.fields.get("outputs") or {}
+    for slot in [*declared, default, *mutated_slots]:
+        seen = per_name.get(slot["name"])
+        if isinstance(seen, dict) and "rtol" in seen and "atol" in seen:
+            slot.update(rtol=seen["rtol"], atol=seen["atol"])
+    if record.comparison is not None:
+        c = record.comparison
+        candidates = [*(declared or [default]), *mutated_slots]
+        described = next((s for s in candidates if record.message.startswith(f"{s['label']}: ")), None)
+        described = described or next((s for s in candidates if s["compare"]), None)
+        if described is not None:
+            described.update(rtol=c.rtol, atol=c.atol, tolerance_source=c.tolerance_source or "")
+    return declared, default, mutated_slots
+
+
+def _config_of(spec: KernelSpec, bound: Any, record: Record, sweep_seed: int) -> tuple[Any, str]:
+    """The ``helion.Config`` of the case and where it came from.
+
+    The record's full config when it has one. A case whose worker died or timed out has none
+    (its record was made outside the worker), so the config is derived as the checker derived
+    it: the spec's named config, or the K-th draw of ``cfgK`` under the sweep seed.
+
+    Raises:
+        ReproError: the named config does not exist or Helion cannot draw the sampled one.
+    """
+    import helion
+
+    from checker import codegen
+    from checker.sweep import derived_seed, sample_configs, sampled_index
+
+    if record.config is not None:
+        return helion.Config(**record.config), "the record"
+    case = record.case
+    index = sampled_index(case.config)
+    if index is None:
+        if case.config not in spec.configs:
+            raise ReproError(f"case {case.name}: the record has no config and the spec no {case.config!r}")
+        config = codegen.resolve_config(bound, spec.configs[case.config])
+        return config, f"the spec's named config {case.config!r} (the record has none)"
+    seed = derived_seed(sweep_seed, spec.name, tuple(case.shape), case.dtype)
+    drawn = sample_configs(bound.config_spec, index + 1, seed)[index]
+    if isinstance(drawn, BaseException):
+        raise ReproError(f"case {case.name}: Helion cannot draw sampled config {case.config}: {drawn}")
+    return drawn, f"draw {index} of the sweep seed {sweep_seed} (the record has none)"
+
+
+def _compile_level(record: Record) -> str:
+    if record.mode == "native" or record.fields.get("stage") == "ptxas":
+        return "full"
+    level = record.fields.get("compile_level") or next(iter(_options(record.repro, "--compile")), "")
+    return "full" if level == "full" else "check"
+
+
+def write_repro(record: Record, kernel_file: Path, out_path: Path) -> Path:
+    """Write a standalone reproducer of ``record`` (from ``kernel_file``) to ``out_path``.
+
+    Loads the kernel module, regenerates the Triton code for the record's config with the
+    checker's codegen (Helion seeing the record's target when there is no GPU), gathers inputs,
+    reference and tolerances, and fills the template's data block.
+
+    Returns:
+        ``out_path``.
+
+    Raises:
+        ReproError: the category has nothing to replay, the record has no config, the spec is
+            missing, or Helion cannot generate the code for the config.
+        OSError: ``out_path`` cannot be written.
+    """
+    from checker import codegen, execute, targets
+    from checker.sweep import derived_seed
+
+    stage = stage_of(record)
+    name = record.case.name
+    spec = _spec_of(Path(kernel_file), record)
+    profile = _target_profile(record.target)
+    local = targets.local_cuda_target()
+    if local is None:
+        targets.use_target_on_cpu(targets.Target(**profile))
+    device = "cpu" if local is None else "cuda"
+    shape, dtype_name = tuple(record.case.shape), record.case.dtype
+    if dtype_name not in DTYPES_BY_NAME:
+        raise ReproError(f"case {name}: unknown dtype {dtype_name!r}")
+    dtype = DTYPES_BY_NAME[dtype_name]
+    sweep_seed = int(next(iter(_options(record.repro, "--sweep-seed")), "0"))
+    seed = derived_seed(sweep_seed, spec.name, shape, dtype_name)
+    layout = execute.layout_inputs(spec.make_inputs, shape, dtype, torch.Generator().manual_seed(seed), "cpu")
+    small = layout is not None and _nbytes(layout) <= EMBED_LIMIT_BYTES
+    real: tuple[Any, ...] | None = None
+    if layout is None or (small and stage is Stage.RUN):
+        made = spec.make_inputs(shape, dtype, torch.Generator().manual_seed(seed))
+        real = tuple(made)
+    args = real if real is not None else layout
+    assert args is not None
+    params = spec.parameter_names()
+    mutated = {params.index(m): m for m in spec.mutates if m in params}
+    try:
+        bound = spec.kernel.bind(tuple(a.to(device) if isinstance(a, torch.Tensor) else a for a in args))
+    except Exception as exc:
+        raise ReproError(f"case {name}: Helion cannot bind the kernel to its inputs: {exc}") from exc
+    config, config_source = _config_of(spec, bound, record, sweep_seed)
+    try:
+        code = codegen.generate(bound, config)
+    except Exception as exc:
+        raise ReproError(f"case {name}: Helion cannot generate the code for its config: {exc}") from exc
+
+    inputs = _inputs_form(stage, spec, record, real, small, seed)
+    reference = _reference_form(stage, spec, record, inputs, real, mutated)
+    declared, default, mutated_slots = _slots(spec, record, args, mutated)
+    timeout = record.fields.get("timeout_s") if record.category in _ISOLATED else None
+    data: dict[str, Any] = {
+        "format": 1,
+        "case": name,
+        "kernel": record.case.kernel,
+        "shape": list(shape),
+        "dtype": dtype_name,
+        "torch_dtype": _dtype_name(dtype),
+        "entry": spec.kernel.name,
+        "category": record.category.value,
+        "message": record.message,
+        "signature": record.signature,
+        "fields": record.fields,
+        "comparison": dataclasses.asdict(record.comparison) if record.comparison else None,
+        "mode": str(record.mode),
+        "target": profile,
+        "stage": stage.value,
+        "compile_level": _compile_level(record),
+        "isolate": record.category in _ISOLATED
+        or (record.category is Category.COMPILER_CRASH and record.fields.get("stage") == "native"),
+        "timeout_s": float(timeout) if isinstance(timeout, (int, float)) else None,
+        "toolchain": record.toolchain,
+        "command": record.repro or "",
+        "nodeid": record.nodeid or "",
+        "config": dict(config.config),
+        "config_repr": record.config_repr or repr(config),
+        "config_source": config_source,
+        "args": _describe(args, record),
+        "params": params,
+        "mutated": {str(i): n for i, n in mutated.items()},
+        "inputs": inputs.data,
+        "reference": reference.data,
+        "declared_outputs": declared,
+        "default_slot": default,
+        "mutated_slots": mutated_slots,
+        "labelled": bool(spec.outputs or spec.mutates),
+        "interpreter_sm_count": INTERPRETER_SM_COUNT,
+    }
+    text = render(data, code, inputs.payload, reference.payload, record)
+    out = Path(out_path)
+    out.write_text(text, encoding="utf-8")
+    return out
+
+
+def _inputs_form(
+    stage: Stage, spec: KernelSpec, record: Record, real: tuple[Any, ...] | None, small: bool, seed: int
+) -> _Embedded:
+    if stage is Stage.COMPILE:
+        return _Embedded({"form": InputsForm.LAYOUT.value, "reason": "a compile never reads values"})
+    if real is not None and small:
+        size = _nbytes(real)
+        reason = f"{size} bytes, saved with torch.save"
+        return _Embedded({"form": InputsForm.EMBEDDED.value, "reason": reason}, _saved(real))
+    source = _self_contained(spec.make_inputs)
+    if source is not None:
+        reason = f"over {EMBED_LIMIT_BYTES} bytes: the spec's make_inputs, seeded as the checker seeds it"
+        data = {"form": InputsForm.GENERATOR.value, "reason": reason, "seed": seed, "function": source[1]}
+        return _Embedded(data, source[0])
+    reason = f"over {EMBED_LIMIT_BYTES} bytes and make_inputs is not self-contained; layout only"
+    return _Embedded({"form": InputsForm.LAYOUT.value, "reason": reason})
+
+
+def _reference_form(
+    stage: Stage,
+    spec: KernelSpec,
+    record: Record,
+    inputs: _Embedded,
+    real: tuple[Any, ...] | None,
+    mutated: dict[int, str],
+) -> _Embedded:
+    base = {
+        "dtype": _dtype_name(spec.reference_dtype),
+        "device": spec.reference_device or "",
+    }
+    if stage is Stage.COMPILE:
+        return _Embedded({**base, "form": ReferenceForm.NONE.value, "reason": "a compile has no outputs"})
+    if record.category in (Category.WORKER_DIED, Category.RUN_TIMEOUT):
+        reason = "the case never reached its comparison"
+        return _Embedded({**base, "form": ReferenceForm.NONE.value, "reason": reason})
+    if inputs.data["form"] == InputsForm.EMBEDDED.value and real is not None:
+        try:
+            expected = _reference_outputs(spec, real, mutated)
+        except Exception as exc:
+            reason = f"the reference raised when the file was written: {type(exc).__name__}: {exc}"
+            return _Embedded({**base, "form": ReferenceForm.NONE.value, "reason": reason[:300]})
+        size = _nbytes([*expected["returned"], *expected["mutated"].values()])
+        if size <= EMBED_LIMIT_BYTES:
+            reason = f"expected outputs computed by the spec's reference in {base['dtype']}, {size} bytes"
+            return _Embedded(
+                {**base, "form": ReferenceForm.EMBEDDED.value, "reason": reason}, _saved(expected)
+            )
+    source = _self_contained(spec.reference)
+    if source is not None:
+        reason = f"the spec's reference function, run on {base['dtype']} copies of the inputs"
+        data = {**base, "form": ReferenceForm.SOURCE.value, "reason": reason, "function": source[1]}
+        return _Embedded(data, source[0])
+    reason = "the expected outputs are too large to embed and the reference is not self-contained"
+    return _Embedded({**base, "form": ReferenceForm.NONE.value, "reason": reason})
+
+
+def _text_literal(text: str, indent: str = "    ") -> str:
+    """A Python expression equal to ``text``: one ``ascii()`` literal per line, joined."""
+    if not text:
+        return '""'
+    lines = text.splitlines(keepends=True)
+    body = "".join(f"{indent}{indent}{line!a},\n" for line in lines)
+    return f'"".join(\n{indent}[\n{body}{indent}]\n)'
+
+
+def _chunks(text: str, width: int = 100) -> str:
+    if not text:
+        return '""'
+    body = "".join(f"        {text[i : i + width]!a},\n" for i in range(0, len(text), width))
+    return f'"".join(\n    [\n{body}    ]\n)'
+
+
+def _template_text() -> str:
+    from checker.triage import repro_template
+
+    return Path(repro_template.__file__).read_text(encoding="utf-8")
+
+
+def render(
+    data: dict[str, Any], code: str, inputs_payload: str, reference_payload: str, record: Record
+) -> str:
+    """The reproducer's text: a comment header, then the template with its data block filled.
+
+    Every value from the record or the kernel goes through ``ascii()`` (header comments
+    included), so none can end a literal or a comment line.
+
+    Raises:
+        ReproError: the template lost its data-block markers.
+    """
+    template = _template_text()
+    start, end = template.find(_DATA_BEGIN), template.find(_DATA_END)
+    if start < 0 or end < start:
+        raise ReproError("checker/triage/repro_template.py has no data block markers")
+    inputs_form, reference_form = data["inputs"]["form"], data["reference"]["form"]
+    data_json = _text_literal(json.dumps(data, indent=1, sort_keys=True))
+    block = "\n".join(
+        [
+            _DATA_BEGIN.rstrip("\n"),
+            "# The record's fields, the case's arguments, tolerances and what the file embeds (JSON).",
+            f"DATA: dict[str, Any] = json.loads(\n{data_json}\n)",
+            "# The Triton code Helion generated for the record's config (what the checker compiled and ran).",
+            f"GENERATED_CODE = {_text_literal(code)}",
+            f"# Inputs: {inputs_form} (base64 of torch.save of the argument tuple when embedded).",
+            f"INPUTS_B64 = {_chunks(inputs_payload if inputs_form == 'embedded' else '')}",
+            "# Expected outputs when embedded: base64 of torch.save({'returned': [...], 'mutated': {...}}).",
+            f"EXPECTED_B64 = {_chunks(reference_payload if reference_form == 'embedded' else '')}",
+            "# The spec's make_inputs, when the inputs are regenerated rather than embedded.",
+            f"MAKE_INPUTS_SOURCE = {_text_literal(inputs_payload if inputs_form == 'generator' else '')}",
+            "# The spec's reference function, when the expected outputs are not embedded.",
+            f"REFERENCE_SOURCE = {_text_literal(reference_payload if reference_form == 'source' else '')}",
+            "",
+        ]
+    )
+    header = [
+        "#!/usr/bin/env python3",
+        "# Standalone reproducer written by `kcheck repro` (docs/repro.md); needs torch, triton and helion,",
+        "# not the checker. Exit status: 1 reproduced, 0 not reproduced, 2 cannot run here.",
+        f"# case:      {record.case.name!a}",
+        f"# category:  {record.category.value!a} (mode {str(record.mode)!a}, stage {data['stage']!a})",
+        f"# target:    {record.target!a}",
+        f"# toolchain: {json.dumps(record.toolchain, sort_keys=True)!a}",
+        f"# made by:   {record.repro or ''!a}",
+        f"# inputs:    {inputs_form!a}; reference: {reference_form!a}",
+        "",
+    ]
+    return "\n".join(header) + template[:start] + block + template[end:]

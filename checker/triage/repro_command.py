@@ -1,0 +1,70 @@
+"""``kcheck repro CASE-ID``: write a standalone reproducer of one case (docs/repro.md)."""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import sys
+from pathlib import Path
+from typing import Any
+
+DEFAULT_RESULTS = Path("reports") / "results.jsonl"
+
+
+def add_parser(sub: Any) -> None:
+    """Register ``repro`` on the ``kcheck`` subcommand parsers ``sub``."""
+    p = sub.add_parser(
+        "repro",
+        help="write a standalone Python file that reproduces one case without the checker",
+        description="Write one Python file that replays a case's failure with torch, triton and helion "
+        "only: the generated Triton code, the launch, inputs, reference, tolerance, target and "
+        "toolchain. Exit status 2 when the record or the kernel file is not found.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    p.add_argument("case", help="case name, e.g. 'add[8x16-fp16-cfg0]', or a pytest node id")
+    p.add_argument("--results", type=Path, default=DEFAULT_RESULTS, help="results.jsonl holding the record")
+    p.add_argument(
+        "--kernels",
+        type=Path,
+        nargs="+",
+        action="extend",
+        default=[],
+        metavar="PATH",
+        help="kernel files or directories to find the spec in (default: the record's node id, "
+        "relative to the working directory, then its command's --kernels path)",
+    )
+    p.add_argument(
+        "-o", "--output", type=Path, help="file to write (default: repro_<kernel>_<param>.py here)"
+    )
+    p.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Find the record, write the reproducer, print its path and how to run it.
+
+    Returns:
+        0 when the file was written; 2 when the record, the kernel file or the code cannot be
+        found or made (the message on stderr names the case).
+    """
+    from checker.triage.repro import (
+        ReproError,
+        default_output_name,
+        find_record,
+        kernel_file_for,
+        write_repro,
+    )
+
+    try:
+        record = find_record(args.results, args.case)
+        kernel_file = kernel_file_for(record, args.kernels)
+        out = args.output or Path(default_output_name(record))
+        write_repro(record, kernel_file, out)
+    except ReproError as exc:
+        print(f"kcheck repro: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        print(f"kcheck repro: case {args.case}: {exc}", file=sys.stderr)
+        return 2
+    print(out)
+    print(f"run it: python {shlex.quote(str(out))}")
+    return 0

@@ -1,0 +1,843 @@
+"""A standalone reproducer of one kcheck case, written by ``kcheck repro`` (docs/repro.md).
+
+Needs torch, triton and helion (the generated code imports ``helion.runtime``), never the
+checker. Run it with ``python FILE``: it prints what the record says, the toolchain it was made
+with against the one here, then one verdict line, and exits
+
+* 1 ``REPRODUCED <category>: ...``: the recorded failure happened again;
+* 0 ``NOT REPRODUCED: ...``: the case passed here, or failed differently (the line says how);
+* 2 ``CANNOT RUN: ...``: this machine cannot run the case (a native case without a GPU, inputs
+  that were not embedded...).
+
+Compile-stage failures (numel overflow, shared memory over the target's limit, compiler
+crashes) are reproduced by compiling the generated Triton for the record's target, which needs
+no GPU. Run-time failures run the generated host function: on a GPU for ``native`` records, under
+the Triton interpreter (TRITON_INTERPRET=1, CPU) for ``interpreter`` records.
+
+Options: ``--show-code`` prints the generated Triton and exits; ``--level check|full`` changes
+how far a compile goes; ``--random-inputs`` runs with random values of the recorded layout when
+the inputs were not embedded; ``--interpret`` runs a ``native`` record under the interpreter.
+
+Everything below the data block is the same in every reproducer; the data block holds the
+case: the record's fields, the generated code, the inputs and the expected outputs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import contextlib
+import dataclasses
+import hashlib
+import importlib.util
+import io
+import json
+import math
+import os
+import platform
+import re
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import warnings
+from importlib import metadata
+from typing import Any
+
+# ---- data: written by kcheck repro ----
+DATA: dict[str, Any] = {}
+GENERATED_CODE = ""
+INPUTS_B64 = ""
+EXPECTED_B64 = ""
+MAKE_INPUTS_SOURCE = ""
+REFERENCE_SOURCE = ""
+# ---- end of data ----
+
+EXIT_NOT_REPRODUCED = 0
+EXIT_REPRODUCED = 1
+EXIT_CANNOT_RUN = 2
+
+#: The last stdout line of a child process run by :func:`_in_child`: this prefix, then JSON.
+_CHILD_MARK = "KCHECK-REPRO-OUTCOME "
+#: Seconds a child may spend starting Python and importing torch, triton and helion.
+CHILD_STARTUP_S = 120.0
+_CRASH_SIGNALS = {"SIGSEGV", "SIGABRT", "SIGBUS", "SIGILL", "SIGFPE"}
+#: Categories of a case compared with its reference; without a reference they cannot be checked.
+_COMPARED = {
+    "passed",
+    "numerical-mismatch",
+    "nonfinite-mismatch",
+    "shape-mismatch",
+    "dtype-mismatch",
+    "input-mutated",
+}
+
+
+class CannotRun(Exception):
+    """This machine cannot run the case; the message says why and what would."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Outcome:
+    """What happened here: a kcheck category name (``passed`` for success) and a message."""
+
+    category: str
+    message: str = ""
+
+
+# ---------------------------------------------------------------------------------------------
+# Header: what the record says, and the toolchain.
+
+
+def _versions() -> dict[str, str]:
+    out: dict[str, str] = {}
+    for dist in ("helion", "triton", "torch"):
+        try:
+            out[dist] = metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            out[dist] = "-"
+    out["python"] = platform.python_version()
+    return out
+
+
+def _print_header() -> None:
+    # Triton's messages open with a source position ("at 11:24:"); a few lines say what.
+    lines = [line for line in DATA["message"].splitlines() if line.strip()][:4]
+    target = DATA["target"]
+    print(f"case:      {DATA['case']}")
+    print(f"recorded:  {DATA['category']} (mode {DATA['mode']}, target {target['name']})")
+    for i, line in enumerate(lines):
+        print(f"{'message:' if i == 0 else '':<11}{line[:300]}")
+    print(f"config:    {DATA['config_repr']} (from {DATA['config_source']})")
+    print(f"made by:   {DATA['command']}")
+    print(f"inputs:    {DATA['inputs']['form']} ({DATA['inputs']['reason']})")
+    print(f"reference: {DATA['reference']['form']} ({DATA['reference']['reason']})")
+    here = _versions()
+    recorded = DATA["toolchain"]
+    print("toolchain: " + ", ".join(f"{k} {v}" for k, v in sorted(recorded.items())) + " (recorded)")
+    for name in sorted(set(recorded) | set(here)):
+        if recorded.get(name) != here.get(name):
+            print(
+                f"WARNING: {name} {here.get(name, '-')} here, {recorded.get(name, '-')} in the record: "
+                "the outcome may differ for that reason alone",
+                file=sys.stderr,
+            )
+
+
+# ---------------------------------------------------------------------------------------------
+# Classification of exceptions: the part of the checker's rules that a reproducer can meet.
+
+_RULES: tuple[tuple[str, tuple[str, ...], str | None], ...] = (
+    ("numel-overflow", (), r"numel \(\d+\) exceeds triton maximum tensor numel \(\d+\)"),
+    ("interpreter-unsupported", (), r"'InterpreterBuilder' object has no attribute '\w+'"),
+    ("out-of-resources", ("OutOfResources",), None),
+    ("compiler-crash", ("PTXASError",), None),
+    ("compiler-crash", (), r"PassManager::run failed"),
+    ("invalid-config", ("InvalidConfig",), None),
+    ("cuda-oom", ("OutOfMemoryError",), None),
+    ("cuda-oom", (), r"CUDA out of memory"),
+    ("illegal-memory-access", (), r"illegal memory access|misaligned address"),
+    ("device-assert", (), r"device-side assert"),
+    ("launch-failure", (), r"unspecified launch failure|illegal instruction"),
+    ("compiler-crash", ("CompilationError",), None),
+)
+
+
+def _chain(exc: BaseException) -> list[BaseException]:
+    out = [exc]
+    cur = exc.__cause__ or exc.__context__
+    while cur is not None and cur not in out:
+        out.append(cur)
+        cur = cur.__cause__ or cur.__context__
+    return out
+
+
+def classify(exc: BaseException) -> Outcome:
+    """The category of an exception raised while compiling or running the case."""
+    chain = _chain(exc)
+    message = "\n".join(f"{type(e).__name__}: {e}" for e in chain)
+    names = {cls.__name__ for e in chain for cls in type(e).__mro__}
+    for category, types, pattern in _RULES:
+        if types and not names.intersection(types):
+            continue
+        found = re.search(pattern, message) if pattern is not None else None
+        if pattern is not None and found is None:
+            continue
+        # The verdict line shows the first line: make it the one that decided the category.
+        if found is not None:
+            return Outcome(category, f"{found.group(0)}\n{message}")
+        typed = next(e for e in chain if names.intersection(types) & {c.__name__ for c in type(e).__mro__})
+        # A CompilationError says where; the exception it chains says what.
+        root = chain[-1]
+        cause = f" ({type(root).__name__}: {_first_line(root)})" if root is not typed else ""
+        return Outcome(category, f"{type(typed).__name__}: {_first_line(typed)}{cause}\n{message}")
+    return Outcome("runtime-error", message)
+
+
+def _first_line(exc: BaseException) -> str:
+    """The first line of ``exc``'s message that says more than a source position."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    useful = [line for line in lines if not re.fullmatch(r"at \d+:\d+:", line)]
+    return (useful or lines or [""])[0]
+
+
+@contextlib.contextmanager
+def _watchdog(stage: str) -> Any:
+    """In a child process (:func:`_in_child`), end the process with a ``<stage>-timeout``
+    outcome when the block outlives the record's ``timeout_s``: the limit covers the compile or
+    the launch only, as in the checker, not starting Python and importing torch."""
+    seconds = DATA.get("timeout_s")
+    if not seconds or not DATA["isolate"]:
+        yield
+        return
+
+    def fire() -> None:
+        message = f"the {stage} did not finish within {seconds:g} s"
+        print(_CHILD_MARK + json.dumps({"category": f"{stage}-timeout", "message": message}), flush=True)
+        os._exit(0)
+
+    timer = threading.Timer(float(seconds), fire)
+    timer.daemon = True
+    timer.start()
+    try:
+        yield
+    finally:
+        timer.cancel()
+
+
+# ---------------------------------------------------------------------------------------------
+# The generated code and its arguments.
+
+
+def _patch_num_sm(count: int) -> None:
+    """Answer ``helion.runtime.get_num_sm`` for CPU devices with ``count``: Helion cannot size a
+    persistent grid for a CPU, and the checker answered with the target's SM count (compiles) or
+    a small count (interpreter runs, so each program loops over more tiles)."""
+    import helion.runtime as hr
+
+    original = hr.get_num_sm
+
+    def get_num_sm(device: Any, *, reserved_sms: int = 0) -> int:
+        if getattr(device, "type", device) == "cpu":
+            return max(1, count - reserved_sms)
+        result: int = original(device, reserved_sms=reserved_sms)
+        return result
+
+    hr.get_num_sm = get_num_sm
+
+
+def _load_generated() -> Any:
+    """Import the generated code from a real file (Triton reads kernel source from it) and
+    return its host function."""
+    digest = hashlib.sha256(GENERATED_CODE.encode()).hexdigest()[:16]
+    name = f"kcheck_repro_{digest}"
+    folder = tempfile.mkdtemp(prefix="kcheck-repro-")
+    path = os.path.join(folder, f"{name}.py")
+    with open(path, "w", encoding="utf-8") as f:
+        f.write(GENERATED_CODE)
+    spec = importlib.util.spec_from_file_location(name, path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return getattr(module, DATA["entry"])
+
+
+def _dtype(name: str) -> Any:
+    import torch
+
+    value = getattr(torch, name, None)
+    if not isinstance(value, torch.dtype):
+        raise CannotRun(f"unknown torch dtype {name!r} in the data block")
+    return value
+
+
+def _layout_args(device: str, random_values: bool = False) -> tuple[Any, ...]:
+    """The kernel's arguments by layout: uninitialized tensors (or random ones) of the recorded
+    shapes, strides and dtypes, and the recorded non-tensor values."""
+    import torch
+
+    gen = torch.Generator().manual_seed(0)
+    out: list[Any] = []
+    for arg in DATA["args"]:
+        if arg["kind"] != "tensor":
+            out.append(arg["value"])
+            continue
+        dtype = _dtype(arg["dtype"])
+        t = torch.empty_strided(arg["shape"], arg["stride"], dtype=dtype)
+        if random_values:
+            if dtype.is_floating_point:
+                t.copy_(torch.randn(t.shape, generator=gen))
+            elif dtype == torch.bool:
+                t.copy_(torch.randint(0, 2, t.shape, generator=gen).bool())
+            else:
+                t.copy_(torch.randint(0, 8, t.shape, generator=gen))
+        out.append(t.to(device))
+    return tuple(out)
+
+
+def _load_b64(text: str) -> Any:
+    import torch
+
+    return torch.load(io.BytesIO(base64.b64decode(text)), weights_only=True)
+
+
+def _inputs(device: str, random_inputs: bool) -> tuple[Any, ...]:
+    """The case's inputs on ``device``: embedded, regenerated from the spec's seeded
+    ``make_inputs``, or (only when asked) random values of the recorded layout."""
+    import torch
+
+    form = DATA["inputs"]["form"]
+    if form == "embedded":
+        made = _load_b64(INPUTS_B64)
+    elif form == "generator":
+        scope: dict[str, Any] = {}
+        exec(compile(MAKE_INPUTS_SOURCE, "<make_inputs>", "exec"), scope)
+        gen = torch.Generator().manual_seed(DATA["inputs"]["seed"])
+        made = scope[DATA["inputs"]["function"]](tuple(DATA["shape"]), _dtype(DATA["torch_dtype"]), gen)
+    elif random_inputs:
+        print("WARNING: random inputs of the recorded layout, not the checker's", file=sys.stderr)
+        made = _layout_args("cpu", random_values=True)
+    else:
+        raise CannotRun(
+            "the inputs were not embedded (" + DATA["inputs"]["reason"] + "); rerun with "
+            "--random-inputs to use random values of the recorded layout"
+        )
+    return tuple(v.to(device) if isinstance(v, torch.Tensor) else v for v in made)
+
+
+# ---------------------------------------------------------------------------------------------
+# Compile stage: the generated Triton compiled for the record's target, no GPU needed.
+
+
+class _Captured(Exception):
+    pass
+
+
+class _StopAfterCheck(Exception):
+    pass
+
+
+def _capture_launch(entry: Any, args: tuple[Any, ...]) -> tuple[Any, dict[str, Any], tuple[Any, ...]]:
+    """The first kernel launch of the host function: (JITFunction, launch options, kernel args);
+    nothing runs."""
+    seen: dict[str, Any] = {}
+
+    def launcher(kernel: Any, grid: Any, *kargs: Any, **kw: Any) -> Any:
+        seen.update(kernel=kernel, kw=kw, args=kargs)
+        raise _Captured
+
+    with contextlib.suppress(_Captured):
+        entry(*args, _launcher=launcher)
+    if not seen:
+        raise RuntimeError("the generated host function launched no kernel")
+    return seen["kernel"], dict(seen["kw"]), tuple(seen["args"])
+
+
+def _shared_memory(backend: Any, ttgir: Any, options: Any, capability: int) -> int | None:
+    """Shared memory (bytes) the TTGIR will allocate, from the head of Triton's LLVM lowering
+    pipeline run on a copy (triton 3.6 internals; None when they are missing)."""
+    try:
+        from triton._C.libtriton import ir, nvidia, passes
+        from triton.backends.nvidia.compiler import get_ptx_version_from_options
+
+        with tempfile.NamedTemporaryFile("w", suffix=".ttgir") as f:
+            f.write(str(ttgir))
+            f.flush()
+            context = ir.context()
+            ir.load_dialects(context)
+            backend.load_dialects(context)
+            module = ir.parse_mlir_module(f.name, context)
+        module.context = context
+        pm = ir.pass_manager(context)
+        passes.ttgpuir.add_combine_tensor_select_and_if(pm)
+        passes.ttgpuir.add_allocate_warp_groups(pm)
+        passes.convert.add_scf_to_cf(pm)
+        passes.gluon.add_inliner(pm)
+        version = get_ptx_version_from_options(options, backend.target.arch)
+        nvidia.passes.ttgpuir.add_allocate_shared_memory_nv(pm, capability, version)
+        pm.run(module, "kcheck_repro_shared_memory")
+        shared = module.get_int_attr("ttg.shared")
+    except (ImportError, AttributeError, TypeError):
+        return None
+    return int(shared or 0)
+
+
+def compile_for_target(level: str) -> Outcome:
+    """Compile the generated kernel for ``DATA['target']`` on this machine (any machine).
+
+    ``check`` stops once shared memory is allocated on the TTGIR (before LLVM and ptxas);
+    ``full`` builds a cubin and checks shared memory and the register file. The arguments are
+    specialized as Triton's JIT would for that target, then ``triton.compile`` runs with
+    ``GPUTarget('cuda', capability, warp_size)``.
+    """
+    from triton import knobs
+    from triton.backends.compiler import GPUTarget
+    from triton.compiler import ASTSource, make_backend
+    from triton.compiler import compile as triton_compile
+    from triton.runtime.errors import OutOfResources
+    from triton.runtime.jit import create_function_from_signature
+
+    target = DATA["target"]
+    limit = int(target["max_shared_memory"])
+    _patch_num_sm(int(target["sm_count"]))
+    entry = _load_generated()
+    fn, kw, kargs = _capture_launch(entry, _layout_args("cpu"))
+    gpu = GPUTarget("cuda", int(target["capability"]), int(target["warp_size"]))
+    backend = make_backend(gpu)
+    binder = create_function_from_signature(fn.signature, fn.params, backend)
+    bound, specialization, options = binder(*kargs, **kw)
+    options, signature, constexprs, attrs = fn._pack_args(backend, kw, bound, specialization, options)
+    checked: dict[str, int] = {}
+
+    def hook(backend: Any, stages: dict[str, Any], options: Any, language: Any, capability: int) -> None:
+        lower = stages["llir"]
+
+        def llir(src: Any, metadata: dict[str, Any]) -> Any:
+            shared = _shared_memory(backend, src, options, capability)
+            if shared is not None and shared > limit:
+                raise OutOfResources(shared, limit, "shared memory")
+            checked["shared"] = shared or 0
+            if level == "check":
+                raise _StopAfterCheck
+            return lower(src, metadata)
+
+        stages["llir"] = llir
+
+    log = io.StringIO()
+    started = time.perf_counter()
+    with knobs.nvidia.scope(), knobs.runtime.scope(), contextlib.redirect_stdout(log):
+        knobs.nvidia.dump_ptxas_log = True
+        knobs.runtime.add_stages_inspection_hook = hook
+        try:
+            with _watchdog("compile"):
+                kernel = triton_compile(
+                    ASTSource(fn, signature, constexprs, attrs), target=gpu, options=options.__dict__
+                )
+        except _StopAfterCheck:
+            return Outcome(
+                "passed",
+                f"compiled for {target['name']} to level check in {time.perf_counter() - started:.1f} s "
+                f"({checked.get('shared', 0)} bytes of shared memory)",
+            )
+    shared = int(kernel.metadata.shared)
+    if shared > limit:
+        raise OutOfResources(shared, limit, "shared memory")
+    regs = re.search(r"Used (\d+) registers", log.getvalue())
+    if regs:
+        unit = int(target["register_alloc_unit"])
+        per_warp = math.ceil(int(regs.group(1)) * int(target["warp_size"]) / unit) * unit
+        max_warps = int(target["registers_per_block"]) // per_warp
+        warps = int(kernel.metadata.num_warps)
+        if warps > max_warps:
+            warp_size = int(target["warp_size"])
+            raise OutOfResources(warps * warp_size, max_warps * warp_size, "threads")
+    return Outcome(
+        "passed",
+        f"compiled for {target['name']} to a cubin in {time.perf_counter() - started:.1f} s "
+        f"({shared} bytes of shared memory, {regs.group(1) if regs else '?'} registers)",
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Run stage: launch, then compare with the reference.
+
+_BOOL_POISON = 0x02
+
+
+def _poison_mode() -> Any:
+    """A TorchFunctionMode filling every uninitialized allocation (``torch.empty`` & co., what
+    the host code allocates outputs with) with NaN / the dtype's max / the byte 2, so elements
+    the kernel never writes fail the comparison, as in the checker."""
+    import torch
+    from torch.overrides import TorchFunctionMode
+
+    allocators = {
+        torch.empty,
+        torch.empty_like,
+        torch.empty_strided,
+        torch.Tensor.new_empty,
+        torch.Tensor.new_empty_strided,
+    }
+
+    def poison(t: Any) -> None:
+        with torch.no_grad():
+            if t.is_floating_point() or t.is_complex():
+                if t.element_size() == 1:
+                    t.view(torch.uint8).fill_(0x7F)
+                else:
+                    t.fill_(math.nan)
+            elif t.dtype == torch.bool:
+                t.view(torch.uint8).fill_(_BOOL_POISON)
+            else:
+                t.fill_(int(torch.iinfo(t.dtype).max))
+
+    class Poison(TorchFunctionMode):
+        def __torch_function__(self, func: Any, types: Any, args: Any = (), kwargs: Any = None) -> Any:
+            out = func(*args, **(kwargs or {}))
+            if func in allocators and isinstance(out, torch.Tensor):
+                poison(out)
+            return out
+
+    return Poison()
+
+
+def _tl_math(name: str) -> Any:
+    def call(*args: Any) -> Any:
+        import triton.language as tl
+
+        return getattr(tl.math, name)(*args)
+
+    return call
+
+
+class _Libdevice:
+    """Stands in for ``libdevice`` under the interpreter, which returns None for libdevice
+    calls: each function goes to the ``tl.math`` builtin that computes the same thing."""
+
+    _SAME = ("exp", "exp2", "log", "log2", "sqrt", "sqrt_rn", "rsqrt", "sin", "cos", "erf")
+    _RENAMED = {"floor": "floor", "ceil": "ceil", "abs": "abs", "fabs": "abs", "fma": "fma"}
+
+    def __getattr__(self, name: str) -> Any:
+        if name == "div_rn":
+            return _tl_math("div_rn")
+        if name in self._SAME:
+            return _tl_math(name)
+        if name in self._RENAMED:
+            return _tl_math(self._RENAMED[name])
+        if name == "tanh":
+            import triton.language as tl
+
+            return lambda x: 2.0 * tl.sigmoid(2.0 * x) - 1.0
+        raise RuntimeError(f"libdevice.{name} has no interpreter equivalent")
+
+
+def _upcast(value: Any, dtype: Any) -> Any:
+    import torch
+
+    if isinstance(value, torch.Tensor) and value.is_floating_point():
+        return value.to(torch.float32).to(dtype) if value.element_size() == 1 else value.to(dtype)
+    return value
+
+
+def _as_list(out: Any, in_place: bool) -> list[Any]:
+    if in_place and out is None:
+        return []
+    return list(out) if isinstance(out, (tuple, list)) else [out]
+
+
+def _expected(inputs: tuple[Any, ...]) -> tuple[list[Any], dict[int, Any]] | None:
+    """(returned outputs, mutated arguments by index) of the reference, or None without one."""
+    import torch
+
+    form = DATA["reference"]["form"]
+    mutated = {int(k): v for k, v in DATA["mutated"].items()}
+    if form == "embedded":
+        saved = _load_b64(EXPECTED_B64)
+        return list(saved["returned"]), {int(k): v for k, v in saved["mutated"].items()}
+    if form != "source":
+        return None
+    scope: dict[str, Any] = {}
+    exec(compile(REFERENCE_SOURCE, "<reference>", "exec"), scope)
+    ref_dtype = _dtype(DATA["reference"]["dtype"])
+    args = []
+    for v in inputs:
+        if isinstance(v, torch.Tensor):
+            v = v.cpu() if DATA["reference"]["device"] == "cpu" else v
+            up = _upcast(v, ref_dtype)
+            args.append(up.clone() if up is v else up)
+        else:
+            args.append(v)
+    with torch.no_grad():
+        returned = scope[DATA["reference"]["function"]](*args)
+    return _as_list(returned, bool(mutated)), {i: args[i] for i in mutated}
+
+
+def _exact(t: Any) -> Any:
+    import torch
+
+    t = t.detach().to("cpu")
+    if t.dtype == torch.bool:
+        return t.view(torch.uint8).to(torch.int64)
+    if t.is_floating_point() or t.is_complex():
+        return t.to(torch.float64)
+    return t.to(torch.int64)
+
+
+def compare(actual: Any, expected: Any, slot: dict[str, Any]) -> Outcome:
+    """One value against its reference, in the checker's order: shape, (exact comparison for
+    integer and bool), dtype, non-finite positions, the all-zero guard, then
+    ``|a - e| <= atol + rtol * |e|`` with the slot's recorded rtol and atol."""
+    import torch
+
+    want = _dtype(slot["dtype"])
+    if tuple(actual.shape) != tuple(expected.shape):
+        return Outcome(
+            "shape-mismatch", f"output shape {tuple(actual.shape)}, expected {tuple(expected.shape)}"
+        )
+    if not (want.is_floating_point or want.is_complex):
+        a, e = _exact(actual), _exact(expected)
+        if actual.dtype != want:
+            return Outcome("dtype-mismatch", f"output dtype {actual.dtype}, expected {want}")
+        bad = int((a != e).sum())
+        if bad:
+            flat = int(torch.nonzero((a != e).reshape(-1))[0])
+            return Outcome(
+                "numerical-mismatch",
+                f"{bad} of {e.numel()} elements differ from the reference (exact comparison); first "
+                f"at flat index {flat}: got {a.reshape(-1)[flat].item()!r}, "
+                f"expected {e.reshape(-1)[flat].item()!r}",
+            )
+        return Outcome("passed", "exact match")
+    a = actual.detach().to("cpu", torch.float64)
+    e = expected.detach().to("cpu", torch.float64)
+    rtol, atol = float(slot["rtol"]), float(slot["atol"])
+    a_nf, e_nf = ~torch.isfinite(a), ~torch.isfinite(e)
+    nf_bad = (a_nf | e_nf) & ~((torch.isnan(a) & torch.isnan(e)) | (a == e))
+    finite = ~(a_nf | e_nf)
+    diff = torch.where(finite, (a - e).abs(), torch.zeros_like(a))
+    allowed = atol + rtol * e.abs()
+    bad = (finite & (diff > allowed)) | nf_bad
+    numel = e.numel()
+    score = torch.where(nf_bad, torch.full_like(a, math.inf), diff - allowed)
+    worst = int(torch.argmax(score.reshape(-1))) if numel else 0
+    index = tuple(int(i) for i in torch.unravel_index(torch.tensor(worst), e.shape)) if numel else ()
+    where = ""
+    if numel:
+        where = f"at {index}: got {float(a.reshape(-1)[worst])!r}, expected {float(e.reshape(-1)[worst])!r}"
+    if actual.dtype != want:
+        return Outcome("dtype-mismatch", f"output dtype {actual.dtype}, expected {want}")
+    if int(nf_bad.sum()):
+        return Outcome(
+            "nonfinite-mismatch",
+            f"{int(nf_bad.sum())} of {numel} elements non-finite where the reference is not "
+            f"(or the reverse); first {where}",
+        )
+    if numel and bool((a == 0).all()) and bool((e != 0).any()):
+        return Outcome(
+            "numerical-mismatch", "output is all zeros but the reference is not (false-pass guard)"
+        )
+    mismatches = int(bad.sum())
+    max_abs = float(diff.max()) if numel else 0.0
+    if mismatches:
+        return Outcome(
+            "numerical-mismatch",
+            f"{mismatches} of {numel} elements ({100.0 * mismatches / numel:.3g}%) outside "
+            f"rtol={rtol:.3g} atol={atol:.3g}; max abs err {max_abs:.3g}; worst {where}",
+        )
+    return Outcome("passed", f"within rtol={rtol:.3g} atol={atol:.3g}; max abs err {max_abs:.3g}")
+
+
+def _changed(before: Any, after: Any) -> int:
+    """Elements of ``after`` that differ from ``before`` bit for bit."""
+    if before.numel() == 0:
+        return 0
+    import torch
+
+    size = before.element_size()
+    b = before.detach().contiguous().reshape(-1).view(torch.uint8).reshape(-1, size)
+    a = after.detach().to(before.device).contiguous().reshape(-1).view(torch.uint8).reshape(-1, size)
+    return int((a != b).any(dim=1).sum())
+
+
+def run_case(native: bool, random_inputs: bool) -> Outcome:
+    """Launch the generated host function on the case's inputs and compare its results."""
+    import torch
+
+    device = "cuda" if native else "cpu"
+    inputs = _inputs(device, random_inputs)
+    mutated = {int(k): v for k, v in DATA["mutated"].items()}
+    expected = None
+    if DATA["category"] not in ("worker-died", "run-timeout"):
+        expected = _expected(inputs)
+    if not native:
+        _patch_num_sm(int(DATA["interpreter_sm_count"]))
+    entry = _load_generated()
+    module = sys.modules[entry.__module__]
+    if not native and hasattr(module, "libdevice"):
+        # The interpreter returns None for libdevice calls; the checker swaps the module too.
+        setattr(module, "libdevice", _Libdevice())  # noqa: B010
+    args = tuple(v.clone() if isinstance(v, torch.Tensor) else v for v in inputs)
+    try:
+        with _watchdog("run"), torch.no_grad(), _poison_mode(), warnings.catch_warnings():
+            # numpy evaluates masked-off lanes under the interpreter (log(0)...): noise only.
+            warnings.simplefilter("ignore", RuntimeWarning)
+            returned = entry(*args)
+            if native:
+                torch.cuda.synchronize()
+    except Exception as exc:
+        return classify(exc)
+    params = DATA["params"]
+    for i, (old, new) in enumerate(zip(inputs, args, strict=True)):
+        if i in mutated or not isinstance(old, torch.Tensor):
+            continue
+        changed = _changed(old, new)
+        if changed:
+            name = params[i] if i < len(params) else f"#{i}"
+            return Outcome(
+                "input-mutated",
+                f"kernel wrote input {name!r} (argument {i}), which the spec does not list in mutates: "
+                f"{changed} of {old.numel()} elements changed",
+            )
+    outputs = _as_list(returned, bool(mutated))
+    if expected is None:
+        return Outcome("ran", f"the kernel ran to completion and returned {len(outputs)} output(s)")
+    ref_returned, ref_mutated = expected
+    declared = DATA["declared_outputs"]
+    if declared and len(outputs) != len(declared):
+        names = ", ".join(repr(s["name"]) for s in declared)
+        return Outcome(
+            "shape-mismatch",
+            f"kernel returned {len(outputs)} outputs, the spec declares {len(declared)} ({names})",
+        )
+    if len(outputs) != len(ref_returned):
+        return Outcome(
+            "shape-mismatch", f"kernel returned {len(outputs)} outputs, reference {len(ref_returned)}"
+        )
+    pairs: list[tuple[dict[str, Any], Any, Any]] = []
+    for i, (out, ref) in enumerate(zip(outputs, ref_returned, strict=True)):
+        slot = dict(declared[i]) if declared else {**DATA["default_slot"], "label": f"output {i}"}
+        pairs.append((slot, out, ref))
+    for slot in DATA["mutated_slots"]:
+        index = int(slot["index"])
+        pairs.append(
+            (
+                {**slot, "dtype": str(args[index].dtype).removeprefix("torch.")},
+                args[index],
+                ref_mutated[index],
+            )
+        )
+    labelled = bool(DATA["labelled"]) or len(pairs) > 1
+    first: Outcome | None = None
+    for slot, out, ref in pairs:
+        if not slot["compare"]:
+            continue
+        if not isinstance(out, torch.Tensor):
+            return Outcome("dtype-mismatch", f"{slot['label']} is {type(out).__name__}, not a tensor")
+        outcome = compare(out, ref, slot)
+        if outcome.category != "passed":
+            message = f"{slot['label']}: {outcome.message}" if labelled else outcome.message
+            return Outcome(outcome.category, message)
+        first = first or outcome
+    return first or Outcome("passed", "")
+
+
+# ---------------------------------------------------------------------------------------------
+# Driver.
+
+
+def _reproduce(args: argparse.Namespace) -> Outcome:
+    """Run the failing stage in this process; the caller set TRITON_INTERPRET as needed."""
+    if DATA["stage"] == "compile":
+        try:
+            return compile_for_target(args.level or DATA["compile_level"])
+        except Exception as exc:
+            return classify(exc)
+    native = DATA["mode"] == "native" and not args.interpret
+    if native:
+        import torch
+
+        if not torch.cuda.is_available():
+            raise CannotRun(
+                f"this case ran natively on a {DATA['target']['name']} GPU (mode native) and needs a "
+                "CUDA GPU to run; on CPU, --interpret runs it under the Triton interpreter instead"
+            )
+    return run_case(native, args.random_inputs)
+
+
+def _in_child(args: argparse.Namespace) -> Outcome:
+    """Run this file again with ``--child``, so that a crash by signal or a hang is observed
+    from outside instead of ending (or stalling) this process."""
+    # The child enforces the record's limit itself (_watchdog); this one only catches a child
+    # that hangs elsewhere, after a margin for starting Python and importing torch and triton.
+    limit = DATA.get("timeout_s")
+    timeout = float(limit) + CHILD_STARTUP_S if limit else None
+    argv = [sys.executable, os.path.abspath(__file__), "--child"]
+    argv += [
+        flag for flag, on in (("--random-inputs", args.random_inputs), ("--interpret", args.interpret)) if on
+    ]
+    if args.level:
+        argv += ["--level", args.level]
+    stage = "compile" if DATA["stage"] == "compile" else "run"
+    try:
+        proc = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, check=False)
+    except subprocess.TimeoutExpired:
+        message = f"the child process did not finish within {timeout:g} s"
+        return Outcome(f"{stage}-timeout", message)
+    sys.stderr.write(proc.stderr[-4000:])
+    if proc.returncode < 0:
+        import signal
+
+        name = signal.Signals(-proc.returncode).name
+        crashed = stage == "compile" and name in _CRASH_SIGNALS
+        return Outcome(
+            "compiler-crash" if crashed else "worker-died",
+            f"the process died by {name} during the {stage}",
+        )
+    for line in reversed(proc.stdout.splitlines()):
+        if line.startswith(_CHILD_MARK):
+            data = json.loads(line[len(_CHILD_MARK) :])
+            if data["category"] == "cannot-run":
+                raise CannotRun(data["message"])
+            return Outcome(data["category"], data["message"])
+    return Outcome("worker-died", f"the process exited with status {proc.returncode} and no outcome")
+
+
+def _verdict(outcome: Outcome) -> int:
+    recorded = DATA["category"]
+    first = (outcome.message.strip().splitlines() or [""])[0][:500]
+    if outcome.category == "ran" and recorded in _COMPARED:
+        print(f"CANNOT RUN: {first}; no reference was embedded, so the outputs cannot be compared")
+        return EXIT_CANNOT_RUN
+    if outcome.category == recorded and recorded != "passed":
+        print(f"REPRODUCED {recorded}: {first}")
+        return EXIT_REPRODUCED
+    if outcome.category in ("passed", "ran"):
+        print(f"NOT REPRODUCED: passed ({first})" if first else "NOT REPRODUCED: passed")
+    else:
+        print(f"NOT REPRODUCED: got {outcome.category} (recorded: {recorded}): {first}")
+    return EXIT_NOT_REPRODUCED
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Reproduce the case; returns the exit status (module docstring)."""
+    parser = argparse.ArgumentParser(description="Reproduce one kcheck case without the checker.")
+    parser.add_argument("--show-code", action="store_true", help="print the generated Triton code and exit")
+    parser.add_argument("--level", choices=("check", "full"), help="how far a compile goes")
+    parser.add_argument("--random-inputs", action="store_true", help="random inputs when none were embedded")
+    parser.add_argument("--interpret", action="store_true", help="run a native case under the interpreter")
+    parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.show_code:
+        print(GENERATED_CODE)
+        return EXIT_NOT_REPRODUCED
+    interpret = DATA["stage"] == "run" and (DATA["mode"] != "native" or args.interpret)
+    # Triton decides at import whether @triton.jit interprets: set before anything imports it.
+    if interpret:
+        if "triton" in sys.modules and os.environ.get("TRITON_INTERPRET") != "1":
+            print("CANNOT RUN: triton was imported before TRITON_INTERPRET=1 could be set")
+            return EXIT_CANNOT_RUN
+        os.environ["TRITON_INTERPRET"] = "1"
+    else:
+        os.environ.pop("TRITON_INTERPRET", None)
+    if args.child:
+        try:
+            outcome = _reproduce(args)
+            data = {"category": outcome.category, "message": outcome.message}
+        except CannotRun as exc:
+            data = {"category": "cannot-run", "message": str(exc)}
+        sys.stdout.flush()
+        print(_CHILD_MARK + json.dumps(data), flush=True)
+        return 0
+    _print_header()
+    try:
+        outcome = _in_child(args) if DATA["isolate"] else _reproduce(args)
+    except CannotRun as exc:
+        print(f"CANNOT RUN: {exc}")
+        return EXIT_CANNOT_RUN
+    return _verdict(outcome)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
