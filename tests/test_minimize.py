@@ -102,6 +102,10 @@ def test_a_probe_failing_differently_does_not_count_unless_asked() -> None:
 
     strict = minimize(_record(Category.NUMERICAL_MISMATCH, FAILING), PASSING, _probe(rule, []))
     assert strict.knobs == {"num_warps": 16, "num_stages": 3, "range_unroll_factors[1]": 4}
+    loose = minimize(
+        _record(Category.NUMERICAL_MISMATCH, FAILING), PASSING, _probe(rule, []), match="failure"
+    )
+    assert loose.knobs == {"num_warps": 16, "range_unroll_factors[1]": 4}
 
 
 def test_budget_reference_and_flaky_outcomes() -> None:

@@ -6,7 +6,8 @@ search is delta debugging (Zeller and Hildebrandt, "Simplifying and Isolating Fa
 Input", IEEE TSE 2002, the ``ddmin`` algorithm) over the set of knob values in which the failing
 config differs from the passing one: a probe is the passing config with a subset of the failing
 values applied, and a subset *fails* when its probe fails with the same category and signature
-as the original case (or only the same category, ``match="category"``). The result is
+as the original case (or only the same category, ``match="category"``, or any failure,
+``match="failure"``). The result is
 1-minimal: taking away any one of its knob values makes the probe pass, or fail differently.
 
 Knobs are the config's top-level keys, and the elements of list-valued keys of equal length
@@ -28,6 +29,8 @@ from typing import Any
 
 from checker.model import Category, Record
 
+#: What counts as failing "the same way" (--match).
+MATCHES = ("signature", "category", "failure")
 #: Default bound on probes per search (--max-probes). ddmin needs O(k^2) probes in the worst case
 #: for k differing knob values and about 2 log2(k) when one or two matter; 12 knobs: 64 is ample.
 DEFAULT_MAX_PROBES = 64
@@ -159,7 +162,9 @@ def minimize(
     """Delta-debug ``failing.config`` toward ``reference`` (a config dict that passes).
 
     ``probe(config)`` checks the case under a config and returns its record. ``match`` is
-    ``signature`` (same category and signature as ``failing``) or ``category``. ``on_probe(p, n)``
+    ``signature`` (same category and signature as ``failing``), ``category``, or ``failure``
+    (any failure: a wrong result whose knobs give an illegal memory access on a plain config
+    still counts). ``on_probe(p, n)``
     is called after the n-th probe (progress). At most ``max_probes`` probes run.
 
     Raises:
@@ -167,8 +172,8 @@ def minimize(
     """
     if not isinstance(failing.config, dict):
         raise ValueError(f"{failing.case.name}: the record has no config to minimize")
-    if match not in ("signature", "category"):
-        raise ValueError(f"match must be 'signature' or 'category', got {match!r}")
+    if match not in MATCHES:
+        raise ValueError(f"match must be one of {', '.join(MATCHES)}, got {match!r}")
     diff = knob_diff(failing.config, reference)
     probes: list[Probe] = []
     cache: dict[frozenset[int], bool] = {}
@@ -181,9 +186,12 @@ def minimize(
         if len(probes) >= max_probes:
             raise BudgetExhausted
         rec = probe(apply(reference, sorted(subset, key=lambda k: _position(diff, k))))
-        same = rec.category is failing.category and (
-            match == "category" or rec.signature == failing.signature
-        )
+        if match == "failure":
+            same = rec.failed
+        else:
+            same = rec.category is failing.category and (
+                match == "category" or rec.signature == failing.signature
+            )
         p = Probe(
             tuple(sorted(subset, key=lambda k: _position(diff, k))),
             rec.category,

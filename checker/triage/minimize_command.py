@@ -55,10 +55,10 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     )
     p.add_argument(
         "--match",
-        choices=("signature", "category"),
+        choices=minimize.MATCHES,
         default="signature",
-        help="a probe fails when it fails with the same category and signature (default), or "
-        "only the same category",
+        help="a probe fails when it fails with the same category and signature (default), only "
+        "the same category, or with any failure",
     )
     p.add_argument(
         "--run-timeout", type=float, default=300.0, help="seconds one probe may take (default %(default)s)"
