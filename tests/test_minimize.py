@@ -108,6 +108,22 @@ def test_a_probe_failing_differently_does_not_count_unless_asked() -> None:
     assert loose.knobs == {"num_warps": 16, "range_unroll_factors[1]": 4}
 
 
+def test_a_config_helion_rejects_never_counts_as_failing() -> None:
+    """On an H200 the attention case's search with --match failure stopped at "fails iff
+    maxnreg=128": that knob alone is a config Helion rejects (invalid-config), not a failure."""
+
+    def rule(config: dict[str, Any]) -> Category:
+        if config["num_stages"] == 3 and config["num_warps"] != 16:
+            return Category.INVALID_CONFIG  # num_stages=3 needs 16 warps in this made-up space
+        return _two_knobs(config)
+
+    for match in ("failure", "category", "signature"):
+        failing = _record(Category.NUMERICAL_MISMATCH, FAILING)
+        found = minimize(failing, PASSING, _probe(rule, []), match=match)
+        assert found.outcome is Outcome.MINIMAL
+        assert found.knobs == {"num_warps": 16, "range_unroll_factors[1]": 4}, match
+
+
 def test_budget_reference_and_flaky_outcomes() -> None:
     cut = minimize(
         _record(Category.NUMERICAL_MISMATCH, FAILING), PASSING, _probe(_two_knobs, []), max_probes=3

@@ -187,7 +187,10 @@ def minimize(
             raise BudgetExhausted
         rec = probe(apply(reference, sorted(subset, key=lambda k: _position(diff, k))))
         if match == "failure":
-            same = rec.failed
+            # A config Helion rejects is no finding about the kernel: half of a sampled config
+            # can be invalid (maxnreg=128 alone was, on an H200), and counting it as a failure
+            # made the search blame that knob alone.
+            same = rec.failed and rec.category is not Category.INVALID_CONFIG
         else:
             same = rec.category is failing.category and (
                 match == "category" or rec.signature == failing.signature
