@@ -12,8 +12,10 @@ from __future__ import annotations
 import dataclasses
 import logging
 import os
+import re
 import shlex
 import sys
+import tempfile
 import traceback
 from pathlib import Path
 from typing import Any
@@ -490,12 +492,22 @@ def repro_command(file: Path, name: str, extra: list[str]) -> str:
     ``-p checker.plugin``) the line also loads it and puts this checker first on PYTHONPATH."""
     file = Path(file).resolve()
     argv = [sys.executable, "-m", "pytest", f"{file}::{name}", "--kernels", str(file), *extra]
+    # Its own reports directory: pasting a repro replaced a 2226-record results.jsonl with one
+    # record (issue 14).
+    argv += ["--reports-dir", str(repro_reports_dir(name))]
     argv += ["-p", "no:xdist", "-p", "no:cacheprovider"]
     if not _PLUGIN_INSTALLED:
         source = str(Path(__file__).resolve().parents[1])
         pythonpath = os.pathsep.join([source, *filter(None, [os.environ.get("PYTHONPATH")])])
         argv = ["env", f"PYTHONPATH={pythonpath}", *argv, "-p", "checker.plugin"]
     return shlex.join(argv)
+
+
+def repro_reports_dir(name: str) -> Path:
+    """Where a repro command of case ``name`` writes its reports: a directory of its own in the
+    system temp directory, never the run's reports."""
+    safe = re.sub(r"[^A-Za-z0-9_.-]", "_", name).lstrip(".")[:120]
+    return Path(tempfile.gettempdir()) / "kcheck-repro" / safe
 
 
 #: Whether pytest loads this plugin by its entry point (``pip install``): set at configure.

@@ -144,7 +144,10 @@ def test_outside_suite_goldens_beside_it_and_repro_from_anywhere(suite: Path, tm
         shlex.split(repro), cwd=elsewhere, capture_output=True, text=True, timeout=600, check=False
     )
     assert proc.returncode == 1, proc.stdout[-3000:]
-    (again_rec,) = _records(elsewhere / "reports" / "results.jsonl")
+    # A pasted repro writes its reports apart, never over a run's reports/ where it is pasted.
+    assert not (elsewhere / "reports").exists()
+    name = f"{failed[0]['case']['name']}"
+    (again_rec,) = _records(plugin.repro_reports_dir(name) / "results.jsonl")
     assert again_rec["case"] == failed[0]["case"]
     assert again_rec["category"] == "numerical-mismatch"
     assert again_rec["signature"] == failed[0]["signature"]
