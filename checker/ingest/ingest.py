@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import tempfile
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
@@ -24,6 +23,7 @@ from checker.ingest.parser import LogParser
 from checker.ingest.reader import LineReader
 from checker.ingest.records import to_record
 from checker.model import Record
+from checker.report.atomic import replacing
 
 T = TypeVar("T")
 
@@ -172,21 +172,7 @@ def ingest_paths(paths: Sequence[Path], out: Path) -> IngestSummary:
 
 
 def _write_lines_atomic(path: Path, produce: Callable[[Callable[[str], object]], T]) -> T:
-    """Like :func:`checker.report.atomic.write_atomic`, but streamed: ``produce`` gets a
-    function that writes one line, so the output is never held in memory."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        umask = os.umask(0)
-        os.umask(umask)
-        os.fchmod(fd, 0o666 & ~umask)
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            result = produce(lambda line: f.write(line + "\n"))
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-        return result
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    """Streamed and atomic (:func:`checker.report.atomic.replacing`): ``produce`` gets a function
+    that writes one line, so the output is never held in memory."""
+    with replacing(path, text=True) as f:
+        return produce(lambda line: f.write(line + "\n"))

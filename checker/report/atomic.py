@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
+from typing import IO, Any
 
 
-def write_atomic(path: Path, data: bytes) -> None:
-    """Replace ``path`` with ``data`` so readers see the old or the new file, never a torn one.
+@contextlib.contextmanager
+def replacing(path: Path, text: bool = False) -> Iterator[IO[Any]]:
+    """A file to write ``path``'s new content into, streamed; when the block ends without an
+    exception it replaces ``path`` (readers see the old or the new file, never a torn one),
+    otherwise it is removed and ``path`` is left as it was. ``text`` opens it as UTF-8 text.
 
     Raises:
         OSError: the directory is not writable.
@@ -20,8 +26,9 @@ def write_atomic(path: Path, data: bytes) -> None:
         umask = os.umask(0)
         os.umask(umask)
         os.fchmod(fd, 0o666 & ~umask)
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
+        mode, encoding = ("w", "utf-8") if text else ("wb", None)
+        with os.fdopen(fd, mode, encoding=encoding) as f:
+            yield f
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
@@ -29,3 +36,13 @@ def write_atomic(path: Path, data: bytes) -> None:
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    """Replace ``path`` with ``data`` (see :func:`replacing`).
+
+    Raises:
+        OSError: the directory is not writable.
+    """
+    with replacing(path) as f:
+        f.write(data)
