@@ -26,21 +26,34 @@ CPU_BOUND_SHARE = 0.8
 @dataclass(frozen=True)
 class CompileAttempts:
     """A cross-compile's outcome; ``first`` is the timed-out first attempt when it was retried
-    alone, and ``waited_s`` the seconds spent waiting for the compile lock."""
+    alone, and ``waited_s`` the seconds spent waiting for the compile lock. ``cached``: the
+    outcome was read from the compile cache (checker.cache) instead, in ``lookup_s`` seconds;
+    its seconds are those of the run that compiled."""
 
     outcome: JobOutcome
     first: TimedOut | None = None
     waited_s: float = 0.0
+    cached: bool = False
+    lookup_s: float = 0.0
 
     @property
     def seconds(self) -> float:
         """Wall seconds of the compile attempts, lock waits excluded."""
         return self.outcome.seconds + (self.first.seconds if self.first else 0.0)
 
+    @property
+    def stage_seconds(self) -> float:
+        """Wall seconds this case spent on the compile stage: the cache lookup for a cached
+        outcome, else the attempts' :attr:`seconds`."""
+        return self.lookup_s if self.cached else self.seconds
+
     def fields(self) -> dict[str, Any]:
-        """Record fields: the compile's seconds always, the lock wait when there was one, and the
+        """Record fields: the compile's seconds always (of the run that compiled, for a cached
+        outcome), ``compile_cached`` for a cached one, the lock wait when there was one, and the
         first attempt when the compile was retried alone."""
         fields: dict[str, Any] = {"compile_s": round(self.outcome.seconds, 4)}
+        if self.cached:
+            fields["compile_cached"] = True
         if self.waited_s:
             fields["compile_lock_wait_s"] = self.waited_s
         if self.first is not None:

@@ -28,16 +28,24 @@ def _run(args: argparse.Namespace, passthrough: list[str]) -> int:
     argv: list[str] = []
     for path in args.paths or ["kernels"]:
         # --kernels, not a positional path: pytest's rootdir (and with it the project's ini and
-        # golden directory) stays where kcheck runs, whatever directory the suite is in.
-        argv += ["--kernels", path]
+        # golden directory) stays where kcheck runs, whatever directory the suite is in. Path
+        # options go as one token (--opt=PATH): pytest finds its rootdir before plugin options
+        # are known, and would take a separate existing path for a test path.
+        argv += [f"--kernels={path}"]
     argv += ["--configs", str(args.configs), "--sweep-seed", str(args.sweep_seed), "--shapes", args.shapes]
-    argv += ["--device", args.device, "--reports-dir", args.reports_dir] + (
+    argv += ["--device", args.device, f"--reports-dir={args.reports_dir}"] + (
         ["--target", args.target] if args.target else []
     )
     argv += ["--compile", args.compile, "--compile-timeout", f"{args.compile_timeout:g}"]
     argv += ["--isolate", args.isolate, "--run-timeout", f"{args.run_timeout:g}"]
+    if args.no_cache:
+        argv += ["--no-cache"]
+    elif args.cache_dir:
+        argv += [f"--cache-dir={args.cache_dir}"]
+    if args.cache_max_mb is not None:
+        argv += ["--cache-max-mb", f"{args.cache_max_mb:g}"]
     if args.golden_dir:
-        argv += ["--golden-dir", args.golden_dir]
+        argv += [f"--golden-dir={args.golden_dir}"]
     for override in args.override_ini:
         argv += ["-o", override]
     if args.shard:
@@ -117,6 +125,16 @@ def build_parser() -> argparse.ArgumentParser:
         help="seconds one compile may take before its worker is killed",
     )
     run.add_argument("--reports-dir", default="reports", help="where results.jsonl and junit.xml go")
+    run.add_argument(
+        "--cache-dir",
+        help="compile cache directory (None: $XDG_CACHE_HOME/kcheck, else ~/.cache/kcheck)",
+    )
+    run.add_argument("--no-cache", action="store_true", help="compile every case; no compile cache")
+    run.add_argument(
+        "--cache-max-mb",
+        type=float,
+        help="bound of the compile cache in MiB, least recently used pruned at the end (None: 512)",
+    )
     run.add_argument(
         "--golden-dir",
         help="golden files of the generated code (None: the ini's kcheck_golden_dir, or golden/ "

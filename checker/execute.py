@@ -21,7 +21,7 @@ from typing import Any
 
 import torch
 
-from checker import codegen, diagnostics, interpreter, toolchain
+from checker import cache, codegen, diagnostics, interpreter, toolchain
 from checker.attempts import CompileAttempts, compile_attempts
 from checker.compile import Level, describe_args
 from checker.model import CaseId, Category, Mode, Record
@@ -59,6 +59,7 @@ class RunOptions:
         compile: ``--compile`` policy: ``auto``, ``off``, ``check`` or ``full`` (see
             :meth:`compile_level`).
         compile_timeout: seconds one compile may take in its worker before it is killed.
+        cache_dir: directory of the compile cache (checker.cache), None for none (--no-cache).
     """
 
     sweep_seed: int
@@ -67,6 +68,7 @@ class RunOptions:
     n_configs: int
     compile: str = "auto"
     compile_timeout: float = DEFAULT_COMPILE_TIMEOUT_S
+    cache_dir: str | None = None
 
     @property
     def device(self) -> str:
@@ -376,14 +378,16 @@ def check_case(spec: KernelSpec, case: CaseId, opts: RunOptions, config_override
             mode = Mode.COMPILE_ONLY
         if level is not None:
             attempt = _cross_compile(spec, prep, code, opts, level)
-            stages["compile"] = round(attempt.seconds, 4)
+            stages["compile"] = round(attempt.stage_seconds, 4)
             failure = _compile_failure(attempt, opts)
             if failure is not None:
                 return diagnosed(failure)
             assert isinstance(attempt.outcome, Ok)
             outcome = attempt.outcome
             compiled = {**attempt.fields(), **outcome.result.fields()}
-            stages.update({f"compile.{k}": v for k, v in outcome.result.stage_s.items()})
+            if not attempt.cached:
+                # Stages say where this case's time went; a cached compile ran none of them.
+                stages.update({f"compile.{k}": v for k, v in outcome.result.stage_s.items()})
         if mode in (Mode.CODEGEN_ONLY, Mode.COMPILE_ONLY):
             return record(
                 Category.NOT_RUN,
@@ -455,11 +459,31 @@ _worker: CompileWorker | None = None
 def _cross_compile(
     spec: KernelSpec, prep: _Prepared, code: str, opts: RunOptions, level: Level
 ) -> CompileAttempts:
+    """Compile ``code`` for the target in this process's compile worker, or take the outcome
+    from the compile cache (``opts.cache_dir``), storing a new outcome there.
+
+    On a GPU only failures are taken from the cache. The worker's full compile there also fills
+    Triton's own cache with the cubin, which the native launch that follows loads instead of
+    compiling in the case worker (``launch_cache_hit``); a cached success would skip that, so
+    the launch would compile unsupervised, where a hung or crashing compile costs the case
+    worker and no compile timeout applies. A cached failure (numel overflow, out of resources,
+    a compiler crash, a compile timeout) launches nothing. On a CPU nothing launches compiled
+    code (the interpreter runs the source), so every verdict is taken from the cache.
+    """
     global _worker
+    job = CompileJob(code, spec.kernel.name, describe_args(prep.inputs), opts.target, level.value)
+    store = cache.open_cache(opts.cache_dir)
+    key = cache.key(job) if store is not None else None
+    if store is not None and key is not None:
+        hit = store.get(key, opts.compile_timeout, failures_only=opts.native)
+        if hit is not None:
+            return hit
     if _worker is None:
         _worker = CompileWorker()
-    job = CompileJob(code, spec.kernel.name, describe_args(prep.inputs), opts.target, level.value)
-    return compile_attempts(_worker, job, opts.compile_timeout)
+    attempts = compile_attempts(_worker, job, opts.compile_timeout)
+    if store is not None and key is not None:
+        store.put(key, attempts, failures_only=opts.native)
+    return attempts
 
 
 def shutdown() -> None:
@@ -488,8 +512,10 @@ def _compile_failure(compiled: CompileAttempts, opts: RunOptions) -> diagnostics
                 if outcome.cpu_s is not None
                 else "once"
             )
+            # The timeout it ran under: the current one, or for a cached timeout that of the
+            # run that compiled, which is at least as long (checker.cache.usable).
             message = (
-                f"compile for {opts.target.name} exceeded {opts.compile_timeout:g} s ({how}); "
+                f"compile for {opts.target.name} exceeded {outcome.timeout_s:g} s ({how}); "
                 "the worker's process group was killed"
             )
             return diagnostics.Diagnosis(
@@ -499,7 +525,7 @@ def _compile_failure(compiled: CompileAttempts, opts: RunOptions) -> diagnostics
                 {
                     "seconds": outcome.seconds,
                     "cpu_s": outcome.cpu_s,
-                    "timeout_s": opts.compile_timeout,
+                    "timeout_s": outcome.timeout_s,
                     **attempts,
                 },
             )

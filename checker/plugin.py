@@ -120,6 +120,28 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "(compile-timeout; default 60)",
     )
     group.addoption(
+        "--cache-dir",
+        default=None,
+        metavar="DIR",
+        help="directory of the compile cache: compile verdicts by a hash of the generated code, "
+        "launch signature, target, level and toolchain, reused by later runs (default "
+        "$XDG_CACHE_HOME/kcheck, else ~/.cache/kcheck)",
+    )
+    group.addoption(
+        "--no-cache",
+        action="store_true",
+        default=False,
+        help="compile every case: neither read nor write the compile cache",
+    )
+    group.addoption(
+        "--cache-max-mb",
+        type=float,
+        default=None,
+        metavar="MB",
+        help="bound of the compile cache; least recently used entries are removed at the end of "
+        "the run (default 512)",
+    )
+    group.addoption(
         "--isolate",
         choices=("auto", "on", "off"),
         default="auto",
@@ -173,6 +195,9 @@ def pytest_configure(config: pytest.Config) -> None:
         raise pytest.UsageError(f"--configs must be >= 0, got {n}")
     if config.getoption("compile_timeout") <= 0:
         raise pytest.UsageError(f"--compile-timeout must be > 0, got {config.getoption('compile_timeout'):g}")
+    max_mb = config.getoption("cache_max_mb")
+    if max_mb is not None and max_mb <= 0:
+        raise pytest.UsageError(f"--cache-max-mb must be > 0, got {max_mb:g}")
     from checker import interpreter, targets
     from checker.execute import RunOptions
 
@@ -199,6 +224,7 @@ def pytest_configure(config: pytest.Config) -> None:
             n_configs=n,
             compile=config.getoption("compile"),
             compile_timeout=config.getoption("compile_timeout"),
+            cache_dir=_cache_dir(config),
         ),
         reports_dir=Path(config.getoption("reports_dir")),
         argv_extra=_repro_args(config),
@@ -220,6 +246,18 @@ def pytest_configure(config: pytest.Config) -> None:
             state.run_dir = _fresh("checker.rundir").create()
         config.pluginmanager.register(_Recorder(state), "kcheck-recorder")
         _fresh("checker.progress").register(config)
+
+
+def _cache_dir(config: pytest.Config) -> str | None:
+    """The compile cache's directory, absolute (workers may start elsewhere); None with
+    ``--no-cache``. Resolved once by each process from the same options and environment."""
+    if config.getoption("no_cache"):
+        return None
+    from checker import cache
+
+    given = config.getoption("cache_dir")
+    path = Path(given).expanduser() if given else cache.default_dir()
+    return str(path if path.is_absolute() else config.invocation_params.dir / path)
 
 
 def _fresh(name: str) -> Any:
@@ -255,6 +293,11 @@ def pytest_unconfigure(config: pytest.Config) -> None:
         state.writer.close()
     _fresh("checker.exec_worker").shutdown()
     _fresh("checker.execute").shutdown()
+    if state.is_controller and not state.collect_only and state.options.cache_dir is not None:
+        # Once per run, by one process, after every writer of this run stopped.
+        cache = _fresh("checker.cache")
+        max_mb = config.getoption("cache_max_mb") or cache.DEFAULT_MAX_MB
+        cache.prune(state.options.cache_dir, int(max_mb * (1 << 20)))
     if state.run_dir is not None:
         # After the workers stopped: nothing writes there any more.
         _fresh("checker.rundir").remove(state.run_dir)
@@ -285,6 +328,8 @@ def _repro_args(config: pytest.Config) -> list[str]:
         args += ["--compile-timeout", f"{config.getoption('compile_timeout'):g}"]
     if config.getoption("golden_dir"):
         args += ["--golden-dir", str((config.rootpath / config.getoption("golden_dir")).resolve())]
+    # A repro compiles for real: a cached verdict would only repeat the record it came from.
+    args.append("--no-cache")
     return args
 
 

@@ -3,8 +3,18 @@
 from __future__ import annotations
 
 import textwrap
+from pathlib import Path
 
 import pytest
+
+
+@pytest.fixture(autouse=True)
+def _own_compile_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each test gets a cold compile cache of its own (checker/cache.py): a test that runs the
+    checker in a subprocess would otherwise read and fill the user's ~/.cache/kcheck, and one
+    test's compiles would turn into another's cache hits."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg-cache"))
+
 
 pytest_plugins = ["pytester"]
 

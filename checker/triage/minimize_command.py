@@ -28,7 +28,7 @@ from checker.model import Mode, Record
 from checker.report.atomic import write_atomic
 from checker.report.escape import for_log
 from checker.triage import minimize
-from checker.triage.repro import ReproError, _options, find_record, kernel_file_for
+from checker.triage.repro import ReproError, command_options, find_record, kernel_file_for
 
 DEFAULT_RESULTS = Path("reports") / "results.jsonl"
 
@@ -144,9 +144,9 @@ def minimize_record(record: Record, args: argparse.Namespace, results: Path) -> 
     loader.load(kernel_file)
     if not any(s.name == record.case.kernel for s in specs_of_module(loader.load(kernel_file))):
         raise MinimizeError(f"{name}: {kernel_file} declares no spec {record.case.kernel!r}")
-    seed = _options(record.repro, "--sweep-seed")
-    compile_policy = _options(record.repro, "--compile")
-    compile_timeout = _options(record.repro, "--compile-timeout")
+    seed = command_options(record.repro, "--sweep-seed")
+    compile_policy = command_options(record.repro, "--compile")
+    compile_timeout = command_options(record.repro, "--compile-timeout")
     opts = RunOptions(
         sweep_seed=int(seed[-1]) if seed else 0,
         target=local or targets.get_target(record.target),

@@ -183,7 +183,7 @@ def kernel_file_for(record: Record, kernels: Sequence[Path] = (), cwd: Path | No
         searched = ", ".join(str(k) for k in kernels)
         raise ReproError(f"case {record.case.name}: no kernel file in {searched} declares spec {name!r}")
     candidates = [from_nodeid] if from_nodeid is not None else []
-    candidates += [Path(p) for p in _options(record.repro, "--kernels")]
+    candidates += [Path(p) for p in command_options(record.repro, "--kernels")]
     for file in candidates:
         if file.is_file():
             return file
@@ -201,7 +201,7 @@ def _declares(file: Path, name: str) -> bool:
         return False
 
 
-def _options(command: str | None, flag: str) -> list[str]:
+def command_options(command: str | None, flag: str) -> list[str]:
     """Values of ``flag`` in a recorded shell command (``--flag VALUE`` or ``--flag=VALUE``)."""
     if not command:
         return []
@@ -453,7 +453,7 @@ def _config_of(spec: KernelSpec, bound: Any, record: Record, sweep_seed: int) ->
 def _compile_level(record: Record) -> str:
     if record.mode == "native" or record.fields.get("stage") == "ptxas":
         return "full"
-    level = record.fields.get("compile_level") or next(iter(_options(record.repro, "--compile")), "")
+    level = record.fields.get("compile_level") or next(iter(command_options(record.repro, "--compile")), "")
     return "full" if level == "full" else "check"
 
 
@@ -487,7 +487,7 @@ def write_repro(record: Record, kernel_file: Path, out_path: Path) -> Path:
     if dtype_name not in DTYPES_BY_NAME:
         raise ReproError(f"case {name}: unknown dtype {dtype_name!r}")
     dtype = DTYPES_BY_NAME[dtype_name]
-    sweep_seed = int(next(iter(_options(record.repro, "--sweep-seed")), "0"))
+    sweep_seed = int(next(iter(command_options(record.repro, "--sweep-seed")), "0"))
     seed = derived_seed(sweep_seed, spec.name, shape, dtype_name)
     layout = execute.layout_inputs(spec.make_inputs, shape, dtype, torch.Generator().manual_seed(seed), "cpu")
     small = layout is not None and _nbytes(layout) <= EMBED_LIMIT_BYTES

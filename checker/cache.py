@@ -1,0 +1,422 @@
+"""A content-addressed cache of compile verdicts, kept between runs.
+
+A rerun of an unchanged sweep compiled every case again: on an H200 host a warm rerun took 98%
+of a cold run's wall time, and twelve 60 s compile timeouts were paid again in full (issue 15).
+The compile stage's outcome is a function of what is compiled, for what and with what, so it is
+stored under a hash of exactly that (:func:`key`) and reused when the same compile comes again.
+
+One JSON file per key, ``<root>/compile/<2 hex>/<key>.json``. Never pickle: a cache directory may
+be restored from a CI cache, which is untrusted input; an entry is parsed as JSON and checked
+field by field (:func:`decode`), and one that does not parse or check is a miss and is removed.
+Entries are written to a temp file beside the entry and renamed over it (checker.report.atomic),
+so concurrent writers (xdist workers, several runs) and a writer killed with SIGKILL never leave a
+half-written entry under an entry's name; stray temp files are removed by :func:`prune`. The cache
+is bounded (``--cache-max-mb``): the controller prunes the least recently used entries (mtime,
+touched on every hit) once per run, at its end.
+
+What is stored (:func:`encode`) is a final verdict only: a successful compile, a deterministic
+compile failure (:data:`CACHED_ERRORS`), a compiler crash (a crash signal), or a compile timeout
+that stood (CPU-bound, or timed out again when retried alone; checker.attempts). A worker killed
+otherwise (the OOM killer), a job that raised something else, and test-hook jobs are not stored.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import functools
+import hashlib
+import json
+import math
+import os
+import re
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from checker import toolchain
+from checker.attempts import CompileAttempts
+from checker.compile import CompileResult, TensorArg
+from checker.diagnostics import Diagnosis
+from checker.model import Category
+from checker.pool import CompileJob, Died, Error, JobOutcome, Ok, TimedOut
+from checker.report.atomic import write_atomic
+
+#: Version of the key material and of the entry format; bump it when either changes meaning.
+SCHEMA = 1
+#: Default bound of the cache directory (--cache-max-mb), mebibytes.
+DEFAULT_MAX_MB = 512.0
+#: Entries larger than this (bytes) are not read: no compile verdict is that large, and an
+#: untrusted directory must not make a run parse gigabytes.
+MAX_ENTRY_BYTES = 1 << 20
+#: Seconds after which a leftover temp file (a writer killed mid-write) is removed by prune.
+STALE_TEMP_S = 3600.0
+#: Error categories that are properties of the compiled code and target, not of the machine:
+#: the only ``Error`` outcomes stored. A ``runtime-error`` may be a full /tmp or a missing ptxas.
+CACHED_ERRORS = frozenset({Category.NUMEL_OVERFLOW, Category.OUT_OF_RESOURCES, Category.COMPILER_CRASH})
+#: Checker modules whose code decides a compile's outcome and its diagnosis: their source is part
+#: of the key, so a checker that classifies differently (a new rule, a new resource check) does
+#: not replay verdicts an older one made (a CI cache restored by a prefix key would).
+_DECIDING_MODULES = ("attempts", "codegen", "compile", "diagnostics", "pool", "targets", "cache")
+#: Environment variables that change no compiled code but vary between runs.
+_IGNORED_ENV = frozenset({"TRITON_CACHE_DIR", "TRITON_INTERPRET", "TRITON_HOME", "TRITON_DUMP_DIR"})
+_SUBDIR = "compile"
+
+
+def default_dir() -> Path:
+    """``$XDG_CACHE_HOME/kcheck``, else ``~/.cache/kcheck`` (the XDG base directory rule: a
+    relative XDG_CACHE_HOME is ignored)."""
+    xdg = os.environ.get("XDG_CACHE_HOME", "")
+    base = Path(xdg) if xdg and os.path.isabs(xdg) else Path.home() / ".cache"
+    return base / "kcheck"
+
+
+# -- the key ---------------------------------------------------------------------------------
+
+#: Names the checker gives generated modules (checker.codegen.load): a hash of the code itself.
+_GEN_MODULE = re.compile(r"kcheck_gen_[0-9a-f]{20}")
+#: Kernel modules generated code may import (checker.loader.PACKAGE).
+_KERNEL_IMPORT = re.compile(r"\bkcheck_kernels\.[A-Za-z0-9_.]+")
+
+
+def normalize_code(code: str) -> str:
+    """``code`` without what differs between two identical runs.
+
+    Helion's generated code names no temp file and no absolute path (two generations of every
+    kernel in kernels/ were identical; ``# src[softmax.py:21]`` comments hold the file's base
+    name only, and kernel modules are imported under names fixed by their directory and stem,
+    checker.loader.module_name). What could still vary is replaced: the run's scratch directory
+    and the system temp directory in a path, and generated module names.
+    """
+    for directory in filter(None, (os.environ.get("KCHECK_RUN_DIR"), tempfile.gettempdir())):
+        code = re.sub(re.escape(directory.rstrip("/")) + r"/[^\s'\"]*", "<tmp>", code)
+    return _GEN_MODULE.sub("kcheck_gen_<hash>", code)
+
+
+def _arg(value: Any) -> Any:
+    """A JSON form of one described launch argument, None when it has none that is stable."""
+    if isinstance(value, TensorArg):
+        return {"shape": list(value.shape), "stride": list(value.stride), "dtype": str(value.dtype)}
+    if value is None or isinstance(value, (bool, int, str)):
+        # The type too: Triton specializes 1 and True and 1.0 differently.
+        return {"type": type(value).__name__, "value": value}
+    if isinstance(value, float):
+        return {"type": "float", "value": repr(value)}  # repr: nan and inf are not JSON
+    text = repr(value)
+    if " at 0x" in text or " object>" in text:
+        return None  # an address: no two runs agree, and nothing says which objects are equal
+    return {"type": type(value).__qualname__, "repr": text}
+
+
+@functools.cache
+def _checker_digest() -> str:
+    """SHA-256 of the source of the checker modules that decide compile verdicts."""
+    digest = hashlib.sha256()
+    here = Path(__file__).resolve().parent
+    for name in _DECIDING_MODULES:
+        digest.update(name.encode() + b"\0")
+        with contextlib.suppress(OSError):
+            digest.update((here / f"{name}.py").read_bytes())
+    return digest.hexdigest()
+
+
+def _imported_kernel_files(code: str) -> dict[str, str]:
+    """SHA-256 of each kernel module the generated code imports (a ``@triton.jit`` helper in a
+    kernel file is compiled from that file, not from the generated code)."""
+    from checker import loader
+
+    registered = loader.registered()
+    found: dict[str, str] = {}
+    for name in sorted(set(_KERNEL_IMPORT.findall(code))):
+        parts = name.split(".")
+        # `kcheck_kernels.dir__stem.helper` names an attribute of the module dir__stem.
+        prefixes = (".".join(parts[:i]) for i in range(len(parts), 1, -1))
+        module = next((p for p in prefixes if p in registered), None)
+        if module is None:
+            found[name] = "-"
+            continue
+        try:
+            found[module] = hashlib.sha256(Path(registered[module]).read_bytes()).hexdigest()
+        except OSError:
+            found[module] = "-"
+    return found
+
+
+def key_material(job: CompileJob) -> dict[str, Any] | None:
+    """What a compile's outcome depends on, as JSON data; None when the job cannot be cached
+    (a test-hook fault, or a launch argument without a stable description)."""
+    if job.fault is not None:
+        return None
+    args = [_arg(a) for a in job.args]
+    if any(a is None for a in args):
+        return None
+    return {
+        "schema": SCHEMA,
+        "code": normalize_code(job.code),
+        "entry": job.entry,
+        "args": args,
+        # Every profile field can change a verdict: max_shared_memory and the register file
+        # decide out-of-resources, capability and warp_size the compiled code.
+        "target": dataclasses.asdict(job.target),
+        "level": job.level,
+        "toolchain": toolchain.versions(),
+        "checker": _checker_digest(),
+        "kernel_files": _imported_kernel_files(job.code),
+        # TRITON_PTXAS_PATH, TRITON_DEFAULT_FP_FUSION...: knobs that change what is compiled.
+        "env": {
+            k: v for k, v in sorted(os.environ.items()) if k.startswith("TRITON_") and k not in _IGNORED_ENV
+        },
+    }
+
+
+def key(job: CompileJob) -> str | None:
+    """The cache key of ``job``: 64 hex digits of SHA-256 over :func:`key_material` (the
+    normalized generated code, the entry name, the described launch arguments, the target
+    profile, the compile level, the torch/triton/helion/python versions, the deciding checker
+    source, imported kernel files, TRITON_* settings and :data:`SCHEMA`); None if uncacheable."""
+    material = key_material(job)
+    if material is None:
+        return None
+    text = json.dumps(material, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+# -- entries ---------------------------------------------------------------------------------
+
+
+class BadEntry(ValueError):
+    """A cache entry that is not a valid verdict (corrupt, truncated, foreign or forged)."""
+
+
+def _get(data: dict[str, Any], name: str, *types: type) -> Any:
+    value = data.get(name, _MISSING) if isinstance(data, dict) else _MISSING
+    if value is _MISSING or not isinstance(value, types) or (isinstance(value, bool) and bool not in types):
+        raise BadEntry(f"field {name!r}: expected {'/'.join(t.__name__ for t in types)}")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise BadEntry(f"field {name!r}: not finite")
+    return value
+
+
+_MISSING = object()
+_NUM = (int, float)
+
+
+def _timed_out(t: TimedOut) -> dict[str, Any]:
+    return {"seconds": t.seconds, "timeout_s": t.timeout_s, "cpu_s": t.cpu_s}
+
+
+def _timed_out_of(data: Any) -> TimedOut:
+    return TimedOut(
+        seconds=float(_get(data, "seconds", *_NUM)),
+        timeout_s=float(_get(data, "timeout_s", *_NUM)),
+        cpu_s=None if data.get("cpu_s") is None else float(_get(data, "cpu_s", *_NUM)),
+    )
+
+
+def encode(attempts: CompileAttempts, failures_only: bool = False) -> dict[str, Any] | None:
+    """The JSON entry of a compile's final outcome, or None when it is not stored (see the module
+    docstring; ``failures_only``: not a successful compile either)."""
+    outcome = attempts.outcome
+    first = _timed_out(attempts.first) if attempts.first else None
+    entry: dict[str, Any] = {"schema": SCHEMA, "first": first}
+    match outcome:
+        case Ok(result=CompileResult() as result):
+            if failures_only:
+                return None
+            entry.update(kind="ok", seconds=outcome.seconds, result=dataclasses.asdict(result))
+        case Error(diagnosis=Diagnosis() as d) if d.category in CACHED_ERRORS:
+            entry.update(
+                kind="error",
+                seconds=outcome.seconds,
+                stderr_tail=outcome.stderr_tail,
+                diagnosis={
+                    "category": d.category.value,
+                    "message": d.message,
+                    "signature": d.signature,
+                    "fields": d.fields,
+                },
+            )
+        case TimedOut():
+            entry.update(kind="timeout", **_timed_out(outcome))
+        case Died(crash_signal=True):
+            entry.update(
+                kind="crash",
+                seconds=outcome.seconds,
+                signal=outcome.signal,
+                exit_status=outcome.exit_status,
+                stderr_tail=outcome.stderr_tail,
+            )
+        case _:
+            return None
+    return entry
+
+
+def decode(data: Any) -> CompileAttempts:
+    """The compile attempts an entry describes (``cached`` not yet set).
+
+    Raises:
+        BadEntry: ``data`` is not an entry of this schema, or a field has the wrong type or value.
+    """
+    if _get(data, "schema", int) != SCHEMA:
+        raise BadEntry("another schema")
+    kind = _get(data, "kind", str)
+    first = None if data.get("first") is None else _timed_out_of(data["first"])
+    outcome: JobOutcome
+    if kind == "ok":
+        r = _get(data, "result", dict)
+        stage_s = _get(r, "stage_s", dict)
+        result = CompileResult(
+            seconds=float(_get(r, "seconds", *_NUM)),
+            shared_memory=_get(r, "shared_memory", int),
+            num_warps=_get(r, "num_warps", int),
+            num_stages=_get(r, "num_stages", int),
+            registers=None if r.get("registers") is None else _get(r, "registers", int),
+            spills=None if r.get("spills") is None else _get(r, "spills", int),
+            level=_get(r, "level", str),
+            stage_s={str(k): float(_get(stage_s, k, *_NUM)) for k in stage_s},
+        )
+        outcome = Ok(result, seconds=float(_get(data, "seconds", *_NUM)))
+    elif kind == "error":
+        d = _get(data, "diagnosis", dict)
+        try:
+            category = Category(_get(d, "category", str))
+        except ValueError:
+            raise BadEntry("unknown category") from None
+        if category not in CACHED_ERRORS:
+            raise BadEntry(f"category {category.value} is never cached")
+        diagnosis = Diagnosis(
+            category, _get(d, "message", str), _get(d, "signature", str), _get(d, "fields", dict)
+        )
+        outcome = Error(diagnosis, float(_get(data, "seconds", *_NUM)), _get(data, "stderr_tail", str))
+    elif kind == "timeout":
+        outcome = _timed_out_of(data)
+    elif kind == "crash":
+        outcome = Died(
+            seconds=float(_get(data, "seconds", *_NUM)),
+            signal=_get(data, "signal", str),
+            exit_status=None,
+            stderr_tail=_get(data, "stderr_tail", str),
+            crash_signal=True,
+        )
+    else:
+        raise BadEntry(f"unknown kind {kind!r}")
+    return CompileAttempts(outcome, first=first)
+
+
+def usable(attempts: CompileAttempts, timeout_s: float) -> bool:
+    """Whether a stored outcome is what compiling now with ``timeout_s`` seconds would give.
+
+    A timeout stands for a timeout no longer than the one it ran under (a longer one now may let
+    the compile finish, so it is compiled again); any other outcome for a timeout at least as
+    long as the compile took (a shorter one now would have killed it).
+    """
+    outcome = attempts.outcome
+    if isinstance(outcome, TimedOut):
+        return outcome.timeout_s >= timeout_s
+    return outcome.seconds <= timeout_s
+
+
+@dataclass(frozen=True)
+class CompileCache:
+    """The compile verdicts under directory ``root`` (created on the first store)."""
+
+    root: Path
+
+    def path(self, key: str) -> Path:
+        """Where the entry of ``key`` (64 hex digits) lives."""
+        return self.root / _SUBDIR / key[:2] / f"{key}.json"
+
+    def get(self, key: str, timeout_s: float, failures_only: bool = False) -> CompileAttempts | None:
+        """The stored verdict of ``key`` as :class:`CompileAttempts` with ``cached`` set and
+        ``lookup_s`` the seconds this lookup took; None on a miss: no entry, an entry that is not
+        :func:`usable` under ``timeout_s`` seconds, a success when ``failures_only``, or a bad
+        entry (removed, so that the compile that follows replaces it). Never raises for what is
+        in the directory."""
+        started = time.perf_counter()
+        path = self.path(key)
+        try:
+            with open(path, "rb") as f:
+                inode = os.fstat(f.fileno()).st_ino
+                data = f.read(MAX_ENTRY_BYTES + 1)
+        except OSError:
+            return None
+        try:
+            if len(data) > MAX_ENTRY_BYTES:
+                raise BadEntry("too large")
+            attempts = decode(json.loads(data))
+        except (BadEntry, ValueError, TypeError, KeyError, AttributeError, RecursionError):
+            # UnicodeDecodeError and JSONDecodeError are ValueErrors.
+            _discard(path, inode)
+            return None
+        if not usable(attempts, timeout_s) or (failures_only and isinstance(attempts.outcome, Ok)):
+            return None
+        with contextlib.suppress(OSError):
+            os.utime(path)  # least recently used is pruned first
+        return dataclasses.replace(attempts, cached=True, lookup_s=round(time.perf_counter() - started, 4))
+
+    def put(self, key: str, attempts: CompileAttempts, failures_only: bool = False) -> bool:
+        """Store ``attempts`` under ``key`` if it is a verdict worth storing (:func:`encode`);
+        True if stored. A directory that cannot be written is no error: the run goes on
+        uncached."""
+        entry = encode(attempts, failures_only)
+        if entry is None:
+            return False
+        try:
+            write_atomic(self.path(key), json.dumps(entry, sort_keys=True).encode())
+        except (OSError, ValueError, TypeError):
+            return False  # ValueError/TypeError: a diagnosis field JSON cannot hold
+        return True
+
+
+def _discard(path: Path, inode: int) -> None:
+    """Remove a bad entry, unless another process already replaced it with a new file."""
+    with contextlib.suppress(OSError):
+        if os.stat(path).st_ino == inode:
+            os.unlink(path)
+
+
+def open_cache(root: str | os.PathLike[str] | None) -> CompileCache | None:
+    """The cache at ``root``, None when caching is off (``root`` None: ``--no-cache``)."""
+    return None if root is None else CompileCache(Path(root))
+
+
+def _entries(root: Path) -> Iterator[os.DirEntry[str]]:
+    with contextlib.suppress(OSError), os.scandir(root / _SUBDIR) as buckets:
+        for bucket in buckets:
+            if not bucket.is_dir(follow_symlinks=False):
+                continue
+            with contextlib.suppress(OSError), os.scandir(bucket.path) as files:
+                yield from (f for f in files if f.is_file(follow_symlinks=False))
+
+
+def prune(root: str | os.PathLike[str], max_bytes: int) -> list[Path]:
+    """Keep the cache at ``root`` within ``max_bytes``: remove least recently used entries (oldest
+    mtime first; a hit touches its entry) until the rest fit, and temp files older than
+    STALE_TEMP_S (writers killed mid-write). Returns the removed paths. Run once per run, by the
+    controller at its end; entries written concurrently by another run are at worst removed."""
+    now = time.time()
+    removed: list[Path] = []
+    entries: list[tuple[float, int, str]] = []
+    for entry in _entries(Path(root)):
+        try:
+            st = entry.stat(follow_symlinks=False)
+        except OSError:
+            continue
+        if entry.name.endswith(".json"):
+            entries.append((st.st_mtime, st.st_size, entry.path))
+        elif entry.name.endswith(".tmp") and now - st.st_mtime > STALE_TEMP_S:
+            with contextlib.suppress(OSError):
+                os.unlink(entry.path)
+                removed.append(Path(entry.path))
+    total = sum(size for _, size, _ in entries)
+    for _, size, path in sorted(entries):
+        if total <= max_bytes:
+            break
+        with contextlib.suppress(OSError):
+            os.unlink(path)
+            removed.append(Path(path))
+        total -= size
+    return removed

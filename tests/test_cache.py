@@ -1,0 +1,320 @@
+"""The compile cache (checker/cache.py): real compiles replayed, keys, bad entries, races, bounds."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+import torch
+
+from checker import cache, execute, toolchain
+from checker.attempts import CompileAttempts
+from checker.compile import CompileResult, Level, TensorArg
+from checker.diagnostics import Diagnosis
+from checker.model import Category, Record
+from checker.pool import CompileJob, Died, Error, Ok, TimedOut
+from checker.report.jsonl import read_records
+from checker.targets import get_target
+
+SM90 = get_target("sm_90")
+COMPILED = (
+    "add[2048x1024-fp32-default]",
+    "add[2048x1024-fp32-wide]",
+    "mm[512x512x512-fp32-default]",
+    "mm[512x512x512-fp32-huge]",
+)
+
+
+def _run(p: pytest.Pytester, cache_dir: Path, *extra: str) -> dict[str, Record]:
+    # --cache-dir=DIR, one token: a separate existing DIR would decide pytest's rootdir.
+    p.runpytest("--configs", "0", "-p", "no:xdist", f"--cache-dir={cache_dir}", *extra)
+    return {r.case.name: r for r in read_records(p.path / "reports" / "results.jsonl")}
+
+
+def _entries(root: Path) -> dict[str, dict[str, Any]]:
+    return {f.name: json.loads(f.read_text()) for f in sorted((root / "compile").glob("*/*.json"))}
+
+
+def _verdict(rec: Record) -> tuple[Any, ...]:
+    fields = {k: v for k, v in rec.fields.items() if k not in ("compile_cached", "compile_lock_wait_s")}
+    return rec.category, rec.signature, rec.mode, fields
+
+
+def test_a_rerun_takes_real_compile_verdicts_from_the_cache(
+    compile_dir: pytest.Pytester, tmp_path: Path
+) -> None:
+    """A real numel overflow, a real shared-memory overuse and two successful compiles (level
+    check, the CPU default): cold, warm, after an edit and a corrupt entry, without the cache."""
+    root = tmp_path / "kc"
+    cold = _run(compile_dir, root)
+    assert cold["add[2048x1024-fp32-wide]"].category is Category.NUMEL_OVERFLOW
+    assert cold["mm[512x512x512-fp32-huge]"].category is Category.OUT_OF_RESOURCES
+    assert not any("compile_cached" in cold[n].fields for n in COMPILED)
+    entries = _entries(root)
+    assert sorted(e["kind"] for e in entries.values()) == ["error", "error", "ok", "ok"]
+
+    warm = _run(compile_dir, root)
+    for name in COMPILED:
+        assert warm[name].fields["compile_cached"] is True, name
+        assert _verdict(warm[name]) == _verdict(cold[name]), name
+        # The compile seconds are the cold run's; the stage is the lookup, and no Triton stage ran.
+        assert warm[name].fields["compile_s"] == cold[name].fields["compile_s"]
+        assert warm[name].stages["compile"] < cold[name].stages["compile"]
+        assert not any(s.startswith("compile.") for s in warm[name].stages), name
+        assert "--no-cache" in (warm[name].repro or "")
+
+    # Edit the add kernel (same findings, other code), and corrupt the mm huge entry.
+    kernel = compile_dir.path / "kernels" / "add.py"
+    kernel.write_text(kernel.read_text().replace("x[tile] + y[tile]", "y[tile] + x[tile]"))
+    (smem,) = [n for n, e in entries.items() if e.get("diagnosis", {}).get("category") == "out-of-resources"]
+    smem_path = next((root / "compile").glob(f"*/{smem}"))
+    smem_path.write_bytes(b'{"schema": 1, "kind": "err')
+    edited = _run(compile_dir, root)
+    cached = {n for n in COMPILED if edited[n].fields.get("compile_cached")}
+    assert cached == {"mm[512x512x512-fp32-default]"}
+    assert edited["add[2048x1024-fp32-wide]"].category is Category.NUMEL_OVERFLOW
+    assert edited["mm[512x512x512-fp32-huge]"].category is Category.OUT_OF_RESOURCES
+    assert json.loads(smem_path.read_text())["diagnosis"]["category"] == "out-of-resources"
+    assert len(_entries(root)) == 6  # two more for the edited add kernel
+
+    # --no-cache neither reads (nothing cached) nor writes (a removed entry stays removed,
+    # and no entry is touched).
+    smem_path.unlink()
+    before = {f: f.stat().st_mtime_ns for f in root.rglob("*.json")}
+    uncached = _run(compile_dir, root, "--no-cache")
+    assert not any("compile_cached" in uncached[n].fields for n in COMPILED)
+    assert uncached["mm[512x512x512-fp32-huge]"].category is Category.OUT_OF_RESOURCES
+    assert {f: f.stat().st_mtime_ns for f in root.rglob("*.json")} == before
+
+    # The controller prunes at the end of a run, to --cache-max-mb (here about 2 KiB).
+    compile_dir.runpytest(
+        "-p", "no:xdist", f"--cache-dir={root}", "-k", "no_such_case", "--cache-max-mb", "0.002"
+    )
+    left = list(root.rglob("*.json"))
+    assert len(left) < len(before) and sum(f.stat().st_size for f in left) <= 2097
+
+
+def _job(**kw: Any) -> CompileJob:
+    fields: dict[str, Any] = {
+        "code": "import triton\n# from /tmp/kcheck-run-abc/gen-1/kcheck_gen_0123456789abcdef0123.py\n",
+        "entry": "add",
+        "args": (TensorArg((64, 96), (96, 1), torch.float32), 16, 1.5),
+        "target": SM90,
+        "level": "check",
+    }
+    fields.update(kw)
+    return CompileJob(**fields)
+
+
+def test_key_covers_code_launch_signature_target_level_and_toolchain(monkeypatch: pytest.MonkeyPatch) -> None:
+    base = cache.key(_job())
+    assert base is not None and len(base) == 64 and base == cache.key(_job())
+    assert cache.key(_job(code=_job().code.replace("0123456789abcdef0123", "fedcba9876543210fedc"))) == base
+    differs = [
+        _job(code="import triton\n"),
+        _job(entry="add2"),
+        _job(args=(TensorArg((64, 96), (1, 64), torch.float32), 16, 1.5)),  # strides
+        _job(args=(TensorArg((64, 96), (96, 1), torch.float16), 16, 1.5)),  # dtype
+        _job(args=(TensorArg((64, 96), (96, 1), torch.float32), 16.0, 1.5)),  # int vs float
+        _job(target=get_target("sm_80")),
+        _job(level=Level.FULL.value),
+    ]
+    keys = {cache.key(j) for j in differs}
+    assert base not in keys and len(keys) == len(differs)
+    other = {**toolchain.versions(), "triton": "9.9.9"}
+    monkeypatch.setattr(toolchain, "versions", lambda: other)
+    assert cache.key(_job()) != base
+    assert cache.key(_job(fault="segv")) is None
+    assert cache.key(_job(args=(object(),))) is None
+
+
+def _ok(seconds: float = 1.25) -> CompileAttempts:
+    result = CompileResult(seconds, 1024, 4, 2, None, None, "check", {"ttir": 0.5, "ttgir": 0.7})
+    return CompileAttempts(Ok(result, seconds=seconds))
+
+
+def _numel() -> CompileAttempts:
+    d = Diagnosis(Category.NUMEL_OVERFLOW, "numel (2097152) exceeds", "abcdef012345", {"numel": 2097152})
+    return CompileAttempts(Error(d, seconds=0.8, stderr_tail="log"))
+
+
+def test_outcomes_round_trip_and_only_verdicts_are_stored(tmp_path: Path) -> None:
+    store = cache.CompileCache(tmp_path)
+    crash = CompileAttempts(Died(3.0, "SIGSEGV", None, "ptxas died", crash_signal=True))
+    alone = CompileAttempts(TimedOut(60.4, 60.0, 20.0), first=TimedOut(60.1, 60.0, 3.0))
+    for i, attempts in enumerate((_ok(), _numel(), crash, alone)):
+        assert store.put(f"{i:064x}", attempts)
+        hit = store.get(f"{i:064x}", 60.0)
+        assert hit is not None and hit.cached and hit.lookup_s < 1
+        assert (hit.outcome, hit.first) == (attempts.outcome, attempts.first)
+    runtime = Diagnosis(Category.RUNTIME_ERROR, "No space left on device", "0" * 12)
+    for i, attempts in enumerate(
+        (
+            CompileAttempts(Error(runtime)),
+            CompileAttempts(Died(1.0, "SIGKILL", None, "", crash_signal=False)),  # the OOM killer
+        )
+    ):
+        assert not store.put(f"{i + 10:064x}", attempts)
+    assert not store.put("f" * 64, _ok(), failures_only=True)
+    assert len(list(tmp_path.rglob("*.json"))) == 4
+
+
+def test_a_cached_timeout_counts_only_for_a_timeout_no_longer(tmp_path: Path) -> None:
+    store = cache.CompileCache(tmp_path)
+    k = "a" * 64
+    store.put(k, CompileAttempts(TimedOut(5.1, 5.0, 5.0)))
+    assert store.get(k, 10.0) is None  # a longer timeout now: compile again
+    assert store.get(k, 5.0) is not None and store.get(k, 2.0) is not None
+    # A success that took 30 s is no verdict under a 10 s timeout.
+    store.put(k, _ok(30.0))
+    assert store.get(k, 10.0) is None and store.get(k, 30.0) is not None
+
+
+def test_corrupt_or_forged_entries_are_misses_and_removed(tmp_path: Path) -> None:
+    store = cache.CompileCache(tmp_path)
+    k = "b" * 64
+    bad = [
+        b"\x00\xff garbage",
+        b'{"schema": 1, "kind": "ok", "seco',
+        json.dumps({**cache.encode(_numel()), "schema": 0}).encode(),  # type: ignore[dict-item]
+        json.dumps(
+            {
+                "schema": 1,
+                "kind": "error",
+                "seconds": 1,
+                "stderr_tail": "",
+                "first": None,
+                "diagnosis": {"category": "passed", "message": "", "signature": "", "fields": {}},
+            }
+        ).encode(),
+        b"[" * 100000 + b"]" * 100000,
+    ]
+    for data in bad:
+        store.path(k).parent.mkdir(parents=True, exist_ok=True)
+        store.path(k).write_bytes(data)
+        assert store.get(k, 60.0) is None, data[:40]
+        assert not store.path(k).exists(), data[:40]
+    assert store.put(k, _numel()) and store.get(k, 60.0) is not None
+
+
+_WRITER = textwrap.dedent(
+    """
+    import sys
+    from checker import cache
+    from checker.attempts import CompileAttempts
+    from checker.diagnostics import Diagnosis
+    from checker.model import Category
+    from checker.pool import Error
+
+    root, key, tag, n = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+    d = Diagnosis(Category.COMPILER_CRASH, "crash", "0" * 12, {"writer": tag})
+    attempts = CompileAttempts(Error(d, 1.0, tag * 400_000))
+    store = cache.CompileCache(cache.Path(root))
+    for _ in range(n):
+        assert store.put(key, attempts)
+    """
+)
+
+
+def test_concurrent_writers_never_leave_a_partial_entry(tmp_path: Path) -> None:
+    """Four processes rewrite one key with 400 kB entries while this one reads it raw."""
+    key = "c" * 64
+    path = cache.CompileCache(tmp_path).path(key)
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    writers = [
+        subprocess.Popen([sys.executable, "-c", _WRITER, str(tmp_path), key, tag, "40"], env=env)
+        for tag in "wxyz"
+    ]
+    reads = 0
+    while any(w.poll() is None for w in writers):
+        try:
+            data = path.read_bytes()
+        except FileNotFoundError:
+            continue
+        entry = json.loads(data)  # a torn entry fails here
+        tag = entry["diagnosis"]["fields"]["writer"]
+        assert entry["stderr_tail"] == tag * 400_000
+        reads += 1
+    assert [w.wait() for w in writers] == [0, 0, 0, 0]
+    assert reads > 10
+    assert not list(path.parent.glob("*.tmp"))
+
+
+def test_prune_removes_least_recently_used_first(tmp_path: Path) -> None:
+    store = cache.CompileCache(tmp_path)
+    keys = [f"{i:02x}" * 32 for i in range(4)]
+    now = time.time()
+    for age, k in zip((400, 300, 200, 100), keys, strict=True):
+        store.put(k, _numel())
+        os.utime(store.path(k), (now - age, now - age))
+    size = store.path(keys[0]).stat().st_size
+    assert store.get(keys[0], 60.0) is not None  # a hit: now the most recently used
+    stale = store.path(keys[0]).parent / ".x.json.123.tmp"  # a writer killed mid-write
+    stale.write_bytes(b"{")
+    os.utime(stale, (now - 2 * cache.STALE_TEMP_S, now - 2 * cache.STALE_TEMP_S))
+    removed = cache.prune(tmp_path, 2 * size)
+    assert sorted(removed) == sorted([store.path(keys[1]), store.path(keys[2]), stale])
+    assert store.get(keys[0], 60.0) is not None and store.get(keys[3], 60.0) is not None
+
+
+def _fake_compile(monkeypatch: pytest.MonkeyPatch, outcome: Any) -> list[float]:
+    calls: list[float] = []
+
+    def fake(worker: Any, job: CompileJob, timeout_s: float) -> CompileAttempts:
+        calls.append(timeout_s)
+        return CompileAttempts(outcome(timeout_s))
+
+    monkeypatch.setattr(execute, "compile_attempts", fake)
+    monkeypatch.setattr(execute, "_worker", object())
+    return calls
+
+
+def _compile(opts: execute.RunOptions) -> CompileAttempts:
+    spec = SimpleNamespace(kernel=SimpleNamespace(name="add"))
+    prep = SimpleNamespace(inputs=(torch.empty(8, 16),))
+    return execute._cross_compile(spec, prep, "code", opts, Level.CHECK)  # type: ignore[arg-type]
+
+
+def test_cross_compile_replays_timeouts_and_only_failures_on_a_gpu(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    calls = _fake_compile(monkeypatch, lambda t: TimedOut(t + 0.2, t, t))
+    opts = execute.RunOptions(
+        0, SM90, native=False, n_configs=0, compile_timeout=60.0, cache_dir=str(tmp_path)
+    )
+    assert not _compile(opts).cached and _compile(opts).cached and calls == [60.0]
+    longer = execute.RunOptions(0, SM90, False, 0, compile_timeout=120.0, cache_dir=str(tmp_path))
+    assert not _compile(longer).cached and calls == [60.0, 120.0]
+    hit = _compile(opts)  # the 120 s timeout now stands for 60 s too
+    assert hit.cached and calls == [60.0, 120.0]
+    d = execute._compile_failure(hit, opts)
+    assert d is not None and d.category is Category.COMPILE_TIMEOUT
+    assert d.fields["compile_cached"] is True and d.fields["timeout_s"] == 120.0 and "120 s" in d.message
+
+    # On a GPU a success is compiled every time (the launch needs Triton's cache filled)...
+    gpu = execute.RunOptions(0, SM90, native=True, n_configs=0, cache_dir=str(tmp_path / "gpu"))
+    calls = _fake_compile(monkeypatch, lambda t: _ok().outcome)
+    assert not _compile(gpu).cached and not _compile(gpu).cached and len(calls) == 2
+    # ...and a failure is not.
+    calls = _fake_compile(monkeypatch, lambda t: _numel().outcome)
+    assert not _compile(gpu).cached and _compile(gpu).cached and len(calls) == 1
+
+    off = execute.RunOptions(0, SM90, native=False, n_configs=0, cache_dir=None)
+    calls = _fake_compile(monkeypatch, lambda t: _numel().outcome)
+    assert not _compile(off).cached and not _compile(off).cached and len(calls) == 2
+
+
+def test_default_location_follows_xdg(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    assert cache.default_dir() == tmp_path / "kcheck"
+    monkeypatch.setenv("XDG_CACHE_HOME", "relative/ignored")
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    assert cache.default_dir() == tmp_path / "home" / ".cache" / "kcheck"
