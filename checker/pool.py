@@ -110,9 +110,10 @@ class Error:
 class TimedOut:
     """The supervisor killed the worker's process group after ``timeout_s`` seconds of wall time.
 
-    ``cpu_s`` is the CPU time (user + system, seconds) the group had used by then, read from
-    /proc just before the kill (None where /proc is not readable): a compile that got far less
-    CPU than wall time was starved by other work, not slow (docs/architecture.md).
+    ``cpu_s`` is the CPU time (user + system, seconds) the group used during the job, read from
+    /proc when the job was sent and just before the kill (None where /proc is not readable): a
+    compile that got far less CPU than wall time was starved by other work, not slow
+    (docs/records.md).
     """
 
     seconds: float
@@ -219,6 +220,9 @@ class Worker:
         proc = self._proc
         assert proc is not None and proc.stdin is not None and proc.stdout is not None
         log_start = self._stderr_size()
+        # CPU time is cumulative since the worker started (its imports, earlier jobs): a timed-out
+        # job is judged by what it used itself.
+        cpu_at_start = group_cpu_seconds(proc.pid)
         started = time.monotonic()
         from checker import loader
 
@@ -233,7 +237,8 @@ class Worker:
                 else _read_exact(proc.stdout.fileno(), struct.unpack("<Q", header)[0], None)
             )
         except TimeoutError:
-            cpu_s = group_cpu_seconds(proc.pid)
+            cpu_now = group_cpu_seconds(proc.pid)
+            cpu_s = None if cpu_now is None or cpu_at_start is None else round(cpu_now - cpu_at_start, 3)
             self.kill()
             return TimedOut(round(time.monotonic() - started, 3), timeout_s, cpu_s)
         except BrokenPipeError:
