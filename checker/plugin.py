@@ -12,7 +12,6 @@ from __future__ import annotations
 import dataclasses
 import logging
 import os
-import re
 import shlex
 import sys
 import tempfile
@@ -23,6 +22,7 @@ from typing import Any
 import pytest
 
 from checker import diagnostics, toolchain
+from checker.golden.paths import safe_component
 from checker.model import CaseId, Category, Mode, Record
 from checker.pipesafe import PipeSafe
 from checker.pool import COMPILE_POLICIES, DEFAULT_COMPILE_TIMEOUT_S, DEFAULT_RUN_TIMEOUT_S
@@ -551,8 +551,8 @@ def repro_command(file: Path, name: str, extra: list[str]) -> str:
 def repro_reports_dir(name: str) -> Path:
     """Where a repro command of case ``name`` writes its reports: a directory of its own in the
     system temp directory, never the run's reports."""
-    safe = re.sub(r"[^A-Za-z0-9_.-]", "_", name).lstrip(".")[:120]
-    return Path(tempfile.gettempdir()) / "kcheck-repro" / safe
+    # The golden files' rule for a path component: safe, and one directory per case.
+    return Path(tempfile.gettempdir()) / "kcheck-repro" / safe_component(name)
 
 
 #: Whether pytest loads this plugin by its entry point (``pip install``): set at configure.

@@ -221,8 +221,9 @@ class Worker:
         assert proc is not None and proc.stdin is not None and proc.stdout is not None
         log_start = self._stderr_size()
         # CPU time is cumulative since the worker started (its imports, earlier jobs): a timed-out
-        # job is judged by what it used itself.
-        cpu_at_start = group_cpu_seconds(proc.pid)
+        # job is judged by what it used itself. Between jobs the worker has no live children, so
+        # its own stat file is the group's total: no scan of /proc on every job.
+        cpu_at_start = process_cpu_seconds(proc.pid)
         started = time.monotonic()
         from checker import loader
 
@@ -339,27 +340,46 @@ class Worker:
         return self._proc.pid if self._proc is not None else None
 
 
+def _stat_fields(pid: int | str) -> list[str] | None:
+    """Fields 3 onward of /proc/<pid>/stat, None when it cannot be read (gone, not Linux)."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            stat = f.read().decode("ascii", "replace")
+    except OSError:
+        return None
+    # The command name may hold spaces and parentheses: fields start after the last ")".
+    return stat[stat.rindex(")") + 2 :].split()
+
+
+def _cpu_ticks(fields: list[str]) -> int:
+    return sum(int(v) for v in fields[11:15])  # utime stime cutime cstime
+
+
+_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+def process_cpu_seconds(pid: int) -> float | None:
+    """CPU seconds (user + system) used so far by process ``pid`` and its reaped children; None
+    where /proc cannot be read. For a worker between jobs (no live children) this is its whole
+    process group's, read from one file instead of a scan of /proc."""
+    fields = _stat_fields(pid)
+    return None if fields is None else round(_cpu_ticks(fields) / _TICKS, 3)
+
+
 def group_cpu_seconds(pgid: int) -> float | None:
     """CPU seconds (user + system) used so far by the live processes of process group ``pgid``,
     from /proc/<pid>/stat; None where /proc cannot be read (not Linux). Children that already
     exited count only once reaped by their parent (cutime/cstime of the parent)."""
-    ticks = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
-    total = 0
     try:
         pids = [name for name in os.listdir("/proc") if name.isdigit()]
     except OSError:
         return None
+    total = 0
     for pid in pids:
-        try:
-            with open(f"/proc/{pid}/stat", "rb") as f:
-                stat = f.read().decode("ascii", "replace")
-        except OSError:
-            continue  # gone since listdir
-        # The command name may hold spaces and parentheses: fields start after the last ")".
-        fields = stat[stat.rindex(")") + 2 :].split()
-        if int(fields[2]) == pgid:  # field 5, pgrp
-            total += sum(int(v) for v in fields[11:15])  # utime stime cutime cstime
-    return round(total / ticks, 3)
+        fields = _stat_fields(pid)  # None: gone since listdir
+        if fields is not None and int(fields[2]) == pgid:  # field 5, pgrp
+            total += _cpu_ticks(fields)
+    return round(total / _TICKS, 3)
 
 
 #: The name the compile stage uses (every Worker can compile).

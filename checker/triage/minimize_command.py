@@ -28,7 +28,7 @@ from checker.model import Mode, Record
 from checker.report.atomic import write_atomic
 from checker.report.escape import for_log
 from checker.triage import minimize
-from checker.triage.repro import ReproError, command_options, find_record, kernel_file_for
+from checker.triage.repro import ReproError, command_options, find_in, kernel_file_for, read_results, spec_of
 
 DEFAULT_RESULTS = Path("reports") / "results.jsonl"
 
@@ -79,8 +79,10 @@ def run(args: argparse.Namespace) -> int:
     status = 0
     for case_id in args.cases:
         try:
-            record = find_record(args.results, case_id)
-            result = minimize_record(record, args, args.results)
+            # Read for each case: the previous case's search rewrote the file.
+            records = read_results(args.results, case_id)
+            record = find_in(records, case_id, args.results)
+            result = minimize_record(record, records, args)
         except (ReproError, MinimizeError) as exc:
             print(for_log(f"kcheck minimize: {exc}"), file=sys.stderr)
             status = 2
@@ -116,8 +118,9 @@ def _reference(record: Record, records: list[Record]) -> tuple[dict[str, Any] | 
     return None, "Helion's default config"
 
 
-def minimize_record(record: Record, args: argparse.Namespace, results: Path) -> minimize.Minimal:
-    """Search the minimal failing config of ``record`` (options as ``kcheck minimize`` takes).
+def minimize_record(record: Record, records: list[Record], args: argparse.Namespace) -> minimize.Minimal:
+    """Search the minimal failing config of ``record`` (options as ``kcheck minimize`` takes);
+    ``records`` are the run's, where a passing reference config is looked for.
 
     Raises:
         MinimizeError: the record passed, has no config, or needs a GPU this machine lacks.
@@ -125,10 +128,9 @@ def minimize_record(record: Record, args: argparse.Namespace, results: Path) -> 
     """
     import importlib
 
-    from checker import loader, targets
+    from checker import targets
     from checker.execute import RunOptions
-    from checker.report.jsonl import read_records
-    from checker.spec import DEFAULT, specs_of_module
+    from checker.spec import DEFAULT
 
     name = record.case.name
     if not record.failed or not record.category.is_failure:
@@ -141,9 +143,7 @@ def minimize_record(record: Record, args: argparse.Namespace, results: Path) -> 
     if local is not None and record.mode is Mode.NATIVE and local.name != record.target:
         _say(f"warning: {name} was recorded on {record.target}, probing on {local.name}")
     kernel_file = kernel_file_for(record, args.kernels)
-    loader.load(kernel_file)
-    if not any(s.name == record.case.kernel for s in specs_of_module(loader.load(kernel_file))):
-        raise MinimizeError(f"{name}: {kernel_file} declares no spec {record.case.kernel!r}")
+    spec_of(kernel_file, record)  # a clear error here, not in every probe's worker
     seed = command_options(record.repro, "--sweep-seed")
     compile_policy = command_options(record.repro, "--compile")
     compile_timeout = command_options(record.repro, "--compile-timeout")
@@ -166,7 +166,7 @@ def minimize_record(record: Record, args: argparse.Namespace, results: Path) -> 
         return runner.check(str(kernel_file), record.case.kernel, probe_case, config)
 
     try:
-        reference, described = _reference(record, list(read_records(results)))
+        reference, described = _reference(record, records)
         if reference is None:
             default = probe(DEFAULT)
             if not isinstance(default.config, dict):

@@ -138,15 +138,32 @@ def find_record(results: Path, case_id: str) -> Record:
     Raises:
         ReproError: the file is missing or malformed, or holds no record of the case.
     """
+    return find_in(read_results(results, case_id), case_id, Path(results))
+
+
+def read_results(results: Path, case_id: str) -> list[Record]:
+    """The records of ``results``, read for ``case_id`` (named in the error).
+
+    Raises:
+        ReproError: the file is missing or malformed.
+    """
     from checker.report.jsonl import read_records
 
     results = Path(results)
     if not results.is_file():
         raise ReproError(f"case {case_id}: results file {results} does not exist")
     try:
-        records = list(read_records(results))
+        return list(read_records(results))
     except (OSError, ValueError) as exc:
         raise ReproError(f"case {case_id}: cannot read {results}: {exc}") from exc
+
+
+def find_in(records: Sequence[Record], case_id: str, results: Path) -> Record:
+    """:func:`find_record` over records already read from ``results`` (named in the error).
+
+    Raises:
+        ReproError: no record of the case.
+    """
     found = [
         r for r in records if case_id in (r.case.name, r.nodeid) or (r.nodeid or "").endswith(f"::{case_id}")
     ]
@@ -225,7 +242,12 @@ def default_output_name(record: Record) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]", "_", raw).lstrip(".") + ".py"
 
 
-def _spec_of(kernel_file: Path, record: Record) -> KernelSpec:
+def spec_of(kernel_file: Path, record: Record) -> KernelSpec:
+    """The spec of ``record``'s kernel declared in ``kernel_file``.
+
+    Raises:
+        ReproError: the file cannot be loaded or declares no such spec, naming the case.
+    """
     from checker import loader
     from checker.spec import specs_of_module
 
@@ -477,7 +499,7 @@ def write_repro(record: Record, kernel_file: Path, out_path: Path) -> Path:
 
     stage = stage_of(record)
     name = record.case.name
-    spec = _spec_of(Path(kernel_file), record)
+    spec = spec_of(Path(kernel_file), record)
     profile = _target_profile(record.target)
     local = targets.local_cuda_target()
     if local is None:
