@@ -32,7 +32,6 @@ import os
 import re
 import tempfile
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -43,17 +42,12 @@ from checker.compile import CompileResult, TensorArg
 from checker.diagnostics import Diagnosis
 from checker.model import Category
 from checker.pool import CompileJob, Died, Error, JobOutcome, Ok, TimedOut
-from checker.report.atomic import write_atomic
+from checker.store import MAX_ENTRY_BYTES, STALE_TEMP_S, BadEntry, EntryStore, prune
 
 #: Version of the key material and of the entry format; bump it when either changes meaning.
 SCHEMA = 1
 #: Default bound of the cache directory (--cache-max-mb), mebibytes.
 DEFAULT_MAX_MB = 512.0
-#: Entries larger than this (bytes) are not read: no compile verdict is that large, and an
-#: untrusted directory must not make a run parse gigabytes.
-MAX_ENTRY_BYTES = 1 << 20
-#: Seconds after which a leftover temp file (a writer killed mid-write) is removed by prune.
-STALE_TEMP_S = 3600.0
 #: Error categories that are properties of the compiled code and target, not of the machine:
 #: the only ``Error`` outcomes stored. A ``runtime-error`` may be a full /tmp or a missing ptxas.
 CACHED_ERRORS = frozenset({Category.NUMEL_OVERFLOW, Category.OUT_OF_RESOURCES, Category.COMPILER_CRASH})
@@ -63,7 +57,6 @@ CACHED_ERRORS = frozenset({Category.NUMEL_OVERFLOW, Category.OUT_OF_RESOURCES, C
 _DECIDING_MODULES = ("attempts", "codegen", "compile", "diagnostics", "pool", "targets", "cache")
 #: Environment variables that change no compiled code but vary between runs.
 _IGNORED_ENV = frozenset({"TRITON_CACHE_DIR", "TRITON_INTERPRET", "TRITON_HOME", "TRITON_DUMP_DIR"})
-_SUBDIR = "compile"
 
 
 def default_dir() -> Path:
@@ -96,8 +89,9 @@ def normalize_code(code: str) -> str:
     return _GEN_MODULE.sub("kcheck_gen_<hash>", code)
 
 
-def _arg(value: Any) -> Any:
-    """A JSON form of one described launch argument, None when it has none that is stable."""
+def arg_json(value: Any) -> Any:
+    """A JSON form of one described launch argument (``compile.describe_args``), None when it
+    has none that is stable across runs."""
     if isinstance(value, TensorArg):
         return {"shape": list(value.shape), "stride": list(value.stride), "dtype": str(value.dtype)}
     if value is None or isinstance(value, (bool, int, str)):
@@ -150,7 +144,7 @@ def key_material(job: CompileJob) -> dict[str, Any] | None:
     (a test-hook fault, or a launch argument without a stable description)."""
     if job.fault is not None:
         return None
-    args = [_arg(a) for a in job.args]
+    args = [arg_json(a) for a in job.args]
     if any(a is None for a in args):
         return None
     return {
@@ -185,10 +179,6 @@ def key(job: CompileJob) -> str | None:
 
 
 # -- entries ---------------------------------------------------------------------------------
-
-
-class BadEntry(ValueError):
-    """A cache entry that is not a valid verdict (corrupt, truncated, foreign or forged)."""
 
 
 def _get(data: dict[str, Any], name: str, *types: type) -> Any:
@@ -325,9 +315,13 @@ class CompileCache:
 
     root: Path
 
+    @property
+    def _store(self) -> EntryStore:
+        return EntryStore(self.root, "compile")
+
     def path(self, key: str) -> Path:
         """Where the entry of ``key`` (64 hex digits) lives."""
-        return self.root / _SUBDIR / key[:2] / f"{key}.json"
+        return self._store.path(key)
 
     def get(self, key: str, timeout_s: float, failures_only: bool = False) -> CompileAttempts | None:
         """The stored verdict of ``key`` as :class:`CompileAttempts` with ``cached`` set and
@@ -336,25 +330,11 @@ class CompileCache:
         entry (removed, so that the compile that follows replaces it). Never raises for what is
         in the directory."""
         started = time.perf_counter()
-        path = self.path(key)
-        try:
-            with open(path, "rb") as f:
-                inode = os.fstat(f.fileno()).st_ino
-                data = f.read(MAX_ENTRY_BYTES + 1)
-        except OSError:
-            return None
-        try:
-            if len(data) > MAX_ENTRY_BYTES:
-                raise BadEntry("too large")
-            attempts = decode(json.loads(data))
-        except (BadEntry, ValueError, TypeError, KeyError, AttributeError, RecursionError):
-            # UnicodeDecodeError and JSONDecodeError are ValueErrors.
-            _discard(path, inode)
+        attempts = self._store.get(key, decode)
+        if attempts is None:
             return None
         if not usable(attempts, timeout_s) or (failures_only and isinstance(attempts.outcome, Ok)):
             return None
-        with contextlib.suppress(OSError):
-            os.utime(path)  # least recently used is pruned first
         return dataclasses.replace(attempts, cached=True, lookup_s=round(time.perf_counter() - started, 4))
 
     def put(self, key: str, attempts: CompileAttempts, failures_only: bool = False) -> bool:
@@ -362,20 +342,7 @@ class CompileCache:
         True if stored. A directory that cannot be written is no error: the run goes on
         uncached."""
         entry = encode(attempts, failures_only)
-        if entry is None:
-            return False
-        try:
-            write_atomic(self.path(key), json.dumps(entry, sort_keys=True).encode())
-        except (OSError, ValueError, TypeError):
-            return False  # ValueError/TypeError: a diagnosis field JSON cannot hold
-        return True
-
-
-def _discard(path: Path, inode: int) -> None:
-    """Remove a bad entry, unless another process already replaced it with a new file."""
-    with contextlib.suppress(OSError):
-        if os.stat(path).st_ino == inode:
-            os.unlink(path)
+        return entry is not None and self._store.put(key, entry)
 
 
 def open_cache(root: str | os.PathLike[str] | None) -> CompileCache | None:
@@ -383,40 +350,15 @@ def open_cache(root: str | os.PathLike[str] | None) -> CompileCache | None:
     return None if root is None else CompileCache(Path(root))
 
 
-def _entries(root: Path) -> Iterator[os.DirEntry[str]]:
-    with contextlib.suppress(OSError), os.scandir(root / _SUBDIR) as buckets:
-        for bucket in buckets:
-            if not bucket.is_dir(follow_symlinks=False):
-                continue
-            with contextlib.suppress(OSError), os.scandir(bucket.path) as files:
-                yield from (f for f in files if f.is_file(follow_symlinks=False))
-
-
-def prune(root: str | os.PathLike[str], max_bytes: int) -> list[Path]:
-    """Keep the cache at ``root`` within ``max_bytes``: remove least recently used entries (oldest
-    mtime first; a hit touches its entry) until the rest fit, and temp files older than
-    STALE_TEMP_S (writers killed mid-write). Returns the removed paths. Run once per run, by the
-    controller at its end; entries written concurrently by another run are at worst removed."""
-    now = time.time()
-    removed: list[Path] = []
-    entries: list[tuple[float, int, str]] = []
-    for entry in _entries(Path(root)):
-        try:
-            st = entry.stat(follow_symlinks=False)
-        except OSError:
-            continue
-        if entry.name.endswith(".json"):
-            entries.append((st.st_mtime, st.st_size, entry.path))
-        elif entry.name.endswith(".tmp") and now - st.st_mtime > STALE_TEMP_S:
-            with contextlib.suppress(OSError):
-                os.unlink(entry.path)
-                removed.append(Path(entry.path))
-    total = sum(size for _, size, _ in entries)
-    for _, size, path in sorted(entries):
-        if total <= max_bytes:
-            break
-        with contextlib.suppress(OSError):
-            os.unlink(path)
-            removed.append(Path(path))
-        total -= size
-    return removed
+__all__ = [
+    "MAX_ENTRY_BYTES",
+    "STALE_TEMP_S",
+    "BadEntry",
+    "CompileCache",
+    "decode",
+    "encode",
+    "key",
+    "open_cache",
+    "prune",
+    "usable",
+]

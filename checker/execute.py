@@ -21,7 +21,7 @@ from typing import Any
 
 import torch
 
-from checker import cache, codegen, diagnostics, interpreter, toolchain
+from checker import cache, codegen, diagnostics, interpreter, stage_cache, toolchain
 from checker.attempts import CompileAttempts, compile_attempts
 from checker.compile import Level, describe_args
 from checker.model import CaseId, Category, Mode, Record
@@ -42,7 +42,7 @@ from checker.pool import (
     Ok,
     TimedOut,
 )
-from checker.spec import DTYPES_BY_NAME, KernelSpec, Output
+from checker.spec import DTYPES_BY_NAME, DefaultConfig, KernelSpec, Output
 from checker.sweep import derived_seed, sample_configs, sampled_index
 from checker.targets import Target, interpreter_grid
 
@@ -110,14 +110,24 @@ class _Prepared:
 
     ``materialized`` is False when the inputs are uninitialized stand-ins with the layout
     ``make_inputs`` would give (cases that only generate or compile code): their values must
-    never be read.
+    never be read. The kernel is bound to the inputs on first use (:attr:`bound`): a case whose
+    config and code come from the stage cache never binds (Helion's bind traces the kernel).
     """
 
     inputs: tuple[Any, ...]
-    bound: Any
+    kernel: Any
     materialized: bool = True
     reference: _Expected | BaseException | None = None
     samples: list[Any] | None = None
+    _bound: Any = None
+    #: The stage cache's key of this group (False: not computed yet; None: not cacheable).
+    group_key: stage_cache.KernelKey | bool | None = False
+
+    @property
+    def bound(self) -> Any:
+        if self._bound is None:
+            self._bound = self.kernel.bind(self.inputs)
+        return self._bound
 
 
 def _escapes(exc: BaseException) -> bool:
@@ -220,7 +230,7 @@ def _prepare(
     if not materialize:
         layout = layout_inputs(spec.make_inputs, shape, dtype, gen, device)
         if layout is not None:
-            return _Prepared(inputs=layout, bound=spec.kernel.bind(layout), materialized=False)
+            return _Prepared(inputs=layout, kernel=spec.kernel, materialized=False)
     made = spec.make_inputs(shape, dtype, gen)
     zero = all_zero_inputs(made, dtype)
     if zero:
@@ -231,7 +241,7 @@ def _prepare(
             input_index=zero[0],
         )
     inputs = tuple(_to_device(v, device) for v in made)
-    return _Prepared(inputs=inputs, bound=spec.kernel.bind(inputs))
+    return _Prepared(inputs=inputs, kernel=spec.kernel)
 
 
 def _mutated_indices(spec: KernelSpec, inputs: tuple[Any, ...]) -> dict[int, str]:
@@ -295,28 +305,87 @@ def _reference(spec: KernelSpec, prep: _Prepared, mutated: dict[int, str]) -> _E
     return prep.reference
 
 
+def _group(
+    spec: KernelSpec, prep: _Prepared, opts: RunOptions
+) -> tuple[stage_cache.StageCache, stage_cache.KernelKey] | None:
+    """The stage cache and this group's key in it, None when caching is off or the launch
+    arguments have no stable description."""
+    store = stage_cache.open_stage_cache(opts.cache_dir)
+    if store is None:
+        return None
+    if prep.group_key is False:
+        prep.group_key = stage_cache.kernel_key(spec, prep.inputs, opts.target, opts.native)
+    if not isinstance(prep.group_key, stage_cache.KernelKey):
+        return None
+    return store, prep.group_key
+
+
+def _resolve(spec: KernelSpec, prep: _Prepared, config: Any, opts: RunOptions) -> Any:
+    """``codegen.resolve_config``, with Helion's default config taken from the stage cache."""
+    if not isinstance(config, DefaultConfig):
+        return config
+    cached = _group(spec, prep, opts)
+    if cached is not None:
+        hit = cached[0].get_default(cached[1])
+        if hit is not None:
+            return hit
+    resolved = codegen.resolve_config(prep.bound, config)
+    if cached is not None:
+        cached[0].put_default(cached[1], resolved)
+    return resolved
+
+
+def _samples(spec: KernelSpec, prep: _Prepared, case: CaseId, opts: RunOptions, count: int) -> list[Any]:
+    """``count`` sampled configs of the case's group (sweep.sample_configs), from the stage cache
+    when it has them: every xdist worker and case worker that runs a case of the group would
+    otherwise bind the kernel and build Helion's config generator for it again."""
+    seed = derived_seed(opts.sweep_seed, spec.name, case.shape, case.dtype)
+    cached = _group(spec, prep, opts)
+    if cached is not None:
+        hit = cached[0].get_samples(cached[1], seed, count)
+        if hit is not None:
+            return hit
+    drawn = sample_configs(prep.bound.config_spec, count, seed)
+    if cached is not None:
+        cached[0].put_samples(cached[1], seed, drawn)
+    return drawn
+
+
+def _generate(spec: KernelSpec, prep: _Prepared, config: Any, opts: RunOptions) -> tuple[str, bool]:
+    """The generated Triton source of ``config`` and whether it came from the stage cache."""
+    cached = _group(spec, prep, opts)
+    if cached is not None:
+        hit = cached[0].get_code(cached[1], config)
+        if hit is not None:
+            return hit, True
+    code = codegen.generate(prep.bound, config)
+    if cached is not None:
+        cached[0].put_code(cached[1], config, code)
+    return code, False
+
+
 def _config_for(spec: KernelSpec, prep: _Prepared, case: CaseId, opts: RunOptions) -> Any:
     index = sampled_index(case.config)
     if index is None:
         try:
-            return codegen.resolve_config(prep.bound, spec.configs[case.config])
+            named = spec.configs[case.config]
         except KeyError:
             raise _Failure(Category.INVALID_CONFIG, f"no named config {case.config!r}") from None
+        return _resolve(spec, prep, named, opts)
     if prep.samples is None or len(prep.samples) <= index:
-        seed = derived_seed(opts.sweep_seed, spec.name, case.shape, case.dtype)
-        prep.samples = sample_configs(prep.bound.config_spec, max(opts.n_configs, index + 1), seed)
+        prep.samples = _samples(spec, prep, case, opts, max(opts.n_configs, index + 1))
     config = prep.samples[index]
     if isinstance(config, BaseException):
         raise _Failure(Category.INVALID_CONFIG, f"Helion could not generate config {case.config}: {config}")
     return config
 
 
-def _override(prep: _Prepared, config: Any) -> Any:
+def _override(spec: KernelSpec, prep: _Prepared, config: Any, opts: RunOptions) -> Any:
     if isinstance(config, dict):
         import helion
 
         return helion.Config(**config)
-    return codegen.resolve_config(prep.bound, config)
+    return _resolve(spec, prep, config, opts)
 
 
 def check_case(spec: KernelSpec, case: CaseId, opts: RunOptions, config_override: Any = None) -> Record:
@@ -369,10 +438,10 @@ def check_case(spec: KernelSpec, case: CaseId, opts: RunOptions, config_override
         config = (
             _config_for(spec, prep, case, opts)
             if config_override is None
-            else _override(prep, config_override)
+            else _override(spec, prep, config_override, opts)
         )
-        code = timed("codegen", lambda: codegen.generate(prep.bound, config))
-        compiled: dict[str, Any] = {}
+        code, code_cached = timed("codegen", lambda: _generate(spec, prep, config, opts))
+        compiled: dict[str, Any] = {"codegen_cached": True} if code_cached else {}
         level = opts.compile_level(executes=runs)
         if level is not None and mode is Mode.CODEGEN_ONLY:
             mode = Mode.COMPILE_ONLY
@@ -384,7 +453,7 @@ def check_case(spec: KernelSpec, case: CaseId, opts: RunOptions, config_override
                 return diagnosed(failure)
             assert isinstance(attempt.outcome, Ok)
             outcome = attempt.outcome
-            compiled = {**attempt.fields(), **outcome.result.fields()}
+            compiled.update({**attempt.fields(), **outcome.result.fields()})
             if not attempt.cached:
                 # Stages say where this case's time went; a cached compile ran none of them.
                 stages.update({f"compile.{k}": v for k, v in outcome.result.stage_s.items()})
@@ -423,6 +492,27 @@ def check_case(spec: KernelSpec, case: CaseId, opts: RunOptions, config_override
                 f"kernel spec {spec.name!r}: the reference returned {len(reference.returned)} outputs, "
                 f"outputs declares {len(declared)} ({names})",
             )
+        runs_store, run_key = None, None
+        if mode is Mode.INTERPRETER and _group(spec, prep, opts) is not None:
+            # Helion kernels only: their generated code is the whole program the interpreter runs.
+            runs_store = stage_cache.open_stage_cache(opts.cache_dir)
+        if runs_store is not None:
+            expected = [*reference.returned, *(reference.mutated[i] for i in sorted(reference.mutated))]
+            run_key = stage_cache.run_key(
+                spec, case.shape, case.dtype, code, spec.kernel.name, prep.inputs, expected, opts.target
+            )
+            hit = runs_store.get_run(run_key) if run_key is not None else None
+            if hit is not None:
+                # The interpreter would run the same code on the same inputs against the same
+                # reference with the same tolerances: its verdict is this one (stage_cache).
+                fields = {**compiled, **hit.fields, "run_cached": True, "cached_run_s": hit.run_s}
+                return record(
+                    hit.category,
+                    hit.message,
+                    signature=hit.signature,
+                    comparison=hit.comparison,
+                    fields=fields,
+                )
         entry = codegen.load(code, spec.kernel.name)
         if mode is Mode.INTERPRETER:
             interpreter.install_shims(codegen.module_of(entry))
@@ -438,12 +528,25 @@ def check_case(spec: KernelSpec, case: CaseId, opts: RunOptions, config_override
             compiled["launch_cache_hit"] = all(launches)
         clobbered = _clobbered_input(spec, prep.inputs, args, mutated)
         if clobbered is not None:
-            return failed(Category.INPUT_MUTATED, clobbered[0], fields={**compiled, **clobbered[1]})
-        verdict, extra = timed("compare", lambda: _compare(spec, case, reference, outputs, args, mutated))
-        compiled.update(extra)
-        if verdict.category is Category.PASSED:
-            return record(Category.PASSED, comparison=verdict.comparison, fields=compiled)
-        return failed(verdict.category, verdict.message, comparison=verdict.comparison, fields=compiled)
+            verdict = Verdict(Category.INPUT_MUTATED, clobbered[0])
+            extra = clobbered[1]
+        else:
+            verdict, extra = timed("compare", lambda: _compare(spec, case, reference, outputs, args, mutated))
+        done = (
+            record(Category.PASSED, comparison=verdict.comparison, fields={**compiled, **extra})
+            if verdict.category is Category.PASSED
+            else failed(
+                verdict.category, verdict.message, comparison=verdict.comparison, fields={**compiled, **extra}
+            )
+        )
+        if runs_store is not None and run_key is not None:
+            runs_store.put_run(
+                run_key,
+                stage_cache.CachedRun(
+                    done.category, done.message, done.signature, done.comparison, extra, stages["run"]
+                ),
+            )
+        return done
     except _Failure as f:
         return failed(f.category, str(f), fields=f.fields)
     except BaseException as exc:

@@ -225,7 +225,7 @@ class Record:
                     config=case["config"],
                 ),
                 category=Category(data.pop("category")),
-                comparison=_comparison_from_dict(comparison),
+                comparison=comparison_from_dict(comparison),
                 **data,
             )
         except (KeyError, TypeError) as exc:
@@ -252,7 +252,12 @@ def _encodable_tree(value: Any) -> Any:
     return value
 
 
-def _comparison_from_dict(data: dict[str, Any] | None) -> Comparison | None:
+def comparison_from_dict(data: dict[str, Any] | None) -> Comparison | None:
+    """The :class:`Comparison` a record's ``comparison`` field holds (None stays None).
+
+    Raises:
+        TypeError: ``data`` has unknown or missing fields.
+    """
     if data is None:
         return None
     if data.get("worst_index") is not None:

@@ -44,7 +44,8 @@ def _entries(root: Path) -> dict[str, dict[str, Any]]:
 
 
 def _verdict(rec: Record) -> tuple[Any, ...]:
-    fields = {k: v for k, v in rec.fields.items() if k not in ("compile_cached", "compile_lock_wait_s")}
+    ignored = ("compile_cached", "compile_lock_wait_s", "codegen_cached")
+    fields = {k: v for k, v in rec.fields.items() if k not in ignored}
     return rec.category, rec.signature, rec.mode, fields
 
 
