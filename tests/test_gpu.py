@@ -49,3 +49,25 @@ def test_compile_failures_are_found_in_the_worker_before_launch(compile_dir: pyt
     smem = recs["mm[512x512x512-fp32-huge]"]
     assert smem.category is Category.OUT_OF_RESOURCES and smem.fields["resource"] == "shared memory"
     assert smem.fields["limit"] == local_cuda_target().max_shared_memory  # type: ignore[union-attr]
+
+
+def test_outputs_are_compared_on_the_device_with_the_host_comparisons_verdict() -> None:
+    """numerics.compare runs where both tensors are (issue 15: no copy of a large output to the
+    host); its verdict and statistics equal those of the same comparison on the CPU."""
+    from checker.numerics import compare
+    from checker.spec import Tolerance
+
+    gen = torch.Generator().manual_seed(0)
+    expected = torch.randn(512, 384, generator=gen, dtype=torch.float64)
+    actual = expected.to(torch.bfloat16)
+    actual[7, 9] = 3.0  # one real mismatch
+    actual[100, 5] = float("nan")  # and one non-finite one
+    tol = Tolerance(1.6e-2, 1e-2, reason="test")
+    on_host = compare(actual, expected, torch.bfloat16, tol)
+    on_gpu = compare(actual.cuda(), expected.cuda(), torch.bfloat16, tol)
+    assert on_gpu == on_host
+    assert on_host.category is Category.NONFINITE_MISMATCH
+    actual[100, 5] = expected[100, 5].to(torch.bfloat16)
+    assert compare(actual.cuda(), expected.cuda(), torch.bfloat16, tol) == compare(
+        actual, expected, torch.bfloat16, tol
+    )
