@@ -227,7 +227,13 @@ def signature(category: Category, message: str, frame: str = "") -> str:
 
 
 def classify(exc: BaseException) -> Diagnosis:
-    """Diagnose an exception raised while generating, compiling or running a case."""
+    """Diagnose an exception raised while generating, compiling or running a case.
+
+    An exception carrying a worker's diagnosis (``kcheck_diagnosis``: a plain Triton golden
+    case's TTIR, checker/triton_codegen.py) keeps it."""
+    carried = getattr(exc, "kcheck_diagnosis", None)
+    if isinstance(carried, Diagnosis):
+        return carried
     message = _full_message(exc)
     names = set().union(*(_type_names(e) for e in _chain(exc)))
     for rule in RULES:

@@ -72,7 +72,11 @@ def sample_configs(config_spec: Any, count: int, seed: int) -> list[Any]:
 
     An entry is a ``helion.Config``, or the exception Helion raised for that draw (recorded as
     ``invalid-config`` by the caller). Python's global ``random`` state is restored afterwards.
+    A plain Triton kernel's space samples itself (``kcheck_sample``, checker/triton_spec.py).
     """
+    own = getattr(config_spec, "kcheck_sample", None)
+    if own is not None:
+        return list(own(count, seed))
     from helion.autotuner.config_generation import ConfigGeneration
 
     state = random.getstate()

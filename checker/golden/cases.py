@@ -92,4 +92,7 @@ def generate(spec: KernelSpec, case: CaseId, device: str) -> tuple[str, Any]:
     """
     bound = _bound(spec, case.shape, case.dtype, device)
     config = codegen.resolve_config(bound, spec.configs[case.config])
-    return codegen.generate(bound, config), config
+    code = codegen.generate(bound, config)
+    # A plain Triton kernel's golden text is its normalized TTIR (checker/triton_codegen.py).
+    golden = getattr(bound, "golden_code", None)
+    return (golden(code) if golden is not None else code), config

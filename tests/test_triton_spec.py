@@ -1,0 +1,255 @@
+"""Plain Triton kernels (checker/triton_spec.py, checker/triton_codegen.py).
+
+Unit tests of configs, the sampled space, spec validation and the host module, then whole runs
+(``kcheck run`` in a subprocess, CPU): the fault kernels of tests/triton_faults produce each
+category they claim for real, and the Liger-Kernel specs of tests/triton_kernels pass with their
+goldens (normalized TTIR).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+import triton
+import triton.language as tl
+
+from checker.spec import DEFAULT, SpecError
+from checker.sweep import sample_configs
+from checker.triage.minimize import knob_diff
+from checker.triton_codegen import host_module, normalize_ttir
+from checker.triton_spec import ConfigSpace, TritonConfig, TritonKernel, TritonSpec
+
+ROOT = Path(__file__).resolve().parents[1]
+FAULTS = ROOT / "tests" / "triton_faults"
+SUITE = ROOT / "tests" / "triton_kernels" / "specs"
+KCHECK = [sys.executable, "-m", "checker.cli", "run"]
+
+
+@triton.jit
+def _copy(x_ptr, y_ptr, n, BLOCK_SIZE: tl.constexpr):
+    offs = tl.program_id(0) * BLOCK_SIZE + tl.arange(0, BLOCK_SIZE)
+    tl.store(y_ptr + offs, tl.load(x_ptr + offs, mask=offs < n), mask=offs < n)
+
+
+@triton.autotune(
+    configs=[triton.Config({"BLOCK_SIZE": 32}), triton.Config({"BLOCK_SIZE": 64}, num_warps=2)], key=["n"]
+)
+@triton.jit
+def _copy_tuned(x_ptr, y_ptr, n, BLOCK_SIZE: tl.constexpr):
+    offs = tl.program_id(0) * BLOCK_SIZE + tl.arange(0, BLOCK_SIZE)
+    tl.store(y_ptr + offs, tl.load(x_ptr + offs, mask=offs < n), mask=offs < n)
+
+
+def _launch(kernel, x, *, BLOCK_SIZE):
+    y = torch.empty_like(x)
+    kernel[(triton.cdiv(x.numel(), BLOCK_SIZE),)](x, y, x.numel(), BLOCK_SIZE=BLOCK_SIZE)
+    return y
+
+
+def _launch_tuned(kernel, x):
+    y = torch.empty_like(x)
+    kernel[lambda meta: (triton.cdiv(x.numel(), meta["BLOCK_SIZE"]),)](x, y, x.numel())
+    return y
+
+
+def _spec(**kw):
+    base = dict(
+        name="copy",
+        kernel=TritonKernel(_copy, _launch, space={"BLOCK_SIZE": [16, 32, 64], "num_warps": [1, 2, 4]}),
+        reference=lambda x: x,
+        make_inputs=lambda shape, dtype, gen: (torch.randn(shape, generator=gen).to(dtype),),
+        shapes=[(4096,)],
+        small_shapes=[(100,)],
+        dtypes=[torch.float32],
+        configs={"b32": triton.Config({"BLOCK_SIZE": 32}, num_warps=2, num_stages=1)},
+    )
+    base.update(kw)
+    return TritonSpec(**base)
+
+
+def test_config_is_flat_and_round_trips():
+    cfg = TritonConfig.of(triton.Config({"BLOCK_SIZE": 128}, num_warps=8, num_stages=2))
+    assert cfg.config == {"BLOCK_SIZE": 128, "num_warps": 8, "num_stages": 2}
+    assert repr(cfg) == "triton.Config({'BLOCK_SIZE': 128}, num_warps=8, num_stages=2)"
+    assert TritonConfig.of(cfg.config) == cfg  # a record's config rebuilds it
+    import helion
+
+    assert TritonConfig.of(helion.Config(**cfg.config)) == cfg  # what triage probes and repro pass
+    # Each kwarg and option is its own knob for the minimal-failing-config search.
+    assert [k.name for k in knob_diff(cfg.config, {"BLOCK_SIZE": 32, "num_warps": 8, "num_stages": 3})] == [
+        "BLOCK_SIZE",
+        "num_stages",
+    ]
+
+
+def test_config_with_pre_hook_is_refused():
+    with pytest.raises(SpecError, match="pre_hook"):
+        TritonConfig.of(triton.Config({"BLOCK_SIZE": 1}, pre_hook=lambda nargs: None))
+    with pytest.raises(SpecError, match="config 'bad'"):
+        _spec(configs={"bad": triton.Config({"BLOCK_SIZE": 1}, maxnreg=64)}).validate()
+
+
+def test_sampling_is_seeded_and_count_independent():
+    bound = _spec().kernel.bind((torch.empty(100),))
+    three = sample_configs(bound.config_spec, 3, seed=7)
+    six = sample_configs(bound.config_spec, 6, seed=7)
+    assert three == six[:3]  # cfgK is the K-th draw whatever the count
+    assert sample_configs(bound.config_spec, 6, seed=8) != six
+    for cfg in six:
+        assert cfg.kwargs_dict["BLOCK_SIZE"] in (16, 32, 64) and cfg.num_warps in (1, 2, 4)
+        assert cfg.num_stages == 3  # left out of the space: triton.Config's default
+
+
+def test_space_knobs_may_depend_on_the_inputs_and_reject_draws():
+    space = ConfigSpace(
+        {
+            "BLOCK_SIZE": lambda x: [triton.next_power_of_2(x.shape[0]) * k for k in (1, 2)],
+            "num_warps": [1, 8],
+        },
+        where=lambda cfg, x: not (cfg["num_warps"] == 8 and cfg["BLOCK_SIZE"] < 256),
+    )
+    drawn = space.sample((torch.empty(100),), 20, seed=1)
+    assert {c.kwargs_dict["BLOCK_SIZE"] for c in drawn} <= {128, 256}
+    assert all(not (c.num_warps == 8 and c.kwargs_dict["BLOCK_SIZE"] < 256) for c in drawn)
+    never = ConfigSpace({"num_warps": [1]}, where=lambda cfg, x: False).sample((torch.empty(1),), 1, 0)
+    assert isinstance(never[0], SpecError)
+
+
+def test_autotune_config_list_becomes_named_configs():
+    spec = _spec(name="copy_tuned", kernel=TritonKernel(_copy_tuned, _launch_tuned), configs={})
+    spec.validate()
+    assert list(spec.configs) == ["tune0", "tune1"]
+    assert spec.configs["tune1"].config == {"BLOCK_SIZE": 64, "num_warps": 2, "num_stages": 3}
+    assert spec.sample_configs is False  # no space declared: named configs only
+    assert spec.parameter_names() == ["x"]
+    # DEFAULT of an autotuned kernel without default=: its first config.
+    assert spec.kernel.bind((torch.empty(8),)).config_spec.default_config() == spec.configs["tune0"]
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (dict(kernel=TritonKernel(_copy, lambda kernel, x, *, BLOCK_SIZE: None)), "module-level"),
+        (
+            dict(configs={"b": triton.Config({"BLOCKSIZE": 32})}),
+            "'BLOCKSIZE' is not a parameter of the launcher",
+        ),
+        (dict(configs={"d": DEFAULT}), "DEFAULT config needs TritonKernel"),
+        (dict(kernel=_copy), "kernel must be a TritonKernel"),
+        (dict(mutates=["y"]), "not a parameter of the kernel"),
+    ],
+)
+def test_validation_names_the_problem(change, message):
+    with pytest.raises(SpecError, match=message):
+        _spec(**change).validate()
+
+
+def test_host_module_quotes_the_code_it_depends_on():
+    spec = _spec()
+    code = host_module(spec.kernel, spec.configs["b32"])
+    assert "def _copy(*args, _launcher=None):" in code
+    assert "CONFIG = {'BLOCK_SIZE': 32, 'num_warps': 2, 'num_stages': 1}" in code
+    # The kernel's and the launcher's source are part of the text the compile cache keys on.
+    assert "# | def _copy(x_ptr, y_ptr, n, BLOCK_SIZE: tl.constexpr):" in code
+    assert "# | def _launch(kernel, x, *, BLOCK_SIZE):" in code
+    assert code != host_module(spec.kernel, TritonConfig.of({"BLOCK_SIZE": 64}))
+    compile(code, "<host>", "exec")
+
+
+def test_normalize_ttir_drops_locations_only():
+    raw = (
+        '#loc = loc("/home/a/k.py":12:0)\n'
+        "module {\n"
+        '  tt.func public @k(%arg0: !tt.ptr<f32> {tt.divisibility = 16 : i32} loc("/x/k.py":12:0)) {\n'
+        "    %0 = tt.get_program_id x : i32 loc(#loc2)\n"
+        "    tt.return loc(callsite(#loc3 at #loc4))   \r\n"
+        "  } loc(#loc)\n"
+        "} loc(#loc)\n"
+        '#loc2 = loc("/home/a/k.py":13:4)\n'
+    )
+    assert normalize_ttir(raw) == (
+        "module {\n"
+        "  tt.func public @k(%arg0: !tt.ptr<f32> {tt.divisibility = 16 : i32}) {\n"
+        "    %0 = tt.get_program_id x : i32\n"
+        "    tt.return\n"
+        "  }\n"
+        "}\n"
+    )
+
+
+def _run(args: list[str], tmp_path: Path, timeout: float = 600) -> tuple[int, list[dict], str]:
+    reports = tmp_path / "reports"
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    proc = subprocess.run(
+        [*KCHECK, *args, "-n", "0", "--no-cache", f"--reports-dir={reports}"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=env,
+    )
+    path = reports / "results.jsonl"
+    records = [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+    return proc.returncode, records, proc.stdout + proc.stderr
+
+
+def test_fault_kernels_fail_with_their_categories(tmp_path):
+    rc, records, out = _run([str(FAULTS), "--configs", "0", "-k", "not golden"], tmp_path)
+    assert rc == 1, out
+    got = {r["case"]["name"]: r for r in records}
+    expected = {
+        "tri_numel[100-fp32-ok]": "passed",
+        "tri_numel[100-fp32-huge]": "numel-overflow",
+        "tri_numel[2097152-fp32-huge]": "numel-overflow",
+        "tri_numel[2097152-fp32-ok]": "not-run",
+        "tri_smem[16x16x16-fp32-small]": "passed",
+        "tri_smem[16x16x16-fp32-big]": "out-of-resources",
+        "tri_smem[512x512x512-fp32-big]": "out-of-resources",
+        "tri_wrong[64-fp32-b32]": "numerical-mismatch",
+    }
+    for name, category in expected.items():
+        assert got[name]["category"] == category, (name, got[name]["message"])
+    numel = got["tri_numel[100-fp32-huge]"]
+    assert numel["fields"]["numel"] == 1 << 21 and numel["fields"]["block_shape"] == [1 << 21]
+    assert numel["config"] == {"BLOCK_SIZE": 1 << 21, "num_warps": 4, "num_stages": 3}
+    smem = got["tri_smem[16x16x16-fp32-big]"]["fields"]
+    assert smem["resource"] == "shared memory" and smem["required"] > smem["limit"] == 232448
+    wrong = got["tri_wrong[64-fp32-b32]"]
+    assert wrong["mode"] == "interpreter" and wrong["comparison"]["max_abs_err"] == pytest.approx(1.0)
+    assert "tri_wrong[64-fp32-b32]" in wrong["repro"]
+
+
+def test_golden_ttir_blesses_checks_and_carries_compile_failures(tmp_path):
+    golden = tmp_path / "golden"
+    args = [str(FAULTS), "-k", "golden and tri_numel", f"--golden-dir={golden}", "--configs", "0"]
+    _, records, out = _run([*args, "--update-golden"], tmp_path)
+    by_config = {r["case"]["config"]: r for r in records}
+    assert by_config["ok"]["category"] == "passed", out
+    # The TTIR of an overflowing config cannot be made: the golden record says why, as a case would.
+    assert by_config["huge"]["category"] == "numel-overflow"
+    text = (golden / "cpu-sm_90" / "tri_numel" / "2097152-fp32-ok.triton").read_text()
+    assert "tt.func public @copy_kernel" in text and "loc(" not in text and "tt.load" in text
+    _, records, out = _run(args, tmp_path)
+    assert {r["case"]["config"]: r["category"] for r in records} == {"ok": "passed", "huge": "numel-overflow"}
+
+
+def test_liger_specs_pass_on_cpu_with_goldens(tmp_path):
+    """One kernel x two dtypes of the third-party suite, sampled configs included (the whole
+    suite runs in .ci/run)."""
+    rc, records, out = _run(
+        [str(SUITE), "--shapes", "small", "--configs", "1", "-k", "liger_rms_norm and (fp32 or bf16)"],
+        tmp_path,
+    )
+    assert rc == 0, out
+    categories = {r["case"]["name"]: r["category"] for r in records}
+    assert set(categories.values()) == {"passed"}, categories
+    assert any("cfg0" in n for n in categories) and any(
+        "golden" not in n and "liger]" in n for n in categories
+    )
+    assert sum(r["mode"] == "golden" for r in records) == 2  # fp32 and bf16 goldens of 'liger'
