@@ -14,6 +14,7 @@ import sys
 from collections.abc import Sequence
 
 from checker.ingest import command as ingest_command
+from checker.perf import command as perf_command
 from checker.pool import COMPILE_POLICIES, DEFAULT_COMPILE_TIMEOUT_S, DEFAULT_RUN_TIMEOUT_S
 from checker.report import commands as report_commands
 from checker.sweep import DEFAULT_CONFIGS, SHAPE_SETS
@@ -176,6 +177,7 @@ def build_parser() -> argparse.ArgumentParser:
     repro_command.add_parser(sub)
     triage_command.add_parser(sub)
     minimize_command.add_parser(sub)
+    perf_command.add_parsers(sub)
     return parser
 
 

@@ -139,6 +139,23 @@ class Comparison:
 #: ``fields["reason"]`` of a ``not-run`` record for a case that was collected but got no record.
 LOST = "lost"
 
+#: ``kind`` values of results.jsonl lines that are records of another kind than a case Record
+#: (a Record has no ``kind`` key): ``timing`` (checker/perf/records.py). They never count as
+#: cases; case readers skip them (docs/records.md#other-kinds-of-line).
+OTHER_KINDS = frozenset({"timing"})
+
+
+def other_kind(line: str | bytes) -> str | None:
+    """The :data:`OTHER_KINDS` value of a results.jsonl line, or None for anything else (a case
+    record, or a line that is not JSON). Only called on lines that are not case records, so case
+    records are parsed once."""
+    try:
+        data = json.loads(line)
+    except (ValueError, RecursionError):
+        return None
+    kind = data.get("kind") if isinstance(data, dict) else None
+    return kind if isinstance(kind, str) and kind in OTHER_KINDS else None
+
 
 @dataclass(frozen=True)
 class Record:

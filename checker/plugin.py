@@ -30,13 +30,19 @@ from checker.spec import KernelSpec, SpecError, specs_of_module
 from checker.sweep import DEFAULT_CONFIGS, SHAPE_SETS, expand
 from checker.targets import DEFAULT_TARGET, TARGETS
 
-# Sharding (--shard) and GPU pinning of xdist workers are plugin modules of their own.
-pytest_plugins = ["checker.shard", "checker.gpus", "checker.golden_plugin"]
+# Sharding (--shard), GPU pinning of xdist workers, goldens and --benchmark are plugin modules of
+# their own.
+pytest_plugins = ["checker.shard", "checker.gpus", "checker.golden_plugin", "checker.perf.plugin"]
 
 RECORD_KEY = "kcheck_record"
 #: Outputs of an earlier run that a new run removes before its first case, so that none of
-#: them describes the old run beside the new run's results (kcheck report writes the last four).
-STALE_OUTPUTS = ("results.jsonl", "junit.xml", "summary.md", "verdict.json", "baseline.jsonl", "triage.md")
+#: them describes the old run beside the new run's results (kcheck report writes summary.md,
+#: verdict.json, baseline.jsonl, triage.md and the speedup table and plots; timings.jsonl is
+#: ``kcheck bench``'s default output: docs/perf.md).
+STALE_OUTPUTS = (
+    *("results.jsonl", "junit.xml", "summary.md", "verdict.json", "baseline.jsonl", "triage.md"),
+    *("speedup.md", "speedup.png", "roofline.png", "timings.jsonl"),
+)
 
 
 @dataclasses.dataclass

@@ -64,6 +64,8 @@ class FailOn(enum.StrEnum):
     CORRUPT = "corrupt"
     FLAKY = "flaky"
     PRE_EXISTING = "pre-existing"
+    #: A performance regression of a timing against the baseline's (checker/perf/section.py).
+    REGRESSION = "regression"
 
 
 DEFAULT_FAIL_ON = frozenset({FailOn.NEW, FailOn.GOLDEN, FailOn.CORRUPT})

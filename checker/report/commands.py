@@ -25,6 +25,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from checker.perf import section as perf_section
 from checker.report import junit, summary, verdict
 from checker.report.atomic import write_atomic
 from checker.report.baseline import DEFAULT_FAIL_ON, Classification, FailOn, classify, parse_fail_on
@@ -72,8 +73,8 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     rep.add_argument(
         "--fail-on",
         default=",".join(sorted(f.value for f in DEFAULT_FAIL_ON)),
-        help="what exits 1: comma list of new, golden, corrupt, flaky, pre-existing, or none "
-        "(default: corrupt,golden,new)",
+        help="what exits 1: comma list of new, golden, corrupt, flaky, pre-existing, regression "
+        "(a performance regression of a timing, docs/perf.md), or none (default: corrupt,golden,new)",
     )
     rep.add_argument(
         "--artifact", default=summary.DEFAULT_ARTIFACT, help="artifact name the comment points to"
@@ -194,7 +195,8 @@ def run_report(args: argparse.Namespace, env: Mapping[str, str] = os.environ) ->
         return 2
     result = classify(run, base)
     out: Path = args.out
-    decided = verdict.of(result, fail_on)
+    perf = perf_section.summarize(run.other, base.other if base is not None else None)
+    decided = perf_section.policy(verdict.of(result, fail_on), perf, fail_on)
     # The merged records first: the shards may be <out>/results.jsonl itself, read above.
     write_atomic(out / "results.jsonl", _jsonl(run))
     if base is not None:
@@ -204,7 +206,9 @@ def run_report(args: argparse.Namespace, env: Mapping[str, str] = os.environ) ->
         (out / BASELINE_FILE).unlink(missing_ok=True)
     statuses = {c.key: c.status.value for c in result.cases}
     junit.write(run.records, out / "junit.xml", corrupt=run.corrupt, statuses=statuses)
-    write_atomic(out / "summary.md", summary.render(result, info).encode("utf-8", "surrogatepass"))
+    perf = perf_section.write_artifacts(perf, out)
+    rendered = summary.render(result, info, perf=perf.markdown)
+    write_atomic(out / "summary.md", rendered.encode("utf-8", "surrogatepass"))
     # Beside the comment, which links each failure group to its entry here (docs/triage.md).
     write_atomic(out / summary.TRIAGE_FILE, _triage_markdown(run, out))
     verdict.write(decided, out / "verdict.json")
@@ -234,10 +238,14 @@ def _triage_markdown(run: MergedRun, out: Path) -> bytes:
 
 
 def _jsonl(run: MergedRun) -> bytes:
-    return "".join(r.to_json() + "\n" for r in run.records).encode("utf-8", "surrogatepass")
+    # Timing lines (run.other) after the case records, as a run writes them.
+    cases = "".join(r.to_json() + "\n" for r in run.records).encode("utf-8", "surrogatepass")
+    return cases + b"".join(line + b"\n" for line in run.other)
 
 
-def _load_for_post(args: argparse.Namespace, env: Mapping[str, str]) -> tuple[Classification, str | None]:
+def _load_for_post(
+    args: argparse.Namespace, env: Mapping[str, str]
+) -> tuple[Classification, str | None, perf_section.PerfSummary]:
     """The run's records classified against the baseline post was given (or the reports' own
     baseline.jsonl), and that baseline's name for the comment.
 
@@ -260,7 +268,8 @@ def _load_for_post(args: argparse.Namespace, env: Mapping[str, str]) -> tuple[Cl
         _say_corrupt("post", "baseline unreadable", base.corrupt, env)
         if not base.records:
             raise ValueError(f"the baseline ({', '.join(map(str, paths))}) has no readable records")
-    return classify(run, base), (", ".join(str(p) for p in paths) or None)
+    perf = perf_section.summarize(run.other, base.other if base is not None else None)
+    return classify(run, base), (", ".join(str(p) for p in paths) or None), perf
 
 
 def run_post(args: argparse.Namespace, env: Mapping[str, str] = os.environ) -> int:
@@ -283,7 +292,7 @@ def _post(args: argparse.Namespace, env: Mapping[str, str]) -> PostExit:
         # An unreadable line may have been a failure: it always fails the verdict here.
         fail_on = parse_fail_on(args.fail_on) | {FailOn.CORRUPT}
         mark = summary.marker(args.comment_id)
-        result, baseline_source = _load_for_post(args, env)
+        result, baseline_source, perf = _load_for_post(args, env)
     except ValueError as exc:
         _say("post", exc, env)
         return PostExit.USAGE
@@ -303,11 +312,11 @@ def _post(args: argparse.Namespace, env: Mapping[str, str]) -> PostExit:
         comment_id=args.comment_id,
         baseline_source=baseline_source,
     )
-    decided = verdict.of(result, fail_on)
+    decided = perf_section.policy(verdict.of(result, fail_on), perf, fail_on)
     tests = PostExit.TESTS_FAILED if decided.exit_code else PostExit.PASSED
     failed_post = PostExit.POST_FAILED_TESTS_FAILED if decided.exit_code else PostExit.POST_FAILED
     try:
-        body = summary.render(result, info)
+        body = summary.render(result, info, perf=perf.markdown)
     except ValueError as exc:  # the header alone over the limit: bounded, but never a traceback
         _say("post", exc, env)
         return PostExit.USAGE

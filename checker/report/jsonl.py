@@ -4,9 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
-from typing import IO
+from typing import IO, Protocol
 
-from checker.model import Record
+from checker.model import Record, other_kind
+
+
+class _Line(Protocol):
+    def to_json(self) -> str: ...
 
 
 class JsonlWriter:
@@ -18,7 +22,8 @@ class JsonlWriter:
         self.path = path
         self._file: IO[str] | None = open(path, "w", encoding="utf-8")  # noqa: SIM115
 
-    def write(self, record: Record) -> None:
+    def write(self, record: _Line) -> None:
+        """Append one line: a case Record, or a record of another kind (a timing record)."""
         if self._file is None:
             raise ValueError(f"{self.path}: writer is closed")
         self._file.write(record.to_json() + "\n")
@@ -31,7 +36,8 @@ class JsonlWriter:
 
 
 def read_records(path: Path) -> Iterator[Record]:
-    """Records of a results.jsonl file.
+    """Records of a results.jsonl file; lines of other record kinds (timing records,
+    :data:`checker.model.OTHER_KINDS`) are skipped: they are not cases.
 
     Raises:
         ValueError: naming the file and line of a malformed record.
@@ -41,6 +47,9 @@ def read_records(path: Path) -> Iterator[Record]:
             if not line.strip():
                 continue
             try:
-                yield Record.from_json(line)
+                record = Record.from_json(line)
             except ValueError as exc:
+                if other_kind(line) is not None:
+                    continue
                 raise ValueError(f"{path}:{lineno}: {exc}") from None
+            yield record

@@ -23,7 +23,7 @@ from pathlib import Path
 
 from checker import collected
 from checker.model import Record
-from checker.report.validate import parse_record
+from checker.report.validate import OtherKind, parse_record
 
 #: Shard file names picked up inside directories and zip archives.
 SHARD_GLOB = "results*.jsonl"
@@ -59,6 +59,9 @@ class Shard:
     records: tuple[Record, ...]
     corrupt: tuple[CorruptEntry, ...]
     digest: str
+    #: Lines of other record kinds (timing records, checker/perf/), carried as read: they are
+    #: no cases and are parsed by their own readers.
+    other: tuple[bytes, ...] = ()
 
 
 def parse_shard(source: str, data: bytes) -> Shard:
@@ -71,21 +74,24 @@ def parse_shard(source: str, data: bytes) -> Shard:
     """
     records: list[Record] = []
     corrupt: list[CorruptEntry] = []
+    other: list[bytes] = []
     lines = data.split(b"\n")
     for lineno, raw in enumerate(lines, 1):
         if not raw.strip():
             continue
         try:
             records.append(parse_record(raw))
+        except OtherKind:
+            other.append(raw.strip())
         except UnicodeDecodeError as exc:
             corrupt.append(CorruptEntry(source, f"not UTF-8: {exc.reason} at byte {exc.start}", lineno))
         except ValueError as exc:
             last = lineno == len(lines) and not data.endswith(b"\n")
             reason = f"truncated last line ({exc})" if last else str(exc)
             corrupt.append(CorruptEntry(source, reason, lineno))
-    if not records and not corrupt:
+    if not records and not corrupt and not other:
         corrupt.append(CorruptEntry(source, "empty shard: no records"))
-    return Shard(source, tuple(records), tuple(corrupt), hashlib.sha256(data).hexdigest())
+    return Shard(source, tuple(records), tuple(corrupt), hashlib.sha256(data).hexdigest(), tuple(other))
 
 
 def read_shards(paths: Iterable[Path]) -> list[Shard]:
@@ -175,6 +181,8 @@ class MergedRun:
     corrupt: tuple[CorruptEntry, ...]
     shards: tuple[str, ...]
     duplicate_shards: tuple[str, ...] = field(default=())
+    #: Lines of other record kinds (timing records) of every shard, each distinct line once.
+    other: tuple[bytes, ...] = field(default=())
 
     @property
     def reruns(self) -> int:
@@ -191,6 +199,7 @@ def merge(shards: Sequence[Shard]) -> MergedRun:
     corrupt: list[CorruptEntry] = []
     used: list[str] = []
     duplicates: list[str] = []
+    other: dict[bytes, None] = {}
     for shard in shards:
         if shard.digest in seen_digests:
             duplicates.append(f"{shard.source} (same content as {seen_digests[shard.digest]})")
@@ -198,6 +207,7 @@ def merge(shards: Sequence[Shard]) -> MergedRun:
         seen_digests[shard.digest] = shard.source
         used.append(shard.source)
         corrupt.extend(shard.corrupt)
+        other.update(dict.fromkeys(shard.other))
         for rec in shard.records:
             text = rec.to_json()
             if text in seen_records:
@@ -211,4 +221,5 @@ def merge(shards: Sequence[Shard]) -> MergedRun:
         corrupt=tuple(corrupt),
         shards=tuple(used),
         duplicate_shards=tuple(duplicates),
+        other=tuple(other),
     )

@@ -352,14 +352,18 @@ def render(
     *,
     max_chars: int = COMMENT_CHAR_LIMIT,
     max_bytes: int = COMMENT_BYTE_LIMIT,
+    perf: str = "",
 ) -> str:
     """The comment for ``result``, at most ``max_chars`` characters and ``max_bytes`` UTF-8 bytes.
+
+    ``perf`` is a section placed after the counts table, kept whole: the performance section
+    (checker/perf/section.py), which bounds its own size.
 
     Raises:
         ValueError: the limits cannot hold even the header and counts table.
     """
     info = info or RunInfo()
-    head = _header(result, info) + "\n\n" + _table(result) + "\n"
+    head = _header(result, info) + "\n\n" + _table(result) + "\n" + perf
     sections: list[tuple[str, list[_Block]]] = []
     for status, title in _SECTIONS:
         # Split like triage.md, so each group links to one entry there.

@@ -24,7 +24,7 @@ import math
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from checker.model import SCHEMA_VERSION, Category, Mode, Record
+from checker.model import OTHER_KINDS, SCHEMA_VERSION, Category, Mode, Record
 
 #: Longest results.jsonl line read, in bytes. A real record is a few KiB (messages are cut to
 #: 20,000 characters when recorded, golden diffs are bounded); a longer line is rejected before
@@ -136,10 +136,23 @@ def _check_comparison(cmp: object) -> None:
         raise ValueError("'comparison.tolerance_source' is not a string")
 
 
+class OtherKind(ValueError):
+    """The line is a record of another kind (:data:`checker.model.OTHER_KINDS`: a timing
+    record), not a case record: readers of cases skip it, it is not corrupt."""
+
+    def __init__(self, kind: str) -> None:
+        super().__init__(f"a {kind!r} record, not a case record")
+        self.kind = kind
+
+
 def check(data: Any) -> None:
-    """Raise ``ValueError`` unless ``data`` (one parsed JSON line) is a well-formed record."""
+    """Raise ``ValueError`` unless ``data`` (one parsed JSON line) is a well-formed record
+    (:class:`OtherKind` for a line of another record kind)."""
     if not isinstance(data, dict):
         raise ValueError(f"a record must be a JSON object, not {_kind(data)}")
+    kind = data.get("kind")
+    if isinstance(kind, str) and kind in OTHER_KINDS:
+        raise OtherKind(kind)
     schema = data.get("schema")
     if not _is_int(schema) or schema != SCHEMA_VERSION:
         raise ValueError(f"record schema {_show(schema)}, expected {SCHEMA_VERSION}")

@@ -1,0 +1,220 @@
+"""``kcheck bench | compare | plot``: timings outside a run (docs/perf.md).
+
+- ``kcheck bench [RESULTS ...]`` times the passing native cases of an earlier run's results (GPU
+  only) without checking them again, and writes timing records (``reports/timings.jsonl``).
+- ``kcheck compare RUN ... --baseline BASE [--baseline BASE2 ...]`` applies the regression rule
+  (checker/perf/compare.py) to RUN's timings against the baselines (oldest first; each one run;
+  a benchmark log ingested by ``kcheck ingest-log`` is a baseline too). Exit status: 0; 1 with
+  ``--fail-on-regression`` when any timing regressed; 2 usage errors (a path that does not
+  exist, no timings on either side).
+- ``kcheck plot RESULTS ... [-o DIR]`` writes ``speedup.md`` and the PNG plots
+  (checker/perf/plot.py). Exit status 0; 2 without timings or without matplotlib (the table is
+  written anyway).
+
+Record text is printed through :func:`checker.report.escape.for_log`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from checker.perf.compare import Rule, compare, counts, regressions
+from checker.perf.records import Loaded, TimingRecord, load
+from checker.report.escape import for_log
+
+DEFAULT_TIMINGS = Path("reports/timings.jsonl")
+DEFAULT_RESULTS = Path("reports/results.jsonl")
+
+
+def _say(command: str, message: object) -> None:
+    print(for_log(f"kcheck {command}: {message}"), file=sys.stderr)
+
+
+def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Register ``bench``, ``compare`` and ``plot`` on the ``kcheck`` subcommand parser."""
+    b = sub.add_parser("bench", help="time the passing cases of an earlier run (GPU); writes timing records")
+    b.add_argument("results", nargs="*", type=Path, help=f"results files (default {DEFAULT_RESULTS})")
+    b.add_argument(
+        "--kernels",
+        action="append",
+        type=Path,
+        default=[],
+        help="kernel files or directories (default: the --kernels paths of the records' repro commands)",
+    )
+    b.add_argument("--sweep-seed", type=int, help="seed of the inputs (default: the records' run's)")
+    b.add_argument(
+        "-o", "--out", type=Path, default=DEFAULT_TIMINGS, help=f"output (default {DEFAULT_TIMINGS})"
+    )
+    b.add_argument("--no-compile", action="store_true", help="do not time the reference under torch.compile")
+    b.add_argument("--timeout", type=float, default=1800.0, help="seconds the benchmark process may take")
+    b.set_defaults(handler=run_bench)
+
+    c = sub.add_parser("compare", help="flag performance regressions of a run's timings against baselines")
+    c.add_argument("run", nargs="+", type=Path, help="the run's results/timings files or directories")
+    c.add_argument(
+        "--baseline",
+        action="append",
+        type=Path,
+        default=[],
+        required=True,
+        help="one baseline run (results, timings or ingested log records); repeat for history, oldest first",
+    )
+    defaults = Rule()
+    c.add_argument("--min-slowdown", type=float, default=defaults.min_slowdown, help="relative, e.g. 0.05")
+    c.add_argument("--min-abs-us", type=float, default=defaults.min_abs_ms * 1000, help="microseconds")
+    c.add_argument("--z", type=float, default=defaults.z_threshold, help="modified z-score threshold")
+    c.add_argument(
+        "--min-history", type=int, default=defaults.min_history, help="baseline runs needed for history noise"
+    )
+    c.add_argument(
+        "--ingested-dtype",
+        default="unknown",
+        help="dtype of ingested benchmark-log timings (logs do not say; default unknown)",
+    )
+    c.add_argument("--fail-on-regression", action="store_true", help="exit 1 when any timing regressed")
+    c.add_argument("--markdown", type=Path, help="also write the comparison section as markdown here")
+    c.add_argument("--all", action="store_true", help="print every comparison, not only changes")
+    c.set_defaults(handler=run_compare)
+
+    p = sub.add_parser("plot", help="speedup table and PNG plots of timing records")
+    p.add_argument("results", nargs="+", type=Path, help="results/timings files or directories")
+    p.add_argument(
+        "-o", "--out", type=Path, default=Path("reports"), help="output directory (default reports)"
+    )
+    p.set_defaults(handler=run_plot)
+
+
+def _timings(loaded: Loaded, dtype: str = "unknown") -> list[TimingRecord]:
+    from checker.perf.ingested import timings_of
+
+    return [*loaded.timings, *timings_of(loaded.ingested, dtype)]
+
+
+def _load(command: str, paths: Sequence[Path]) -> Loaded | None:
+    try:
+        loaded = load(paths)
+    except FileNotFoundError as exc:
+        _say(command, exc)
+        return None
+    for reason in loaded.unreadable[:5]:
+        _say(command, f"unreadable: {reason}")
+    if len(loaded.unreadable) > 5:
+        _say(command, f"{len(loaded.unreadable) - 5} more unreadable lines")
+    return loaded
+
+
+def run_compare(args: argparse.Namespace) -> int:
+    """``kcheck compare``; the exit status."""
+    try:
+        rule = Rule(args.min_slowdown, args.min_abs_us / 1000, args.z, args.min_history)
+    except ValueError as exc:
+        _say("compare", exc)
+        return 2
+    run = _load("compare", args.run)
+    if run is None:
+        return 2
+    history = []
+    for path in args.baseline:
+        base = _load("compare", [path])
+        if base is None:
+            return 2
+        history.append(_timings(base, args.ingested_dtype))
+    now = _timings(run)
+    if not now or not any(history):
+        _say("compare", f"no timings in {'the run' if not now else 'any baseline'} (run with --benchmark)")
+        return 2
+    from checker.perf.table import change_lines, regression_section
+
+    changes = compare(now, history, rule)
+    print(for_log(change_lines(changes, verbose=args.all)), end="")
+    n = counts(changes)
+    if args.markdown:
+        from checker.report.atomic import write_atomic
+
+        write_atomic(args.markdown, regression_section(changes, rule).encode("utf-8"))
+    slow = regressions(changes)
+    _say(
+        "compare",
+        f"{n['regression']} regression(s), {n['improvement']} improvement(s), {n['unchanged']} unchanged, "
+        f"{n['new']} new, {n['missing']} missing against {len(history)} baseline run(s)",
+    )
+    return 1 if slow and args.fail_on_regression else 0
+
+
+def run_plot(args: argparse.Namespace) -> int:
+    """``kcheck plot``; the exit status."""
+    loaded = _load("plot", args.results)
+    if loaded is None:
+        return 2
+    timings = _timings(loaded)
+    if not timings:
+        _say("plot", "no timing records (run with --benchmark, or kcheck bench)")
+        return 2
+    from checker.perf import plot
+    from checker.perf.section import TABLE_FILE
+    from checker.perf.table import markdown_table
+    from checker.report.atomic import write_atomic
+
+    out: Path = args.out
+    write_atomic(out / TABLE_FILE, markdown_table(timings).encode("utf-8"))
+    written = [out / TABLE_FILE]
+    if not plot.available():
+        _say("plot", f"matplotlib is not installed: wrote {out / TABLE_FILE} only")
+        return 2
+    written += plot.write_plots(timings, out)
+    _say("plot", f"{len(timings)} timings -> {', '.join(map(str, written))}")
+    return 0
+
+
+def _from_repro(records: Sequence[object], option: str) -> list[str]:
+    values: list[str] = []
+    for rec in records:
+        repro = getattr(rec, "repro", None)
+        if not repro:
+            continue
+        try:
+            argv = shlex.split(repro)
+        except ValueError:
+            continue
+        for i, arg in enumerate(argv[:-1]):
+            if arg == option and argv[i + 1] not in values:
+                values.append(argv[i + 1])
+    return values
+
+
+def run_bench(args: argparse.Namespace) -> int:
+    """``kcheck bench``; the exit status (2 without a CUDA device or passing native cases)."""
+    import torch
+
+    from checker.perf import bench, records
+    from checker.report.jsonl import read_records
+
+    if not torch.cuda.is_available():
+        _say("bench", "needs a CUDA GPU; nothing timed")
+        return 2
+    paths = args.results or [DEFAULT_RESULTS]
+    try:
+        recs = [r for p in paths for r in read_records(p)]
+    except (OSError, ValueError) as exc:
+        _say("bench", exc)
+        return 2
+    kernels = [str(k.resolve()) for k in args.kernels] or _from_repro(recs, "--kernels")
+    seeds = _from_repro(recs, "--sweep-seed")
+    seed = args.sweep_seed if args.sweep_seed is not None else int(seeds[0]) if seeds else 0
+    job = bench.plan(recs, kernels, seed, torch_compile=not args.no_compile)
+    if not job.groups:
+        _say("bench", "no passing native case to time")
+        return 2
+    result = bench.run_job(job, args.timeout)
+    for problem in result.problems[:10]:
+        _say("bench", problem)
+    records.write(args.out, result.records)
+    from checker.perf.table import text_table
+
+    print(for_log(text_table(result.records)), end="")
+    _say("bench", f"{len(result.records)} timing records -> {args.out}")
+    return 0
