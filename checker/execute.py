@@ -60,6 +60,8 @@ class RunOptions:
             :meth:`compile_level`).
         compile_timeout: seconds one compile may take in its worker before it is killed.
         cache_dir: directory of the compile cache (checker.cache), None for none (--no-cache).
+        run_timeout: seconds a case may run in its supervised worker (--run-timeout), None when
+            nothing supervises it; a cached interpreter verdict that took longer is not used.
     """
 
     sweep_seed: int
@@ -69,6 +71,7 @@ class RunOptions:
     compile: str = "auto"
     compile_timeout: float = DEFAULT_COMPILE_TIMEOUT_S
     cache_dir: str | None = None
+    run_timeout: float | None = None
 
     @property
     def device(self) -> str:
@@ -502,7 +505,8 @@ def check_case(spec: KernelSpec, case: CaseId, opts: RunOptions, config_override
                 spec, case.shape, case.dtype, code, spec.kernel.name, prep.inputs, expected, opts.target
             )
             hit = runs_store.get_run(run_key) if run_key is not None else None
-            if hit is not None:
+            if hit is not None and (opts.run_timeout is None or hit.run_s <= opts.run_timeout):
+                # (A run that took longer than this run's timeout allows runs again, to time out.)
                 # The interpreter would run the same code on the same inputs against the same
                 # reference with the same tolerances: its verdict is this one (stage_cache).
                 fields = {**compiled, **hit.fields, "run_cached": True, "cached_run_s": hit.run_s}

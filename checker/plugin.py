@@ -231,6 +231,7 @@ def pytest_configure(config: pytest.Config) -> None:
             compile=config.getoption("compile"),
             compile_timeout=config.getoption("compile_timeout"),
             cache_dir=_cache_dir(config),
+            run_timeout=config.getoption("run_timeout") if config.getoption("isolate") != "off" else None,
         ),
         reports_dir=Path(config.getoption("reports_dir")),
         argv_extra=_repro_args(config),

@@ -137,16 +137,17 @@ def _reachable_files(root_fn: Any) -> list[str]:
             continue
         files.add(os.path.realpath(path))
         if isinstance(obj, types.FunctionType):
-            names = _global_names(obj.__code__)
+            names = global_names(obj.__code__)
             todo.extend(obj.__globals__[n] for n in names if n in obj.__globals__)
     return sorted(files)
 
 
-def _global_names(code: types.CodeType) -> set[str]:
+def global_names(code: types.CodeType) -> set[str]:
+    """The global (and attribute) names ``code`` and the functions nested in it refer to."""
     names = set(code.co_names)
     for const in code.co_consts:
         if isinstance(const, types.CodeType):
-            names |= _global_names(const)
+            names |= global_names(const)
     return names
 
 

@@ -30,6 +30,7 @@ import types
 from dataclasses import dataclass
 from typing import Any
 
+from checker.stage_cache import global_names
 from checker.triton_spec import TritonConfig, TritonKernel, python_function, refs
 
 #: Seconds one TTIR job of a golden case may take in its compile worker.
@@ -84,7 +85,7 @@ def _quoted(kernel: TritonKernel) -> list[tuple[str, str]]:
         seen.add(id(inner))
         out.append((f"{inner.__module__}.{inner.__qualname__}", _source(inner)))
         scope = inner.__globals__
-        for name in sorted(_names(inner.__code__)):
+        for name in sorted(global_names(inner.__code__)):
             if name not in scope:
                 continue
             value = scope[name]
@@ -98,14 +99,6 @@ def _quoted(kernel: TritonKernel) -> list[tuple[str, str]]:
     if constants:
         out.append(("constants", "\n".join(f"{k} = {v}" for k, v in sorted(constants.items()))))
     return out
-
-
-def _names(code: types.CodeType) -> set[str]:
-    names = set(code.co_names)
-    for const in code.co_consts:
-        if isinstance(const, types.CodeType):
-            names |= _names(const)
-    return names
 
 
 def _source(fn: Any) -> str:

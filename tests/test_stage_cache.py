@@ -207,3 +207,19 @@ def test_the_run_key_follows_inputs_reference_and_tolerance(tmp_path: Path) -> N
     tighter = dataclasses.replace(spec, tolerances={torch.float32: Tolerance(0.0, 0.0, reason="exact")})
     other.add(stage_cache.run_key(tighter, (4, 4), "fp32", "code", "add", (x, y), [x + y], SM90))
     assert base not in other and len(other) == 6
+
+
+def test_a_cached_run_longer_than_the_run_timeout_runs_again(tmp_path: Path) -> None:
+    """Like a cached compile timeout: a verdict is reused only where running now could give it;
+    a run that took longer than this run's --run-timeout runs again (and its supervisor, not the
+    cache, decides)."""
+    use_target_on_cpu(SM90)
+    spec = _spec(tmp_path, kernel_source())
+    case = CaseId("add", (8, 16), "fp32", "wide")
+    root = tmp_path / "kc"
+    cold = _check(spec, case, root)
+    execute.clear_caches()
+    opts = execute.RunOptions(0, SM90, False, 2, compile="off", cache_dir=str(root), run_timeout=1e-6)
+    short = execute.check_case(spec, case, opts)
+    assert "run_cached" not in short.fields and _verdict(short) == _verdict(cold)
+    assert _check(spec, case, root).fields["run_cached"] is True
