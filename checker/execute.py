@@ -383,6 +383,31 @@ def _config_for(spec: KernelSpec, prep: _Prepared, case: CaseId, opts: RunOption
     return config
 
 
+def generate_named(
+    spec: KernelSpec, case: CaseId, opts: RunOptions, input_seed: int
+) -> tuple[str, Any, bool]:
+    """Generated source of a named-config ``case`` (the golden stage's code), the config it was
+    generated with and whether the code came from the stage cache.
+
+    Helion binds to uninitialized inputs with ``make_inputs``'s layout drawn from
+    ``input_seed`` (:func:`layout_inputs`: generated code depends on shapes, strides and dtypes
+    only, so a 4096x4096 golden case allocates nothing), and only when the stage cache misses.
+
+    Raises:
+        Exception: whatever ``make_inputs``, ``bind`` or Helion's codegen raise, and
+            ``_Failure`` (``invalid-config``) for a config name the spec does not declare.
+    """
+    prep = _prepare(spec, case.shape, case.dtype, input_seed, opts.device, False)
+    config = _config_for(spec, prep, case, opts)
+    code, cached = _generate(spec, prep, config, opts)
+    return code, config, cached
+
+
+def bound_of(spec: KernelSpec, case: CaseId, opts: RunOptions, input_seed: int) -> Any:
+    """The kernel bound to ``case``'s layout inputs (see :func:`generate_named`)."""
+    return _prepare(spec, case.shape, case.dtype, input_seed, opts.device, False).bound
+
+
 def _override(spec: KernelSpec, prep: _Prepared, config: Any, opts: RunOptions) -> Any:
     if isinstance(config, dict):
         import helion

@@ -187,6 +187,7 @@ def _context(config: pytest.Config) -> GoldenContext:
             native=options.native,
             update=state.update,
             display_base=config.rootpath,
+            options=options,
         )
     return state.context
 

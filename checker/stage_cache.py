@@ -163,20 +163,29 @@ def _checker_digest(modules: Sequence[str]) -> str:
     return digest.hexdigest()
 
 
-@functools.cache
 def _file_digest(path: str) -> str:
-    # Per process: a kernel file edited during a run is not a case this cache must follow.
+    try:
+        st = os.stat(path)
+    except OSError:
+        return "-"
+    # Keyed by size and mtime too: one process may see a file edited between two runs (pytest
+    # sessions in one process, an IDE's test runner), and must not keep the old digest.
+    return _digest_of(path, st.st_size, st.st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=4096)
+def _digest_of(path: str, size: int, mtime_ns: int) -> str:
     try:
         return hashlib.sha256(Path(path).read_bytes()).hexdigest()
     except OSError:
         return "-"
 
 
-@functools.lru_cache(maxsize=256)
 def kernel_digest(spec: KernelSpec, target: Target, native: bool) -> str:
     """SHA-256 (64 hex digits) of what a kernel's code generation and config space depend on
     besides the launch arguments and the config: see the module docstring ("kernel identity").
-    Computed once per process per (spec, target, native)."""
+    Computed for each (kernel, shape, dtype) group a process prepares (a walk over the kernel's
+    globals and a stat per file; files are read again only when their size or mtime changed)."""
     files = _reachable_files(spec.kernel)
     return _digest(
         {

@@ -7,16 +7,14 @@ sweep seed and on Helion's config space, which moves between Helion releases.
 
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import torch
-
-from checker import codegen
 from checker.model import CaseId
-from checker.spec import DTYPE_NAMES, DTYPES_BY_NAME, KernelSpec
-from checker.sweep import derived_seed
+from checker.spec import DTYPE_NAMES, KernelSpec
+
+if TYPE_CHECKING:
+    from checker.execute import RunOptions
 
 #: Seed of the inputs golden codegen binds to. Generated code depends on input shapes,
 #: strides and dtypes only, so it is fixed and independent of --sweep-seed.
@@ -70,29 +68,23 @@ def target_key(target: str, native: bool) -> str:
     return target if native else f"cpu-{target}"
 
 
-@functools.lru_cache(maxsize=4)
-def _bound(spec: KernelSpec, shape: tuple[int, ...], dtype_name: str, device: str) -> Any:
-    dtype = DTYPES_BY_NAME[dtype_name]
-    gen = torch.Generator().manual_seed(derived_seed(GOLDEN_INPUT_SEED, spec.name, shape, dtype_name))
-    args = tuple(
-        v.to(device) if isinstance(v, torch.Tensor) else v for v in spec.make_inputs(shape, dtype, gen)
-    )
-    return spec.kernel.bind(args)
+def generate(spec: KernelSpec, case: CaseId, options: RunOptions) -> tuple[str, Any, bool]:
+    """Generated source of ``case`` for its golden file, the config it was generated with, and
+    whether the code came from the stage cache (checker.stage_cache).
 
-
-def generate(spec: KernelSpec, case: CaseId, device: str) -> tuple[str, Any]:
-    """Generated Triton source of ``case`` and the ``helion.Config`` it was generated with.
-
-    ``device`` is ``cpu`` or ``cuda``: where the inputs Helion binds to live.
+    ``options`` are the run's (device, target, cache directory). Helion binds to inputs of
+    ``make_inputs``'s layout under :data:`GOLDEN_INPUT_SEED`, without their values
+    (execute.generate_named), and only when the stage cache misses. A plain Triton kernel's golden
+    text is its normalized TTIR (checker/triton_codegen.py).
 
     Raises:
-        KeyError: ``case.config`` is not a named config of ``spec``.
-        Exception: whatever ``make_inputs``, ``bind`` or Helion's codegen raise
+        Exception: whatever ``make_inputs``, ``bind`` or code generation raise
             (diagnostics.classify maps them to categories).
     """
-    bound = _bound(spec, case.shape, case.dtype, device)
-    config = codegen.resolve_config(bound, spec.configs[case.config])
-    code = codegen.generate(bound, config)
-    # A plain Triton kernel's golden text is its normalized TTIR (checker/triton_codegen.py).
-    golden = getattr(bound, "golden_code", None)
-    return (golden(code) if golden is not None else code), config
+    from checker import execute
+    from checker.triton_spec import TritonKernel
+
+    code, config, cached = execute.generate_named(spec, case, options, GOLDEN_INPUT_SEED)
+    if isinstance(spec.kernel, TritonKernel):
+        code = execute.bound_of(spec, case, options, GOLDEN_INPUT_SEED).golden_code(code)
+    return code, config, cached

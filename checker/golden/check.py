@@ -21,13 +21,16 @@ import dataclasses
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from checker import diagnostics, toolchain
 from checker.golden import cases, expect, paths, store, summary
 from checker.golden.normalize import normalize
 from checker.model import Category, Mode, Record
 from checker.spec import KernelSpec
+
+if TYPE_CHECKING:
+    from checker.execute import RunOptions
 
 #: Record ``mode`` of every golden record.
 MODE = Mode.GOLDEN
@@ -43,6 +46,8 @@ class GoldenContext:
         native: code is generated for the local GPU (False: on CPU, Helion seeing ``target``).
         update: ``--update-golden``: write files instead of failing on differences.
         display_base: paths in messages are shown relative to this directory when under it.
+        options: the run's options (target profile, cache directory) for code generation; None
+            generates for ``target``'s profile without the stage cache.
     """
 
     root: Path
@@ -50,6 +55,16 @@ class GoldenContext:
     native: bool
     update: bool
     display_base: Path
+    options: RunOptions | None = None
+
+    def run_options(self) -> RunOptions:
+        """The options code is generated with (:attr:`options`, else ``target`` uncached)."""
+        if self.options is not None:
+            return self.options
+        from checker.execute import RunOptions
+        from checker.targets import get_target
+
+        return RunOptions(0, get_target(self.target), self.native, 0, cache_dir=None)
 
     @property
     def key(self) -> str:
@@ -108,7 +123,9 @@ def check_golden(spec: KernelSpec, gcase: cases.GoldenCase, ctx: GoldenContext, 
 
     t0 = time.perf_counter()
     try:
-        code, config = cases.generate(spec, case, ctx.device)
+        code, config, cached = cases.generate(spec, case, ctx.run_options())
+        if cached:
+            fields["codegen_cached"] = True
     except Exception as exc:
         stages["codegen"] = round(time.perf_counter() - t0, 4)
         d = diagnostics.classify(exc)
