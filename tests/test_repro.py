@@ -14,6 +14,7 @@ import dataclasses
 import io
 import json
 import os
+import re
 import runpy
 import shutil
 import subprocess
@@ -301,3 +302,22 @@ def test_output_name_is_sanitized() -> None:
     name = default_output_name(record)
     assert name == "repro_add_8x16-fp16-.._.._etc_x_y_rm.py"
     assert "/" not in name and not name.startswith(".")
+
+
+def test_a_bf16_interpreter_case_says_the_interpreter_may_be_at_fault(
+    run: Run, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """Without the checker, a reproducer runs the interpreter without the checker's bf16 fixes;
+    for a bf16 case it says on stderr that a wrong result may be the interpreter's. The fp32
+    mismatch says nothing of the kind; the same file marked as a bf16 case does."""
+    path = _repro(run, MISMATCH, monkeypatch)
+    fp32 = _execute(path, tmp_path)
+    assert _verdict(fp32).startswith("REPRODUCED numerical-mismatch")
+    assert "CAVEAT" not in fp32.stderr
+    text = path.read_text()
+    marked = re.sub(r"(torch_dtype\W+)float32", r"\1bfloat16", text, count=1)
+    assert marked != text
+    bf16 = tmp_path / "marked_bf16.py"
+    bf16.write_text(marked)
+    caveat = "CAVEAT: bf16 under the Triton interpreter without the checker's bf16 fixes"
+    assert caveat in _execute(bf16, tmp_path).stderr

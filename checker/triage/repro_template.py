@@ -60,6 +60,11 @@ EXIT_CANNOT_RUN = 2
 
 #: The last stdout line of a child process run by :func:`_in_child`: this prefix, then JSON.
 _CHILD_MARK = "KCHECK-REPRO-OUTCOME "
+#: Said on stderr when a bf16 case runs under the interpreter here (see _interpreter_fixes).
+BF16_CAVEAT = (
+    "bf16 under the Triton interpreter without the checker's bf16 fixes: a wrong bf16 result "
+    "here may be the interpreter's, not the kernel's"
+)
 #: Seconds a child may spend starting Python and importing torch, triton and helion.
 CHILD_STARTUP_S = 120.0
 _CRASH_SIGNALS = {"SIGSEGV", "SIGABRT", "SIGBUS", "SIGILL", "SIGFPE"}
@@ -492,6 +497,29 @@ def _tl_math(name: str) -> Any:
     return call
 
 
+def _interpreter_fixes(module: Any, inputs: Any) -> None:
+    """What this file changes in the Triton interpreter before it runs the generated code: the
+    libdevice module, as the checker does. Not the checker's bf16 fixes (checker/interpreter.py,
+    which compute bf16 arithmetic as a GPU does): the Triton 3.6 interpreter computes bf16 on
+    bf16's storage bits (a bf16 tl.sum of values adding to 11.75 gave -5.3e36), so a bf16 result
+    of this file may be the interpreter's error, not the kernel's, and it says so (stderr)."""
+    import torch
+
+    if hasattr(module, "libdevice"):
+        # The interpreter returns None for libdevice calls; the checker swaps the module too.
+        setattr(module, "libdevice", _Libdevice())  # noqa: B010
+    bf16 = DATA["torch_dtype"] == "bfloat16" or any(
+        isinstance(v, torch.Tensor) and v.dtype == torch.bfloat16 for v in inputs
+    )
+    if bf16:
+        print(
+            f"CAVEAT: {BF16_CAVEAT}; the checker's verdict was made with its bf16 fixes "
+            "(kcheck run, or the repro command above)",
+            file=sys.stderr,
+            flush=True,
+        )
+
+
 class _Libdevice:
     """Stands in for ``libdevice`` under the interpreter, which returns None for libdevice
     calls: each function goes to the ``tl.math`` builtin that computes the same thing."""
@@ -655,9 +683,8 @@ def run_case(native: bool, random_inputs: bool) -> Outcome:
         _patch_num_sm(int(DATA["interpreter_sm_count"]))
     entry = _load_generated()
     module = sys.modules[entry.__module__]
-    if not native and hasattr(module, "libdevice"):
-        # The interpreter returns None for libdevice calls; the checker swaps the module too.
-        setattr(module, "libdevice", _Libdevice())  # noqa: B010
+    if not native:
+        _interpreter_fixes(module, inputs)
     args = tuple(v.clone() if isinstance(v, torch.Tensor) else v for v in inputs)
     try:
         with _watchdog("run"), torch.no_grad(), _poison_mode(), warnings.catch_warnings():
