@@ -11,8 +11,10 @@ What each key covers:
 
 - **kernel identity** (:func:`kernel_digest`): the bytes of the kernel's source file and of every
   file that defines a Python object the kernel function reaches through its globals
-  (transitively: helper functions, other kernels, modules of the user's own code; installed
-  packages are covered by the toolchain versions instead), ``HELION_*`` settings, the
+  (transitively: helper functions, other kernels, modules of the user's own code; files of
+  installed packages are not hashed: torch, triton and helion are covered by the toolchain
+  versions, any other installed package a kernel imports code from is not, which the README
+  says), ``HELION_*`` settings, the
   torch/triton/helion/python versions, the target profile, whether Helion sees the real device
   or is made to see the target on CPU, and the source of the checker modules that steer code
   generation. Editing a kernel file misses for its kernels only.
