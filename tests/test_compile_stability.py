@@ -55,14 +55,24 @@ def test_a_starved_compile_is_retried_alone_and_the_retry_decides(
 
 
 def test_a_compile_busy_for_its_whole_timeout_is_not_retried(run_dir: Path, worker: CompileWorker) -> None:
+    """A spinning compile that got its core stands as a timeout without a retry. On a loaded
+    machine (CI: 2 cores, two test workers and the spin) it may get less than CPU_BOUND_SHARE of
+    a core (2.34 s of 3.12 s once), and then it is starved by the rule's own measure: retried
+    alone, and the retry decides. Either way the rule must match the CPU time measured, and that
+    time is the job's own."""
     attempts = compile_attempts(worker, CompileJob("", "x", (), get_target("sm_90"), fault="spin"), 3.0)
-    assert isinstance(attempts.outcome, TimedOut) and attempts.first is None
-    assert attempts.outcome.cpu_s is not None
-    assert attempts.outcome.cpu_s >= CPU_BOUND_SHARE * attempts.outcome.seconds
+    assert isinstance(attempts.outcome, TimedOut)
+    measured = attempts.first or attempts.outcome
+    assert measured.cpu_s is not None
+    if attempts.first is None:
+        assert measured.cpu_s >= CPU_BOUND_SHARE * measured.seconds
+        assert "compile_retried_alone" not in attempts.fields()
+    else:
+        assert measured.cpu_s < CPU_BOUND_SHARE * measured.seconds
+        assert attempts.fields()["compile_retried_alone"]["first_cpu_s"] == measured.cpu_s
     # The job's own CPU time, not the worker's since it started (its imports took seconds of CPU:
     # counted, they made a starved compile on a loaded CI machine look busy, and it was not retried).
-    assert attempts.outcome.cpu_s <= 1.2 * attempts.outcome.seconds
-    assert "compile_retried_alone" not in attempts.fields()
+    assert measured.cpu_s <= 1.2 * measured.seconds
 
 
 def test_timeout_does_not_count_the_workers_start(worker: CompileWorker) -> None:
