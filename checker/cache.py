@@ -22,7 +22,6 @@ otherwise (the OOM killer), a job that raised something else, and test-hook jobs
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import functools
 import hashlib
@@ -106,15 +105,24 @@ def arg_json(value: Any) -> Any:
 
 
 @functools.cache
-def _checker_digest() -> str:
-    """SHA-256 of the source of the checker modules that decide compile verdicts."""
+def checker_digest(modules: tuple[str, ...] = _DECIDING_MODULES) -> str:
+    """SHA-256 of the source of the checker ``modules`` (names under checker/) that decide a
+    cached result; by default those that decide compile verdicts. Computed once per process."""
     digest = hashlib.sha256()
     here = Path(__file__).resolve().parent
-    for name in _DECIDING_MODULES:
+    for name in modules:
         digest.update(name.encode() + b"\0")
-        with contextlib.suppress(OSError):
+        try:
             digest.update((here / f"{name}.py").read_bytes())
+        except OSError:
+            digest.update(b"-")
     return digest.hexdigest()
+
+
+def triton_env() -> dict[str, str]:
+    """The TRITON_* settings that can change what is compiled or run (TRITON_PTXAS_PATH,
+    TRITON_DEFAULT_FP_FUSION...), without those that vary between runs and change nothing."""
+    return {k: v for k, v in sorted(os.environ.items()) if k.startswith("TRITON_") and k not in _IGNORED_ENV}
 
 
 def _imported_kernel_files(code: str) -> dict[str, str]:
@@ -157,12 +165,9 @@ def key_material(job: CompileJob) -> dict[str, Any] | None:
         "target": dataclasses.asdict(job.target),
         "level": job.level,
         "toolchain": toolchain.versions(),
-        "checker": _checker_digest(),
+        "checker": checker_digest(),
         "kernel_files": _imported_kernel_files(job.code),
-        # TRITON_PTXAS_PATH, TRITON_DEFAULT_FP_FUSION...: knobs that change what is compiled.
-        "env": {
-            k: v for k, v in sorted(os.environ.items()) if k.startswith("TRITON_") and k not in _IGNORED_ENV
-        },
+        "env": triton_env(),
     }
 
 

@@ -54,7 +54,7 @@ from typing import Any
 import torch
 
 from checker import toolchain
-from checker.cache import arg_json, normalize_code
+from checker.cache import arg_json, checker_digest, normalize_code, triton_env
 from checker.model import Category, Comparison, comparison_from_dict
 from checker.spec import KernelSpec
 from checker.store import BadEntry, EntryStore
@@ -80,8 +80,6 @@ CACHED_RUN_CATEGORIES = frozenset(
         Category.INPUT_MUTATED,
     }
 )
-#: Environment variables that vary between runs and change no result.
-_IGNORED_ENV = frozenset({"TRITON_CACHE_DIR", "TRITON_HOME", "TRITON_DUMP_DIR"})
 #: How many objects the walk over a kernel's globals visits at most (a kernel file importing a
 #: large package of the user's own stops there; the files seen so far still count).
 _MAX_OBJECTS = 2000
@@ -153,18 +151,6 @@ def global_names(code: types.CodeType) -> set[str]:
     return names
 
 
-def _checker_digest(modules: Sequence[str]) -> str:
-    digest = hashlib.sha256()
-    here = Path(__file__).resolve().parent
-    for name in modules:
-        digest.update(name.encode() + b"\0")
-        try:
-            digest.update((here / f"{name}.py").read_bytes())
-        except OSError:
-            digest.update(b"-")
-    return digest.hexdigest()
-
-
 def _file_digest(path: str) -> str:
     try:
         st = os.stat(path)
@@ -199,7 +185,7 @@ def kernel_digest(spec: KernelSpec, target: Target, native: bool) -> str:
             "toolchain": toolchain.versions(),
             "target": dataclasses.asdict(target),
             "native": native,
-            "checker": _checker_digest(_CODEGEN_MODULES),
+            "checker": checker_digest(_CODEGEN_MODULES),
         }
     )
 
@@ -440,10 +426,6 @@ def _tensor_digest(value: Any) -> Any:
     }
 
 
-def _triton_env() -> dict[str, str]:
-    return {k: v for k, v in sorted(os.environ.items()) if k.startswith("TRITON_") and k not in _IGNORED_ENV}
-
-
 def _numeric_settings(spec: KernelSpec, shape: tuple[int, ...]) -> dict[str, Any]:
     """The spec fields the comparison reads, in a stable text form."""
     return {
@@ -499,11 +481,7 @@ def run_key(
             "kernel_files": _imported_kernel_files(code),
             "toolchain": toolchain.versions(),
             "target": dataclasses.asdict(target),
-            "checker": _checker_digest(_RUN_MODULES),
-            "env": {
-                k: v
-                for k, v in sorted(os.environ.items())
-                if k.startswith("TRITON_") and k not in _IGNORED_ENV
-            },
+            "checker": checker_digest(_RUN_MODULES),
+            "env": triton_env(),
         }
     )
