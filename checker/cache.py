@@ -211,16 +211,14 @@ def _timed_out_of(data: Any) -> TimedOut:
     )
 
 
-def encode(attempts: CompileAttempts, failures_only: bool = False) -> dict[str, Any] | None:
+def encode(attempts: CompileAttempts) -> dict[str, Any] | None:
     """The JSON entry of a compile's final outcome, or None when it is not stored (see the module
-    docstring; ``failures_only``: not a successful compile either)."""
+    docstring)."""
     outcome = attempts.outcome
     first = _timed_out(attempts.first) if attempts.first else None
     entry: dict[str, Any] = {"schema": SCHEMA, "first": first}
     match outcome:
         case Ok(result=CompileResult() as result):
-            if failures_only:
-                return None
             entry.update(kind="ok", seconds=outcome.seconds, result=dataclasses.asdict(result))
         case Error(diagnosis=Diagnosis() as d) if d.category in CACHED_ERRORS:
             entry.update(
@@ -249,6 +247,32 @@ def encode(attempts: CompileAttempts, failures_only: bool = False) -> dict[str, 
     return entry
 
 
+def _hex64(value: Any) -> str | None:
+    """A Triton cache key (64 hex digits; it becomes a directory name), None if absent.
+
+    Raises:
+        BadEntry: anything else (a forged entry could name another directory).
+    """
+    if value is None:
+        return None
+    if not isinstance(value, str) or not re.fullmatch(r"[0-9a-f]{64}", value):
+        raise BadEntry("field 'triton_hash': expected 64 hex digits")
+    return value
+
+
+def _identifier(value: Any) -> str | None:
+    """A kernel name (a Python identifier; it becomes a file name), None if absent.
+
+    Raises:
+        BadEntry: anything else.
+    """
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value.isidentifier():
+        raise BadEntry("field 'kernel_name': expected an identifier")
+    return value
+
+
 def decode(data: Any) -> CompileAttempts:
     """The compile attempts an entry describes (``cached`` not yet set).
 
@@ -272,6 +296,8 @@ def decode(data: Any) -> CompileAttempts:
             spills=None if r.get("spills") is None else _get(r, "spills", int),
             level=_get(r, "level", str),
             stage_s={str(k): float(_get(stage_s, k, *_NUM)) for k in stage_s},
+            triton_hash=_hex64(r.get("triton_hash")),
+            kernel_name=_identifier(r.get("kernel_name")),
         )
         outcome = Ok(result, seconds=float(_get(data, "seconds", *_NUM)))
     elif kind == "error":
@@ -328,25 +354,24 @@ class CompileCache:
         """Where the entry of ``key`` (64 hex digits) lives."""
         return self._store.path(key)
 
-    def get(self, key: str, timeout_s: float, failures_only: bool = False) -> CompileAttempts | None:
+    def get(self, key: str, timeout_s: float) -> CompileAttempts | None:
         """The stored verdict of ``key`` as :class:`CompileAttempts` with ``cached`` set and
         ``lookup_s`` the seconds this lookup took; None on a miss: no entry, an entry that is not
-        :func:`usable` under ``timeout_s`` seconds, a success when ``failures_only``, or a bad
-        entry (removed, so that the compile that follows replaces it). Never raises for what is
-        in the directory."""
+        :func:`usable` under ``timeout_s`` seconds, or a bad entry (removed, so that the compile
+        that follows replaces it). Never raises for what is in the directory."""
         started = time.perf_counter()
         attempts = self._store.get(key, decode)
         if attempts is None:
             return None
-        if not usable(attempts, timeout_s) or (failures_only and isinstance(attempts.outcome, Ok)):
+        if not usable(attempts, timeout_s):
             return None
         return dataclasses.replace(attempts, cached=True, lookup_s=round(time.perf_counter() - started, 4))
 
-    def put(self, key: str, attempts: CompileAttempts, failures_only: bool = False) -> bool:
+    def put(self, key: str, attempts: CompileAttempts) -> bool:
         """Store ``attempts`` under ``key`` if it is a verdict worth storing (:func:`encode`);
         True if stored. A directory that cannot be written is no error: the run goes on
         uncached."""
-        entry = encode(attempts, failures_only)
+        entry = encode(attempts)
         return entry is not None and self._store.put(key, entry)
 
 

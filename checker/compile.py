@@ -66,6 +66,10 @@ class CompileResult:
         level: the :class:`Level` compiled to.
         stage_s: seconds per Triton stage that ran (``frontend``, ``ttir``, ``ttgir``, ``llir``,
             ``ptx``, ``cubin``).
+        triton_hash: Triton's cache key of the compile (``CompiledKernel.hash``, 64 hex
+            digits) at level ``full``: where Triton's cache keeps the binary
+            (:func:`triton_cache_holds`); None at level ``check``.
+        kernel_name: the compiled kernel's name (Triton names its cache files after it).
     """
 
     seconds: float
@@ -76,6 +80,8 @@ class CompileResult:
     spills: int | None
     level: str = "full"
     stage_s: dict[str, float] = field(default_factory=dict)
+    triton_hash: str | None = None
+    kernel_name: str | None = None
 
     def fields(self) -> dict[str, Any]:
         return {
@@ -231,6 +237,20 @@ def _stage_hook(target: Target, level: Level, stage_s: dict[str, float], started
     return hook
 
 
+def triton_cache_holds(triton_hash: str, kernel_name: str) -> bool:
+    """Whether Triton's cache (``TRITON_CACHE_DIR``, default ``~/.triton/cache``; any
+    ``TRITON_CACHE_MANAGER``) holds the metadata and cubin of the compile ``triton_hash`` of
+    ``kernel_name`` (:class:`CompileResult`): then a launch of the same kernel loads that binary
+    instead of compiling (the test Triton's own ``compile`` makes before it compiles).
+    """
+    from triton.runtime.cache import get_cache_manager
+
+    # Triton truncates the name the same way before naming its files.
+    stem = kernel_name[:150]
+    group = get_cache_manager(triton_hash).get_group(f"{stem}.json") or {}
+    return f"{stem}.json" in group and f"{stem}.cubin" in group
+
+
 def max_warps_for_registers(registers: int, target: Target) -> int:
     """Warps per block the register file allows at ``registers`` per thread.
 
@@ -316,6 +336,8 @@ def compile_for_target(
         spills=int(spills.group(1)) if spills else None,
         level=Level.FULL.value,
         stage_s=stage_s,
+        triton_hash=str(kernel.hash),
+        kernel_name=str(kernel.name),
     )
     if result.shared_memory > target.max_shared_memory:
         raise _out_of_resources(result.shared_memory, target.max_shared_memory, "shared memory")

@@ -71,6 +71,12 @@ class HealthJob:
             torch.cuda.synchronize()
         if total != float((1 << 20) * ((1 << 20) - 1)):
             raise RuntimeError(f"health check computed {total}")
+        if self.opts.native and self.opts.compile_level(executes=True) is not None:
+            # Not on CPU: there its start would take a core from the xdist workers' collection
+            # (2-core CI machines), and a warm rerun there compiles nothing at all.
+            from checker import execute
+
+            execute.prestart_compile_worker()
         return Ok(seconds=time.perf_counter() - started)
 
 
@@ -123,21 +129,31 @@ class CaseRunner:
     def close(self) -> None:
         self._worker.close()
 
+    def prestart(self) -> None:
+        """Start the worker and queue its health check now, without waiting for either: its
+        imports (14-20 s on the H200 host) then overlap the pytest process's collection instead
+        of delaying the first case. The first :meth:`check` reads the health check's answer."""
+        if not self._worker.alive:
+            self._worker.start((HealthJob(self.opts), HEALTH_TIMEOUT_S))
+
     def _healthy(self) -> str | None:
-        """Start a worker and health-check it; None when healthy, else what went wrong."""
+        """Health-check the worker (started by :meth:`prestart`, or started now); None when
+        healthy, else what went wrong, after a second, fresh worker failed too."""
         problem = ""
         for _ in range(2):
-            outcome = self._worker.run(HealthJob(self.opts), HEALTH_TIMEOUT_S)
+            if not self._worker.pending:
+                self.prestart()
+            outcome = self._worker.settle()
             if isinstance(outcome, Ok):
                 return None
-            problem = _describe(outcome)
+            problem = _describe(outcome) if outcome is not None else "no answer"
             self._worker.kill()
         return problem
 
     def check(self, kernel_file: str, spec_name: str, case: CaseId, config: Any = None) -> Record:
         """The record of ``case``, whatever happens to the worker that checks it; ``config``
         overrides the case's config (:func:`checker.execute.check_case`)."""
-        if not self._worker.alive:
+        if not self._worker.alive or self._worker.pending:
             problem = self._healthy()
             if problem is not None:
                 return self._record(

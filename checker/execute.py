@@ -23,7 +23,7 @@ import torch
 
 from checker import cache, codegen, diagnostics, interpreter, stage_cache, toolchain
 from checker.attempts import CompileAttempts, compile_attempts
-from checker.compile import Level, describe_args
+from checker.compile import CompileResult, Level, describe_args, triton_cache_holds
 from checker.model import CaseId, Category, Mode, Record
 from checker.numerics import (
     PoisonOutputs,
@@ -594,28 +594,55 @@ def _cross_compile(
     """Compile ``code`` for the target in this process's compile worker, or take the outcome
     from the compile cache (``opts.cache_dir``), storing a new outcome there.
 
-    On a GPU only failures are taken from the cache. The worker's full compile there also fills
-    Triton's own cache with the cubin, which the native launch that follows loads instead of
-    compiling in the case worker (``launch_cache_hit``); a cached success would skip that, so
-    the launch would compile unsupervised, where a hung or crashing compile costs the case
-    worker and no compile timeout applies. A cached failure (numel overflow, out of resources,
-    a compiler crash, a compile timeout) launches nothing. On a CPU nothing launches compiled
-    code (the interpreter runs the source), so every verdict is taken from the cache.
+    On a GPU a cached success is taken only while Triton's own cache still holds the binary that
+    compile made (:func:`checker.compile.triton_cache_holds`): the native launch that follows
+    then loads it (``launch_cache_hit``). Otherwise the worker compiles again, to fill Triton's
+    cache under supervision: a launch that compiled by itself would do so in the case worker,
+    where a hung or crashing compile costs the case worker and no compile timeout applies. A
+    cached failure (numel overflow, out of resources, a compiler crash, a compile timeout)
+    launches nothing. On a CPU nothing launches compiled code (the interpreter runs the source),
+    so every verdict is taken from the cache.
     """
     global _worker
     job = CompileJob(code, spec.kernel.name, describe_args(prep.inputs), opts.target, level.value)
     store = cache.open_cache(opts.cache_dir)
     key = cache.key(job) if store is not None else None
     if store is not None and key is not None:
-        hit = store.get(key, opts.compile_timeout, failures_only=opts.native)
-        if hit is not None:
+        hit = store.get(key, opts.compile_timeout)
+        if hit is not None and (not opts.native or _launchable(hit)):
             return hit
     if _worker is None:
         _worker = CompileWorker()
     attempts = compile_attempts(_worker, job, opts.compile_timeout)
     if store is not None and key is not None:
-        store.put(key, attempts, failures_only=opts.native)
+        store.put(key, attempts)
     return attempts
+
+
+def _launchable(cached: CompileAttempts) -> bool:
+    """Whether a native run may use the cached compile outcome ``cached`` as it is: a failure
+    (nothing launches), or a success whose binary is still in Triton's cache."""
+    outcome = cached.outcome
+    if not isinstance(outcome, Ok):
+        return True
+    result = outcome.result
+    return (
+        isinstance(result, CompileResult)
+        and result.triton_hash is not None
+        and result.kernel_name is not None
+        and triton_cache_holds(result.triton_hash, result.kernel_name)
+    )
+
+
+def prestart_compile_worker() -> None:
+    """Start this process's compile worker now, without waiting for its imports (14-20 s on
+    the H200 host): a case worker on a GPU does this once it passed its health check, so that
+    the first case that must compile does not wait for a whole interpreter start. A warm rerun
+    that compiles nothing only pays the CPU time of the start."""
+    global _worker
+    if _worker is None:
+        _worker = CompileWorker()
+    _worker.start()
 
 
 def shutdown() -> None:

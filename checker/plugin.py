@@ -423,6 +423,17 @@ def pytest_pycollect_makemodule(module_path: Path, parent: pytest.Collector) -> 
     return None
 
 
+def _prestart_case_worker(config: pytest.Config) -> None:
+    """Start this process's case worker before its first kernel module is imported: the worker's
+    own imports (torch, triton, helion: 14-20 s on the H200 host, docs/benchmarks.md) then run
+    while this process collects, instead of after it, before the first case. Not for
+    ``--collect-only`` or without ``--isolate``, and only once a kernel module is collected (a
+    session with none starts no worker)."""
+    state = config.stash[STATE]
+    if state.isolate and not state.collect_only:
+        _fresh("checker.exec_worker").runner(state.options, config.getoption("run_timeout")).prestart()
+
+
 class KernelModule(pytest.File):
     """A kernel module: yields one KernelCase per case, or one CollectionErrorItem."""
 
@@ -430,6 +441,7 @@ class KernelModule(pytest.File):
         from checker import loader
 
         state = self.config.stash[STATE]
+        _prestart_case_worker(self.config)
         try:
             specs = specs_of_module(loader.load(self.path))
         except (SpecError, loader.LoaderError) as exc:

@@ -177,6 +177,8 @@ class Worker:
         self._proc: subprocess.Popen[bytes] | None = None
         self._stderr: IO[bytes] | None = None
         self._interpret = interpret
+        # Jobs sent by :meth:`start` whose answers are not read yet, with their timeouts.
+        self._pending: list[tuple[Any, float]] = []
         atexit.register(self.close)
 
     def _start(self) -> subprocess.Popen[bytes]:
@@ -201,36 +203,98 @@ class Worker:
         """True while a worker process is running (it is started lazily by :meth:`run`)."""
         return self._proc is not None and self._proc.poll() is None
 
+    @property
+    def pending(self) -> bool:
+        """True while jobs queued by :meth:`start` have not been answered (see :meth:`settle`)."""
+        return bool(self._pending)
+
+    def start(self, *jobs: tuple[Any, float]) -> None:
+        """Start the worker process now and queue its warm-up and ``jobs`` (``(job, timeout_s)``
+        pairs), without waiting: the worker imports torch, triton and helion (14-20 s on the
+        H200 host, docs/benchmarks.md) while the caller does something else, such as collecting.
+        The answers are read by :meth:`settle`, or by the next :meth:`run`. A running worker is
+        left as it is.
+        """
+        if self.alive:
+            return
+        self._start()
+        self._pending = [(WarmUp(), STARTUP_TIMEOUT_S), *jobs]
+        try:
+            for job, _ in self._pending:
+                # Without kernel modules: the registry may still name the files of an earlier
+                # session in this process (pytester), and a worker keeps what it registers.
+                self._send(job, registered=False)
+        except BrokenPipeError:
+            pass  # died at once: settle() reads no answer and reports how it died
+
+    def settle(self) -> JobOutcome | None:
+        """Wait for the answers to the jobs :meth:`start` queued, each within its timeout from
+        when the worker could start on it; the last answer, or the first that is not Ok (the
+        worker is then stopped); None when nothing was queued."""
+        outcome: JobOutcome | None = None
+        ready = time.monotonic()
+        while self._pending:
+            _, timeout_s = self._pending.pop(0)
+            outcome = self._receive(ready, timeout_s, None, self._stderr_size())
+            ready = time.monotonic()
+            if not isinstance(outcome, Ok):
+                self._pending.clear()
+                self.kill()
+                break
+        return outcome
+
     def run(self, job: Any, timeout_s: float) -> JobOutcome:
         """Run ``job`` in the worker, waiting at most ``timeout_s`` seconds for its answer.
 
         A worker started for this job first imports what jobs use (:class:`WarmUp`, up to
         STARTUP_TIMEOUT_S), so that ``timeout_s`` measures the job, not the interpreter's start:
         a compile timeout once counted a fresh worker's imports, which take seconds on a loaded
-        machine. A worker that fails to start answers with its own Died or TimedOut.
+        machine. A worker that fails to start answers with its own Died or TimedOut, as does one
+        whose jobs queued by :meth:`start` did not all succeed.
         """
         if self._proc is None or self._proc.poll() is not None:
-            self._start()
-            warm = self._exchange(WarmUp(), STARTUP_TIMEOUT_S)
-            if not isinstance(warm, Ok):
-                return warm
+            self._pending.clear()
+            self.start()
+        if self._pending:
+            settled = self.settle()
+            if not isinstance(settled, Ok):
+                assert settled is not None
+                return settled
         return self._exchange(job, timeout_s)
+
+    def _send(self, job: Any, registered: bool = True) -> None:
+        proc = self._proc
+        assert proc is not None and proc.stdin is not None
+        from checker import loader
+
+        # Kernel modules loaded here must be importable there too: generated code may
+        # `import` its kernel's module by the name the loader gave it.
+        _write_frame(proc.stdin, (loader.registered() if registered else {}, job))
 
     def _exchange(self, job: Any, timeout_s: float) -> JobOutcome:
         proc = self._proc
-        assert proc is not None and proc.stdin is not None and proc.stdout is not None
+        assert proc is not None
         log_start = self._stderr_size()
         # CPU time is cumulative since the worker started (its imports, earlier jobs): a timed-out
         # job is judged by what it used itself. Between jobs the worker has no live children, so
         # its own stat file is the group's total: no scan of /proc on every job.
         cpu_at_start = process_cpu_seconds(proc.pid)
         started = time.monotonic()
-        from checker import loader
-
         try:
-            # Kernel modules loaded here must be importable there too: generated code may
-            # `import` its kernel's module by the name the loader gave it.
-            _write_frame(proc.stdin, (loader.registered(), job))
+            self._send(job)
+        except BrokenPipeError:
+            return self._died(started)
+        return self._receive(started, timeout_s, cpu_at_start, log_start)
+
+    def _receive(
+        self, started: float, timeout_s: float, cpu_at_start: float | None, log_start: int
+    ) -> JobOutcome:
+        """Read the answer to the oldest job sent and not answered, waiting until ``started +
+        timeout_s``; ``cpu_at_start``: the worker's CPU seconds when it got the job (None: not
+        known, a queued job), ``log_start``: its stderr size then."""
+        proc = self._proc
+        assert proc is not None and proc.stdout is not None
+        try:
             header = _read_exact(proc.stdout.fileno(), 8, started + timeout_s)
             body = (
                 None
@@ -310,6 +374,7 @@ class Worker:
     def kill(self) -> None:
         """Stop the worker and its whole process group (ptxas included): SIGTERM, grace, SIGKILL."""
         proc, self._proc = self._proc, None
+        self._pending.clear()
         if proc is not None:
             for sig, wait in ((signal.SIGTERM, KILL_GRACE_S), (signal.SIGKILL, None)):
                 try:

@@ -20,7 +20,7 @@ from checker.attempts import CompileAttempts
 from checker.compile import CompileResult, Level, TensorArg
 from checker.diagnostics import Diagnosis
 from checker.model import Category, Record
-from checker.pool import CompileJob, Died, Error, Ok, TimedOut
+from checker.pool import CompileJob, CompileWorker, Died, Error, Ok, TimedOut
 from checker.report.jsonl import read_records
 from checker.targets import get_target
 
@@ -142,6 +142,11 @@ def _ok(seconds: float = 1.25) -> CompileAttempts:
     return CompileAttempts(Ok(result, seconds=seconds))
 
 
+def _ok_native() -> CompileAttempts:
+    result = CompileResult(2.5, 1024, 4, 2, 40, 0, "full", {"cubin": 0.5}, "e" * 64, "_helion_add")
+    return CompileAttempts(Ok(result, seconds=2.5))
+
+
 def _numel() -> CompileAttempts:
     d = Diagnosis(Category.NUMEL_OVERFLOW, "numel (2097152) exceeds", "abcdef012345", {"numel": 2097152})
     return CompileAttempts(Error(d, seconds=0.8, stderr_tail="log"))
@@ -164,7 +169,6 @@ def test_outcomes_round_trip_and_only_verdicts_are_stored(tmp_path: Path) -> Non
         )
     ):
         assert not store.put(f"{i + 10:064x}", attempts)
-    assert not store.put("f" * 64, _ok(), failures_only=True)
     assert len(list(tmp_path.rglob("*.json"))) == 4
 
 
@@ -177,6 +181,13 @@ def test_a_cached_timeout_counts_only_for_a_timeout_no_longer(tmp_path: Path) ->
     # A success that took 30 s is no verdict under a 10 s timeout.
     store.put(k, _ok(30.0))
     assert store.get(k, 10.0) is None and store.get(k, 30.0) is not None
+
+
+def _forged_result(**changes: Any) -> bytes:
+    entry = cache.encode(_ok_native())
+    assert entry is not None
+    entry["result"].update(changes)
+    return json.dumps(entry).encode()
 
 
 def test_corrupt_or_forged_entries_are_misses_and_removed(tmp_path: Path) -> None:
@@ -197,6 +208,10 @@ def test_corrupt_or_forged_entries_are_misses_and_removed(tmp_path: Path) -> Non
             }
         ).encode(),
         b"[" * 100000 + b"]" * 100000,
+        # A Triton cache key or kernel name that is no plain name would be joined into a path.
+        _forged_result(triton_hash="../../../etc/passwd"),
+        _forged_result(triton_hash="E" * 64),
+        _forged_result(kernel_name="../x"),
     ]
     for data in bad:
         store.path(k).parent.mkdir(parents=True, exist_ok=True)
@@ -300,17 +315,81 @@ def test_cross_compile_replays_timeouts_and_only_failures_on_a_gpu(
     assert d is not None and d.category is Category.COMPILE_TIMEOUT
     assert d.fields["compile_cached"] is True and d.fields["timeout_s"] == 120.0 and "120 s" in d.message
 
-    # On a GPU a success is compiled every time (the launch needs Triton's cache filled)...
+    # On a GPU a success is taken from the cache only while Triton's cache holds its binary (the
+    # launch must load what a supervised compile made; the real check is tested below)...
     gpu = execute.RunOptions(0, SM90, native=True, n_configs=0, cache_dir=str(tmp_path / "gpu"))
-    calls = _fake_compile(monkeypatch, lambda t: _ok().outcome)
+    held = {"now": False}
+    monkeypatch.setattr(execute, "triton_cache_holds", lambda h, n: held["now"])
+    calls = _fake_compile(monkeypatch, lambda t: _ok_native().outcome)
     assert not _compile(gpu).cached and not _compile(gpu).cached and len(calls) == 2
-    # ...and a failure is not.
+    held["now"] = True
+    assert _compile(gpu).cached and len(calls) == 2
+    # ...never one that names no binary (an entry from before the hash was kept)...
+    calls = _fake_compile(monkeypatch, lambda t: _ok().outcome)
+    gpu = execute.RunOptions(0, SM90, native=True, n_configs=0, cache_dir=str(tmp_path / "gpu2"))
+    assert not _compile(gpu).cached and not _compile(gpu).cached and len(calls) == 2
+    # ...and a failure, which launches nothing, always.
+    held["now"] = False
     calls = _fake_compile(monkeypatch, lambda t: _numel().outcome)
+    gpu = execute.RunOptions(0, SM90, native=True, n_configs=0, cache_dir=str(tmp_path / "gpu3"))
     assert not _compile(gpu).cached and _compile(gpu).cached and len(calls) == 1
 
     off = execute.RunOptions(0, SM90, native=False, n_configs=0, cache_dir=None)
     calls = _fake_compile(monkeypatch, lambda t: _numel().outcome)
     assert not _compile(off).cached and not _compile(off).cached and len(calls) == 2
+
+
+_DOUBLE = """
+import torch
+import triton
+import triton.language as tl
+
+
+@triton.jit
+def _double(x_ptr, out_ptr, n, BLOCK: tl.constexpr):
+    offs = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
+    mask = offs < n
+    tl.store(out_ptr + offs, tl.load(x_ptr + offs, mask=mask) * 2, mask=mask)
+
+
+def double(x, *, _launcher):
+    out = torch.empty_like(x)
+    _launcher(_double, (triton.cdiv(x.numel(), 64),), x, out, x.numel(), 64, num_warps=2, num_stages=1)
+    return out
+"""
+
+
+def test_a_native_success_is_reused_only_while_tritons_cache_holds_its_binary(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """A real level-``full`` compile for sm_90 (ptxas runs here too) records Triton's cache key;
+    the entry keeps it through JSON, and a GPU rerun may skip the compile worker exactly while
+    Triton's cache (TRITON_CACHE_DIR) still has the cubin that the launch will load."""
+    from checker.compile import describe_args, triton_cache_holds
+
+    monkeypatch.setenv("TRITON_CACHE_DIR", str(tmp_path / "triton"))
+    worker = CompileWorker()  # started now: it inherits TRITON_CACHE_DIR
+    try:
+        job = CompileJob(_DOUBLE, "double", describe_args((torch.empty(1000),)), SM90, Level.FULL.value)
+        outcome = worker.run(job, 120.0)
+    finally:
+        worker.close()
+    assert isinstance(outcome, Ok), getattr(outcome, "stderr_tail", outcome)
+    result = outcome.result
+    assert result.kernel_name == "_double" and result.triton_hash is not None
+    assert triton_cache_holds(result.triton_hash, result.kernel_name)
+
+    store = cache.CompileCache(tmp_path / "kc")
+    assert store.put("d" * 64, CompileAttempts(outcome))
+    hit = store.get("d" * 64, 60.0)
+    assert hit is not None and hit.outcome.result == result
+    assert execute._launchable(hit)
+
+    (cubin,) = (tmp_path / "triton").rglob("_double.cubin")
+    cubin.unlink()
+    assert not triton_cache_holds(result.triton_hash, result.kernel_name)
+    assert not execute._launchable(hit)
+    assert execute._launchable(_numel())
 
 
 def test_default_location_follows_xdg(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

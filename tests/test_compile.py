@@ -153,3 +153,24 @@ def test_bundled_sweep_samples_configs_that_overflow_numel(pytester: pytest.Pyte
         assert rec.fields["source_line"] > 0 and "xv[tm, :, tn, :]" in rec.fields["source"]
     # One cause, one signature, whatever the config.
     assert len({r.signature for r in overflows}) == 1
+
+
+def test_a_started_worker_answers_its_queued_jobs_first() -> None:
+    """Worker.start queues the warm-up (and jobs) without waiting; run() reads those answers
+    before its own job, and a queued job that kills the worker is reported by settle()."""
+    worker = CompileWorker()
+    try:
+        worker.start()
+        assert worker.alive and worker.pending
+        again = worker.run(CompileJob("", "x", (), get_target("sm_90")), timeout_s=60)
+        assert isinstance(again, Error) and not worker.pending  # the empty program's own error
+        pid = worker.pid
+        worker.start()  # running: left as it is
+        assert worker.pid == pid and not worker.pending
+        worker.kill()
+        worker.start((CompileJob("", "x", (), get_target("sm_90"), fault="segv"), 60.0))
+        died = worker.settle()
+        assert isinstance(died, Died) and died.signal == "SIGSEGV"
+        assert not worker.alive and not worker.pending and worker.settle() is None
+    finally:
+        worker.close()

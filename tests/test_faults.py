@@ -9,7 +9,9 @@ store, device assert) are covered by the GPU run in docs/gpu-runs.md.
 from __future__ import annotations
 
 import importlib.util
+import os
 import shutil
+import signal
 from pathlib import Path
 
 import pytest
@@ -56,3 +58,27 @@ def test_each_fault_gets_its_category_and_the_next_case_passes(pytester: pytest.
     assert by_kernel["endless"].fields["timeout_s"] == 20
     one_ulp = by_kernel["one_ulp"].comparison
     assert one_ulp is not None and one_ulp.max_abs_err > 0  # compared, and within tolerance
+
+
+def test_a_prestarted_case_worker_that_died_is_replaced_before_the_first_case() -> None:
+    """The plugin starts the case worker while it collects (CaseRunner.prestart). One that dies
+    before the first case (here: SIGKILL, as the OOM killer would) costs no case: the first
+    check finds it dead, starts and health-checks a fresh worker, and the case passes there."""
+    from checker import exec_worker
+    from checker.execute import RunOptions
+    from checker.model import CaseId
+    from checker.targets import get_target
+
+    opts = RunOptions(0, get_target("sm_90"), native=False, n_configs=0, cache_dir=None)
+    runner = exec_worker.CaseRunner(opts, run_timeout=120)
+    try:
+        runner.prestart()
+        first = runner._worker.pid
+        assert first is not None and runner._worker.pending
+        os.kill(first, signal.SIGKILL)
+        case = CaseId("healthy_after_segfault", (1024,), "fp32", "default")
+        record = runner.check(str(FAULTS), "healthy_after_segfault", case)
+        assert record.category is Category.PASSED, record.message[:300]
+        assert runner._worker.pid not in (None, first) and not runner._worker.pending
+    finally:
+        runner.close()
