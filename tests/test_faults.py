@@ -8,6 +8,7 @@ store, device assert) are covered by the GPU run in docs/gpu-runs.md.
 
 from __future__ import annotations
 
+import importlib
 import importlib.util
 import os
 import shutil
@@ -64,11 +65,13 @@ def test_a_prestarted_case_worker_that_died_is_replaced_before_the_first_case() 
     """The plugin starts the case worker while it collects (CaseRunner.prestart). One that dies
     before the first case (here: SIGKILL, as the OOM killer would) costs no case: the first
     check finds it dead, starts and health-checks a fresh worker, and the case passes there."""
-    from checker import exec_worker
     from checker.execute import RunOptions
     from checker.model import CaseId
     from checker.targets import get_target
 
+    # The module sys.modules holds: after an in-process pytester run, `from checker import
+    # exec_worker` may give an older module object, whose job classes do not pickle.
+    exec_worker = importlib.import_module("checker.exec_worker")
     opts = RunOptions(0, get_target("sm_90"), native=False, n_configs=0, cache_dir=None)
     runner = exec_worker.CaseRunner(opts, run_timeout=120)
     try:
