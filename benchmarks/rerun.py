@@ -33,6 +33,7 @@ from __future__ import annotations
 import argparse
 import ast
 import contextlib
+import importlib.util
 import json
 import os
 import re
@@ -316,6 +317,15 @@ def run_triple(opts: argparse.Namespace, extra: list[str], repeat: int) -> tuple
             shutil.rmtree(tmp, ignore_errors=True)
 
 
+def _bytecode_cached(module: str) -> bool | None:
+    """Whether ``module``'s compiled bytecode (.pyc) exists, None when it is not installed; found
+    without importing it."""
+    spec = importlib.util.find_spec(module)
+    if spec is None or not spec.origin or not spec.origin.endswith(".py"):
+        return None
+    return os.path.exists(importlib.util.cache_from_source(spec.origin))
+
+
 def _median(results: list[PassResult]) -> dict[str, float]:
     """Median of each numeric field over repeats of one pass."""
     numeric = [f.name for f in fields(PassResult) if f.type in ("float", "int")]
@@ -402,10 +412,10 @@ def print_report(triples: list[list[PassResult]], edit: Edit, opts: argparse.Nam
     )
     print(f"workers (-n): {workers}; device: {opts.device or 'kcheck default (auto)'}")
     print(f"Triton cache: fresh per {'pass' if opts.triton_cache == 'pass' else 'cold/warm/edited triple'}")
-    if sys.dont_write_bytecode:
-        # Then no process reuses compiled bytecode: each imports torch/triton/helion from source
-        # (import helion: 3.9 s with .pyc, 9.2 s without, on the 2-core CPU machine).
-        print("Python bytecode writing is off (PYTHONDONTWRITEBYTECODE): start-up includes compiling imports")
+    if _bytecode_cached("torch") is False:
+        # Then every process compiles torch/triton/helion from source (import helion: 3.9 s with
+        # .pyc, 9.2 s without, on the 2-core CPU machine); start-up times depend on it.
+        print("no .pyc for torch here: every process compiles its imports; start-up includes that")
 
 
 def main(argv: list[str] | None = None) -> int:
