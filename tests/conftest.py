@@ -16,7 +16,8 @@ def _own_compile_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg-cache"))
 
 
-pytest_plugins = ["pytester"]
+# fake_github: the gh_server and waits fixtures of the comment-posting tests (test_post, test_untrusted).
+pytest_plugins = ["pytester", "fake_github"]
 
 ADD_KERNEL = textwrap.dedent(
     '''

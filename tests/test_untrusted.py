@@ -12,15 +12,13 @@ from __future__ import annotations
 import dataclasses
 import json
 import re
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from conftest import kernel_source
-from pytest_httpserver import HTTPServer
+from fake_github import MARK, PR, REPO, FakeGitHub
 from recorded_shards import recorded, write_shard
-from test_post import MARK, PR, REPO, FakeGitHub
 from test_report_summary import _outside_code
 
 from checker.cli import main
@@ -29,7 +27,6 @@ from checker.plugin import format_failure
 from checker.report import github, validate
 from checker.report.commands import PostExit
 from checker.report.escape import log_text
-from checker.report.github import WriteSafeRetry
 from checker.report.merge import parse_shard
 from checker.report.terminal import render
 
@@ -40,18 +37,6 @@ HOSTILE = (
     "boom\n::error::pwned\n  ::add-mask::secret\r::warning file=x::cr line ##[error]legacy\n"
     "@everyone [click](https://evil.example/x) ![img](https://evil.example/i.png) <img src=x>"
 )
-
-
-@pytest.fixture
-def gh_server(httpserver: HTTPServer) -> Iterator[FakeGitHub]:
-    yield FakeGitHub(httpserver)
-
-
-@pytest.fixture
-def waits(monkeypatch: pytest.MonkeyPatch) -> list[float]:
-    slept: list[float] = []
-    monkeypatch.setattr(WriteSafeRetry, "sleep_fn", staticmethod(slept.append))
-    return slept
 
 
 def _is_command(line: str) -> bool:
