@@ -262,6 +262,18 @@ def _kcheck() -> list[str]:
     return [sys.executable, "-c", "import sys; from checker.cli import main; sys.exit(main())"]
 
 
+def golden_beside(kernels: list[Path]) -> Path | None:
+    """The golden directory a run of ``kernels`` where they are reads: ``golden/`` beside their
+    directory when they share one that has it (tests/helion_examples/specs ->
+    tests/helion_examples/golden), else the repository's; None when there is none."""
+    parents = {k.resolve().parent for k in kernels}
+    if len(parents) == 1:
+        beside = parents.pop().parent / "golden"
+        if beside.is_dir():
+            return beside
+    return ROOT / "golden" if (ROOT / "golden").is_dir() else None
+
+
 def run_triple(opts: argparse.Namespace, extra: list[str], repeat: int) -> tuple[list[PassResult], Edit]:
     """One cold, warm and edited pass in a fresh temporary directory; the results and the edit."""
     tmp = Path(tempfile.mkdtemp(prefix="kcheck-rerun-"))
@@ -272,10 +284,11 @@ def run_triple(opts: argparse.Namespace, extra: list[str], repeat: int) -> tuple
         suite.mkdir()
         for kernel in opts.kernels:
             shutil.copy2(kernel, suite / kernel.name)
-        if (ROOT / "golden").is_dir():
+        golden = golden_beside(opts.kernels)
+        if golden is not None:
             # A suite outside the project reads golden/ beside it (docs/outside-suites.md); a copy
-            # keeps the golden checks a run of these files in the repository makes.
-            shutil.copytree(ROOT / "golden", tmp / "golden")
+            # keeps the golden checks a run of these files where they are makes.
+            shutil.copytree(golden, tmp / "golden")
         cache = tmp / "kcheck-cache"
         env = dict(os.environ)
         passes: list[PassResult] = []

@@ -1,0 +1,60 @@
+"""benchmarks/rerun.py's own logic, without running kcheck: the edit it makes (it must change
+every config's generated code and no verdict), and which golden directory it copies."""
+
+from __future__ import annotations
+
+import ast
+import importlib.util
+import sys
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def rerun() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("kcheck_bench_rerun", ROOT / "benchmarks" / "rerun.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses resolve their module by name
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize(
+    ("kernel", "line", "text"),
+    [
+        ("kernels/softmax.py", 23, "vals = vals * 1.0"),
+        ("kernels/block_absmax.py", 41, "blk = blk * 1.0"),
+        ("tests/helion_examples/specs/geglu.py", 61, "a_vals = a_vals * 1.0"),
+    ],
+)
+def test_the_edit_follows_the_first_fp32_upcast_in_a_kernel_loop(
+    rerun: ModuleType, kernel: str, line: int, text: str
+) -> None:
+    path = ROOT / kernel
+    edited, edit = rerun.plan_edit(path)
+    assert (edit.line, edit.text.split("  #")[0]) == (line, text)
+    before, after = path.read_text().splitlines(), edited.splitlines()
+    assert after[: line - 1] == before[: line - 1] and after[line:] == before[line - 1 :]
+    assert after[line - 1].strip() == edit.text
+    assert "to(torch.float32)" in after[line - 2]
+    ast.parse(edited)  # still a module
+    assert path.read_text() == "\n".join(before) + "\n"  # nothing written
+
+
+def test_a_file_without_an_upcast_in_a_loop_is_refused(rerun: ModuleType) -> None:
+    with pytest.raises(ValueError, match="name another kernel file with --edit"):
+        rerun.plan_edit(ROOT / "kernels" / "matmul.py")
+
+
+def test_the_golden_directory_is_the_one_beside_the_kernels(rerun: ModuleType) -> None:
+    examples = ROOT / "tests" / "helion_examples"
+    assert rerun.golden_beside([examples / "specs" / "geglu.py"]) == examples / "golden"
+    assert rerun.golden_beside([ROOT / "kernels" / "softmax.py"]) == ROOT / "golden"
+    # Kernels from several directories: the repository's.
+    mixed = [ROOT / "kernels" / "softmax.py", examples / "specs" / "geglu.py"]
+    assert rerun.golden_beside(mixed) == ROOT / "golden"
