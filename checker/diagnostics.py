@@ -72,7 +72,68 @@ def _numel_details(exc: BaseException, message: str) -> dict[str, Any]:
         out["source_file"] = src["file"]
         out["source_line"] = int(src["line"])
         out["source"] = src["code"].strip()[:200]
+    else:
+        out.update(_triton_location(exc))
     return out
+
+
+def _jit_functions(exc: BaseException) -> list[Any]:
+    """The ``JITFunction`` compiled when ``exc`` was raised (``triton.compile``'s ``src.fn``,
+    from the traceback), then the ``@triton.jit`` functions in its module's globals."""
+    roots: list[Any] = []
+    for e in _chain(exc):
+        tb = e.__traceback__
+        while tb is not None:
+            fn = getattr(tb.tb_frame.f_locals.get("src"), "fn", None)
+            if hasattr(fn, "starting_line_number") and hasattr(fn, "src") and fn not in roots:
+                roots.append(fn)
+            tb = tb.tb_next
+    found = list(roots)
+    for root in roots:
+        for value in getattr(getattr(root, "fn", None), "__globals__", {}).values():
+            if hasattr(value, "starting_line_number") and hasattr(value, "src") and value not in found:
+                found.append(value)
+    return found
+
+
+def _triton_location(exc: BaseException) -> dict[str, Any]:
+    """For a hand-written ``@triton.jit`` kernel (no Helion ``# src`` comments): its file, line
+    and source at the statement Triton's CompilationError points at.
+
+    The innermost CompilationError of the chain gives the statement's line within the function's
+    source from its ``def`` line (``node.lineno``, triton/compiler/errors.py) and that source.
+    The ``JITFunction`` with that source is the compiled kernel (``ASTSource.fn``, a local of
+    ``triton.compile`` in the traceback) or a ``@triton.jit`` function its module's globals
+    name (a helper); it gives the file and where the function starts
+    (``starting_line_number``: its first decorator, from ``inspect.getsourcelines``). Empty when
+    either is missing, and for the checker's generated modules (Helion code).
+    """
+    errors = [e for e in _chain(exc) if type(e).__name__ == "CompilationError"]
+    located = [e for e in errors if isinstance(getattr(getattr(e, "node", None), "lineno", None), int)]
+    if not located:
+        return {}
+    inner = located[-1]
+    wanted = getattr(inner, "src", None)
+    jit = next((j for j in _jit_functions(exc) if wanted is not None and j.src == wanted), None)
+    fn = getattr(jit, "fn", None)
+    code = getattr(fn, "__code__", None)
+    raw = getattr(jit, "raw_src", None)
+    start = getattr(jit, "starting_line_number", None)
+    if code is None or not isinstance(start, int) or not isinstance(raw, list):
+        return {}
+    filename = code.co_filename.rsplit("/", 1)[-1]
+    if filename.startswith("kcheck_gen_"):
+        return {}
+    # src starts at the `def` line; raw_src (and starting_line_number) at the first decorator.
+    def_offset = next((i for i, line in enumerate(raw) if re.match(r"\s*def\s", line)), 0)
+    lineno: int = inner.node.lineno  # type: ignore[attr-defined]
+    src_lines = str(inner.src).split("\n")  # type: ignore[attr-defined]
+    text = src_lines[lineno - 1].strip() if 0 < lineno <= len(src_lines) else ""
+    return {
+        "source_file": filename,
+        "source_line": start + def_offset + lineno - 1,
+        **({"source": text[:200]} if text else {}),
+    }
 
 
 # Triton's nvidia backend (triton/backends/nvidia/compiler.py, make_cubin) raises PTXASError

@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import helion.exc
 import pytest
 
@@ -217,3 +223,63 @@ def test_compiler_log_names_the_failing_mlir_pass() -> None:
     other = with_compiler_log(base, log.replace("TritonGPURemoveLayoutConversions", "TritonGPUPipeline"))
     assert other.signature != d.signature
     assert with_compiler_log(base, "unrelated noise\n") == base
+
+
+_HELPER_KERNELS = """import triton
+import triton.language as tl
+
+
+@triton.jit
+def _offsets(BLOCK: tl.constexpr):
+    return tl.arange(0, BLOCK)
+
+
+@triton.jit
+def kernel(x_ptr, BLOCK: tl.constexpr):
+    offs = _offsets(BLOCK)
+    tl.store(x_ptr + offs, 1.0)
+"""
+
+
+_COMPILE_AND_CLASSIFY = """
+import importlib.util, json, sys
+import triton
+from triton.backends.compiler import GPUTarget
+from triton.compiler import ASTSource
+from checker.diagnostics import classify
+
+spec = importlib.util.spec_from_file_location("helper_kernels", sys.argv[1])
+module = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(module)
+try:
+    triton.compile(
+        ASTSource(module.kernel, {"x_ptr": "*fp32", "BLOCK": "constexpr"}, {(1,): 1 << 21}),
+        target=GPUTarget("cuda", 90, 32),
+    )
+except Exception as exc:
+    d = classify(exc)
+    print(json.dumps({"category": d.category.value, **d.fields}, default=str))
+"""
+
+
+def test_numel_overflow_in_a_triton_helper_names_the_helpers_line(tmp_path: Path) -> None:
+    """A hand-written kernel has no Helion `# src` comments: the record points at the statement
+    Triton's CompilationError names, in the file and function where the tile is built (here a
+    @triton.jit helper the kernel calls), from a real compile for sm_90. In a fresh interpreter:
+    this test session's plugin patched Triton for the interpreter and the CPU target."""
+    path = tmp_path / "helper_kernels.py"
+    path.write_text(_HELPER_KERNELS)
+    env = {k: v for k, v in os.environ.items() if k != "TRITON_INTERPRET"}
+    proc = subprocess.run(
+        [sys.executable, "-c", _COMPILE_AND_CLASSIFY, str(path)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        check=False,
+    )
+    assert proc.stdout.strip(), proc.stderr[-2000:]
+    fields = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert fields["category"] == "numel-overflow" and fields["block_shape"] == [1 << 21]
+    assert (fields["source_file"], fields["source_line"]) == ("helper_kernels.py", 7)
+    assert fields["source"] == "return tl.arange(0, BLOCK)"

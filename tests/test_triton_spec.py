@@ -217,6 +217,10 @@ def test_fault_kernels_fail_with_their_categories(tmp_path):
         assert got[name]["category"] == category, (name, got[name]["message"])
     numel = got["tri_numel[100-fp32-huge]"]
     assert numel["fields"]["numel"] == 1 << 21 and numel["fields"]["block_shape"] == [1 << 21]
+    # The kernel's own file and line: a hand-written kernel has no Helion `# src` comments.
+    where = {k: numel["fields"].get(k) for k in ("source_file", "source_line")}
+    assert where == {"source_file": "faults.py", "source_line": 21}
+    assert numel["fields"]["source"] == "offs = tl.program_id(0) * BLOCK_SIZE + tl.arange(0, BLOCK_SIZE)"
     assert numel["config"] == {"BLOCK_SIZE": 1 << 21, "num_warps": 4, "num_stages": 3}
     smem = got["tri_smem[16x16x16-fp32-big]"]["fields"]
     assert smem["resource"] == "shared memory" and smem["required"] > smem["limit"] == 232448
