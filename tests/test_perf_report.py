@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import xml.etree.ElementTree as ET
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -150,6 +151,43 @@ def test_compare_command_flags_and_fails_only_when_asked(tmp_path: Path, cases: 
     empty = _run(tmp_path / "empty", cases, [])
     assert main(["compare", str(empty), "--baseline", str(base)]) == 2
     assert main(["compare", str(tmp_path / "nowhere"), "--baseline", str(base)]) == 2
+
+
+def _zip_dir(directory: Path, archive: Path, prefix: str = "reports/") -> Path:
+    """``directory``'s files in a zip under ``prefix``, as a downloaded CI artifact holds them."""
+    with zipfile.ZipFile(archive, "w") as z:
+        for f in sorted(directory.iterdir()):
+            z.write(f, prefix + f.name)
+    return archive
+
+
+def test_compare_reads_zip_artifacts_and_names_a_broken_one(
+    tmp_path: Path, cases: list[Record], capsys
+) -> None:
+    base = _zip_dir(_run(tmp_path / "base", cases, _timings()), tmp_path / "base.zip")
+    slow = _zip_dir(_run(tmp_path / "slow", cases, _timings(scale=1.5)), tmp_path / "slow.zip", "")
+    assert main(["compare", str(slow), "--baseline", str(base), "--fail-on-regression"]) == 1
+    out = capsys.readouterr()
+    assert out.out.startswith("regression  softmax[4096x2048-bf16-default]") and "unreadable" not in out.err
+    # The same records read from the unpacked directories give the same verdict lines.
+    assert main(["compare", str(tmp_path / "slow"), "--baseline", str(tmp_path / "base")]) == 0
+    assert capsys.readouterr().out == out.out
+
+    truncated = tmp_path / "truncated.zip"
+    truncated.write_bytes(base.read_bytes()[:-30])  # the central directory's end is gone
+    assert main(["compare", str(slow), "--baseline", str(truncated)]) == 2
+    err = capsys.readouterr().err
+    assert (
+        f"unreadable: {truncated}: not a readable zip archive" in err and "no timings in any baseline" in err
+    )
+    no_results = tmp_path / "junit-only.zip"
+    with zipfile.ZipFile(no_results, "w") as z:
+        z.writestr("reports/junit.xml", "<testsuites/>")
+    assert main(["compare", str(slow), "--baseline", str(no_results)]) == 2
+    assert (
+        f"{no_results}: no results*.jsonl, timings*.jsonl, ingested*.jsonl inside the archive"
+        in capsys.readouterr().err
+    )
 
 
 def test_ingested_result_tables_become_a_baseline(tmp_path: Path, capsys) -> None:

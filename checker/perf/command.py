@@ -54,14 +54,17 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     b.set_defaults(handler=run_bench)
 
     c = sub.add_parser("compare", help="flag performance regressions of a run's timings against baselines")
-    c.add_argument("run", nargs="+", type=Path, help="the run's results/timings files or directories")
+    c.add_argument(
+        "run", nargs="+", type=Path, help="the run's results/timings files, directories or zip artifacts"
+    )
     c.add_argument(
         "--baseline",
         action="append",
         type=Path,
         default=[],
         required=True,
-        help="one baseline run (results, timings or ingested log records); repeat for history, oldest first",
+        help="one baseline run (results, timings or ingested log records: file, directory or zip artifact); "
+        "repeat for history, oldest first",
     )
     defaults = Rule()
     c.add_argument("--min-slowdown", type=float, default=defaults.min_slowdown, help="relative, e.g. 0.05")
@@ -81,7 +84,9 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     c.set_defaults(handler=run_compare)
 
     p = sub.add_parser("plot", help="speedup table and PNG plots of timing records")
-    p.add_argument("results", nargs="+", type=Path, help="results/timings files or directories")
+    p.add_argument(
+        "results", nargs="+", type=Path, help="results/timings files, directories or zip artifacts"
+    )
     p.add_argument(
         "-o", "--out", type=Path, default=Path("reports"), help="output directory (default reports)"
     )

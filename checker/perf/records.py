@@ -13,11 +13,13 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import fnmatch
 import json
 import math
+import zipfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from checker.model import CaseId, Mode, Record, encodable, other_kind
@@ -276,32 +278,75 @@ def files_of(paths: Sequence[Path]) -> list[Path]:
 
 
 def load(paths: Sequence[Path]) -> Loaded:
-    """Timing records (and ingested table records) of results files and directories.
+    """Timing records (and ingested table records) of results files, directories and zip
+    archives (a CI artifact as downloaded: its members named like :data:`FILE_GLOBS` are read).
 
-    Case records are counted and skipped; a line that is neither is named in ``unreadable``.
+    Case records are counted and skipped; a line that is neither is named in ``unreadable``, as
+    are an archive that cannot be read, one with no such member and a member over
+    :data:`checker.report.merge.MAX_SHARD_BYTES` (the limit ``kcheck report`` reads shards under).
 
     Raises:
-        FileNotFoundError: a path does not exist. (Unreadable lines never raise.)
+        FileNotFoundError: a path does not exist. (Unreadable lines and archives never raise.)
     """
     loaded = Loaded()
     for file in files_of(paths):
+        if file.suffix == ".zip" or zipfile.is_zipfile(file):
+            _load_archive(file, loaded)
+            continue
         with open(file, "rb") as f:
-            for lineno, raw in enumerate(f, 1):
-                if not raw.strip():
-                    continue
-                where = f"{file}:{lineno}"
-                try:
-                    if other_kind(raw) == KIND:
-                        loaded.timings.append(TimingRecord.from_json(raw))
-                        continue
-                    rec = Record.from_json(raw.decode("utf-8"))
-                except (ValueError, UnicodeDecodeError) as exc:
-                    loaded.unreadable.append(f"{where}: {str(exc)[:200]}")
-                    continue
-                loaded.case_records += 1
-                if rec.mode is Mode.INGESTED and isinstance(rec.fields.get("metrics"), dict):
-                    loaded.ingested.append(rec)
+            _load_lines(str(file), f, loaded)
     return loaded
+
+
+def _load_archive(path: Path, loaded: Loaded) -> None:
+    from checker.report.merge import MAX_SHARD_BYTES
+
+    try:
+        with zipfile.ZipFile(path) as archive:
+            members = sorted(
+                (
+                    info
+                    for info in archive.infolist()
+                    if not info.is_dir()
+                    and any(fnmatch.fnmatch(PurePosixPath(info.filename).name, g) for g in FILE_GLOBS)
+                ),
+                key=lambda info: info.filename,
+            )
+            if not members:
+                loaded.unreadable.append(f"{path}: no {', '.join(FILE_GLOBS)} inside the archive")
+            for info in members:
+                where = f"{path}!{info.filename}"
+                if info.file_size > MAX_SHARD_BYTES:
+                    loaded.unreadable.append(
+                        f"{where}: {info.file_size:,} bytes, over the {MAX_SHARD_BYTES:,}-byte limit"
+                    )
+                    continue
+                try:
+                    data = archive.read(info)
+                except (zipfile.BadZipFile, OSError, EOFError, RuntimeError) as exc:
+                    loaded.unreadable.append(f"{where}: cannot extract: {str(exc)[:200]}")
+                    continue
+                _load_lines(where, data.splitlines(keepends=True), loaded)
+    except (zipfile.BadZipFile, OSError) as exc:
+        loaded.unreadable.append(f"{path}: not a readable zip archive: {str(exc)[:200]}")
+
+
+def _load_lines(source: str, lines: Iterable[bytes], loaded: Loaded) -> None:
+    for lineno, raw in enumerate(lines, 1):
+        if not raw.strip():
+            continue
+        where = f"{source}:{lineno}"
+        try:
+            if other_kind(raw) == KIND:
+                loaded.timings.append(TimingRecord.from_json(raw))
+                continue
+            rec = Record.from_json(raw.decode("utf-8"))
+        except (ValueError, UnicodeDecodeError) as exc:
+            loaded.unreadable.append(f"{where}: {str(exc)[:200]}")
+            continue
+        loaded.case_records += 1
+        if rec.mode is Mode.INGESTED and isinstance(rec.fields.get("metrics"), dict):
+            loaded.ingested.append(rec)
 
 
 def write(path: Path, records: Iterable[TimingRecord]) -> int:
