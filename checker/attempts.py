@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from checker import alone
-from checker.pool import JobOutcome, TimedOut, Worker
+from checker.pool import STARTUP_TIMEOUT_S, JobOutcome, TimedOut, Worker
 
 #: A timed-out compile that got at least this share of its wall time as CPU time was busy, not
 #: starved by the compiles beside it: running it alone would not help, so it is not retried.
@@ -62,6 +62,15 @@ class CompileAttempts:
                 "first_cpu_s": self.first.cpu_s,
             }
         return fields
+
+
+def allowance_s(timeout_s: float) -> float:
+    """The most wall time (seconds) :func:`compile_attempts` takes while every worker keeps its
+    limits: two attempts and one wait for the compile lock of ``timeout_s`` each, and three
+    worker start-ups of at most ``pool.STARTUP_TIMEOUT_S`` (its own worker's two, and the one of
+    a retry that held the lock). A case worker's clock (--run-timeout) stops while it compiles,
+    for at most this long (``pool.clock_paused``): beyond it something is stuck."""
+    return 3 * timeout_s + 3 * STARTUP_TIMEOUT_S
 
 
 def compile_attempts(worker: Worker, job: Any, timeout_s: float) -> CompileAttempts:

@@ -20,14 +20,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from checker import diagnostics
+from checker.attempts import allowance_s
 from checker.execute import RunOptions, unconfigured_record
 from checker.model import CaseId, Category, Record
 from checker.pool import DEFAULT_RUN_TIMEOUT_S, Died, Error, JobOutcome, Ok, TimedOut, Worker
 
 #: Categories after which the CUDA context of the process that saw them is unusable.
 STICKY = frozenset({Category.ILLEGAL_MEMORY_ACCESS, Category.DEVICE_ASSERT, Category.LAUNCH_FAILURE})
-#: Compile timeouts a case's budget allows for: two attempts and one wait for the lock.
-COMPILE_ATTEMPTS_BUDGET = 3
 #: Seconds a fresh worker may take to start, import torch/triton/helion and pass its health check.
 HEALTH_TIMEOUT_S = 180.0
 
@@ -163,14 +162,15 @@ class CaseRunner:
                     {"health_check": "failed"},
                 )
         started = time.monotonic()
-        # A compile inside the case has its own, shorter timeout (--compile-timeout); the run
-        # timeout covers everything else, so it never fires first on a slow compile: a compile
-        # may take its timeout twice (a starved attempt is retried alone, checker.alone) and
-        # wait up to one more for the compiles running when the retry asked to be alone.
-        compiles = self.opts.compile_level(executes=True) is not None
-        budget = self.run_timeout + (COMPILE_ATTEMPTS_BUDGET * self.opts.compile_timeout if compiles else 0.0)
+        # A compile inside the case has timeouts of its own (--compile-timeout, checker.attempts):
+        # the worker stops this clock while it compiles (pool.clock_paused), so --run-timeout
+        # counts everything else and never fires first on a slow compile. It once was the run
+        # timeout plus three compile timeouts for every case, so a case stuck in its input
+        # factory ran 185 s under --run-timeout 5.
         try:
-            outcome = self._worker.run(CaseJob(kernel_file, spec_name, case, self.opts, config), budget)
+            outcome = self._worker.run(
+                CaseJob(kernel_file, spec_name, case, self.opts, config), self.run_timeout
+            )
         except BaseException:
             # pytest-timeout, Ctrl-C or any error while the worker owns this case: the worker may
             # still be busy with it and would answer the next case with this case's record.
@@ -198,16 +198,28 @@ class CaseRunner:
                 )
             return record
         if isinstance(outcome, TimedOut):
+            if outcome.step is None:
+                what = f"case exceeded --run-timeout {self.run_timeout:g} s"
+                if outcome.paused_s:
+                    what += f" (its compile's {outcome.paused_s:g} s not counted)"
+            else:
+                # The step outlived the allowance its own timeouts add up to: something in it
+                # ignored them (a compile worker that never answered, a lock never released).
+                what = (
+                    f"case stuck in its {outcome.step} stage, past the "
+                    f"{allowance_s(self.opts.compile_timeout):g} s that --compile-timeout "
+                    f"{self.opts.compile_timeout:g} s allows it (attempts, lock wait, worker starts)"
+                )
             return self._record(
                 case,
                 Category.RUN_TIMEOUT,
-                f"case exceeded --run-timeout {self.run_timeout:g} s (+ {COMPILE_ATTEMPTS_BUDGET} x "
-                f"--compile-timeout {self.opts.compile_timeout:g} s when it compiles); its worker's "
-                "process group was killed",
+                f"{what}; its worker's process group was killed",
                 {
                     "seconds": round(time.monotonic() - started, 3),
                     "timeout_s": self.run_timeout,
                     "cpu_s": outcome.cpu_s,
+                    **({"compile_s": outcome.paused_s} if outcome.paused_s else {}),
+                    **({"stage": outcome.step} if outcome.step else {}),
                 },
             )
         self._worker.kill()

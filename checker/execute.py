@@ -22,7 +22,7 @@ from typing import Any
 import torch
 
 from checker import cache, codegen, diagnostics, interpreter, stage_cache, toolchain
-from checker.attempts import CompileAttempts, compile_attempts
+from checker.attempts import CompileAttempts, allowance_s, compile_attempts
 from checker.compile import CompileResult, Level, describe_args, triton_cache_holds
 from checker.model import CaseId, Category, Mode, Record
 from checker.numerics import (
@@ -41,6 +41,7 @@ from checker.pool import (
     Error,
     Ok,
     TimedOut,
+    clock_paused,
 )
 from checker.spec import DTYPES_BY_NAME, DefaultConfig, KernelSpec, Output
 from checker.sweep import derived_seed, sample_configs, sampled_index
@@ -613,7 +614,9 @@ def _cross_compile(
             return hit
     if _worker is None:
         _worker = CompileWorker()
-    attempts = compile_attempts(_worker, job, opts.compile_timeout)
+    # In a case worker, --run-timeout does not count the compile: it has its own timeouts.
+    with clock_paused("compile", allowance_s(opts.compile_timeout)):
+        attempts = compile_attempts(_worker, job, opts.compile_timeout)
     if store is not None and key is not None:
         store.put(key, attempts)
     return attempts

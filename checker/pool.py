@@ -15,6 +15,7 @@ kernel module names (checker.loader), so generated code can import its kernel's 
 from __future__ import annotations
 
 import atexit
+import contextlib
 import dataclasses
 import os
 import pickle
@@ -26,6 +27,7 @@ import sys
 import tempfile
 import time
 import traceback
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import IO, Any
 
@@ -119,6 +121,27 @@ class TimedOut:
     seconds: float
     timeout_s: float
     cpu_s: float | None = None
+    #: The step a :class:`Pause` announced when the kill came inside it (it outlived its
+    #: allowance), else None.
+    step: str | None = None
+    #: Seconds of ``seconds`` spent in paused steps, which ``timeout_s`` does not count.
+    paused_s: float = 0.0
+
+
+@dataclass(frozen=True)
+class Pause:
+    """Sent by a running job to its supervisor before a step that has timeouts of its own (a
+    case worker's compile, under --compile-timeout): the job's clock stops, and the step may
+    take at most ``allowance_s`` seconds of wall time. Not an answer; :class:`Resume` follows.
+    Sent with :func:`clock_paused`."""
+
+    step: str
+    allowance_s: float
+
+
+@dataclass(frozen=True)
+class Resume:
+    """The step the last :class:`Pause` announced is over: the job's clock runs again."""
 
 
 @dataclass(frozen=True)
@@ -290,27 +313,53 @@ class Worker:
         self, started: float, timeout_s: float, cpu_at_start: float | None, log_start: int
     ) -> JobOutcome:
         """Read the answer to the oldest job sent and not answered, waiting until ``started +
-        timeout_s``; ``cpu_at_start``: the worker's CPU seconds when it got the job (None: not
-        known, a queued job), ``log_start``: its stderr size then."""
+        timeout_s`` plus the time the job spent in steps it paused its clock for (each at most
+        its :class:`Pause`'s allowance); ``cpu_at_start``: the worker's CPU seconds when it got
+        the job (None: not known, a queued job), ``log_start``: its stderr size then."""
         proc = self._proc
         assert proc is not None and proc.stdout is not None
-        try:
-            header = _read_exact(proc.stdout.fileno(), 8, started + timeout_s)
-            body = (
-                None
-                if header is None
-                else _read_exact(proc.stdout.fileno(), struct.unpack("<Q", header)[0], None)
-            )
-        except TimeoutError:
-            cpu_now = group_cpu_seconds(proc.pid)
-            cpu_s = None if cpu_now is None or cpu_at_start is None else round(cpu_now - cpu_at_start, 3)
-            self.kill()
-            return TimedOut(round(time.monotonic() - started, 3), timeout_s, cpu_s)
-        except BrokenPipeError:
-            body = None
-        if body is None:
-            return self._died(started)
-        outcome: JobOutcome = pickle.loads(body)
+        deadline = started + timeout_s
+        paused: Pause | None = None
+        paused_at = left = paused_s = 0.0
+        while True:
+            try:
+                header = _read_exact(proc.stdout.fileno(), 8, deadline)
+                body = (
+                    None
+                    if header is None
+                    else _read_exact(proc.stdout.fileno(), struct.unpack("<Q", header)[0], None)
+                )
+            except TimeoutError:
+                cpu_now = group_cpu_seconds(proc.pid)
+                cpu_s = None if cpu_now is None or cpu_at_start is None else round(cpu_now - cpu_at_start, 3)
+                self.kill()
+                now = time.monotonic()
+                paused_s += now - paused_at if paused is not None else 0.0
+                return TimedOut(
+                    round(now - started, 3),
+                    timeout_s,
+                    cpu_s,
+                    step=paused.step if paused is not None else None,
+                    paused_s=round(paused_s, 3),
+                )
+            except BrokenPipeError:
+                body = None
+            if body is None:
+                return self._died(started)
+            message = pickle.loads(body)
+            now = time.monotonic()
+            if isinstance(message, Pause) and paused is None:
+                # The clock stops with ``left`` seconds on it; the step has its allowance.
+                paused, paused_at, left = message, now, max(0.0, deadline - now)
+                deadline = now + message.allowance_s + left
+                continue
+            if isinstance(message, Resume) and paused is not None:
+                paused, paused_s, deadline = None, paused_s + now - paused_at, now + left
+                continue
+            if isinstance(message, (Pause, Resume)):
+                continue  # unbalanced: a nested pause keeps the outer one's clock
+            break
+        outcome: JobOutcome = message
         if isinstance(outcome, TimedOut):
             raise TypeError("a worker never answers TimedOut; only its supervisor decides that")
         # What the job printed (MLIR diagnostics name a failing pass; device asserts flood),
@@ -482,9 +531,32 @@ def _handle(job: CompileJob) -> JobOutcome:
     return Ok(result, seconds=result.seconds)
 
 
+#: In a worker process: the stream its answers go to (set by :func:`_serve`), for
+#: :func:`clock_paused`; None elsewhere.
+_answers: IO[bytes] | None = None
+
+
+@contextlib.contextmanager
+def clock_paused(step: str, allowance_s: float) -> Iterator[None]:
+    """Stop the supervisor's clock for the job this worker is running while the block runs (a
+    step with its own timeouts, such as a compile in the compile worker), allowing it at most
+    ``allowance_s`` seconds of wall time. Outside a worker (a job run in-process) it does
+    nothing."""
+    out = _answers
+    if out is None:
+        yield
+        return
+    _write_frame(out, Pause(step, allowance_s))
+    try:
+        yield
+    finally:
+        _write_frame(out, Resume())
+
+
 def _serve() -> None:
     """Worker main loop: read jobs from stdin, answer on the original stdout."""
-    out = os.fdopen(os.dup(1), "wb")
+    global _answers
+    out = _answers = os.fdopen(os.dup(1), "wb")
     os.dup2(2, 1)  # stray prints go to the stderr file, never into the protocol
     inp = sys.stdin.buffer.fileno()
     while True:
