@@ -13,13 +13,12 @@ from __future__ import annotations
 
 import dataclasses
 import enum
-import fnmatch
 import json
 import math
 import zipfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any
 
 from checker.model import CaseId, Mode, Record, encodable, other_kind
@@ -283,7 +282,8 @@ def load(paths: Sequence[Path]) -> Loaded:
 
     Case records are counted and skipped; a line that is neither is named in ``unreadable``, as
     are an archive that cannot be read, one with no such member and a member over
-    :data:`checker.report.merge.MAX_SHARD_BYTES` (the limit ``kcheck report`` reads shards under).
+    :data:`checker.report.merge.MAX_SHARD_BYTES` (read by :func:`checker.report.merge.zip_members`,
+    as ``kcheck report`` reads them).
 
     Raises:
         FileNotFoundError: a path does not exist. (Unreadable lines and archives never raise.)
@@ -299,36 +299,13 @@ def load(paths: Sequence[Path]) -> Loaded:
 
 
 def _load_archive(path: Path, loaded: Loaded) -> None:
-    from checker.report.merge import MAX_SHARD_BYTES
+    from checker.report.merge import zip_members
 
-    try:
-        with zipfile.ZipFile(path) as archive:
-            members = sorted(
-                (
-                    info
-                    for info in archive.infolist()
-                    if not info.is_dir()
-                    and any(fnmatch.fnmatch(PurePosixPath(info.filename).name, g) for g in FILE_GLOBS)
-                ),
-                key=lambda info: info.filename,
-            )
-            if not members:
-                loaded.unreadable.append(f"{path}: no {', '.join(FILE_GLOBS)} inside the archive")
-            for info in members:
-                where = f"{path}!{info.filename}"
-                if info.file_size > MAX_SHARD_BYTES:
-                    loaded.unreadable.append(
-                        f"{where}: {info.file_size:,} bytes, over the {MAX_SHARD_BYTES:,}-byte limit"
-                    )
-                    continue
-                try:
-                    data = archive.read(info)
-                except (zipfile.BadZipFile, OSError, EOFError, RuntimeError) as exc:
-                    loaded.unreadable.append(f"{where}: cannot extract: {str(exc)[:200]}")
-                    continue
-                _load_lines(where, data.splitlines(keepends=True), loaded)
-    except (zipfile.BadZipFile, OSError) as exc:
-        loaded.unreadable.append(f"{path}: not a readable zip archive: {str(exc)[:200]}")
+    for member in zip_members(path, FILE_GLOBS):
+        if member.data is None:
+            loaded.unreadable.append(f"{member.source}: {(member.problem or '')[:200]}")
+        else:
+            _load_lines(member.source, member.data.splitlines(keepends=True), loaded)
 
 
 def _load_lines(source: str, lines: Iterable[bytes], loaded: Loaded) -> None:

@@ -19,7 +19,7 @@ import hashlib
 import zipfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from checker import collected
 from checker.model import Record
@@ -144,28 +144,55 @@ def _with_lost(shard: Shard, listing: Path) -> Shard:
     return dataclasses.replace(shard, records=(*shard.records, *lost)) if lost else shard
 
 
-def _read_zip(path: Path) -> list[Shard]:
+@dataclass(frozen=True)
+class ZipMember:
+    """A member of a zip archive that :func:`zip_members` read (``data``), or what kept it or the
+    whole archive from being read (``problem``); ``source`` is ``archive!member``, or the
+    archive's path for a problem with the whole archive."""
+
+    source: str
+    data: bytes | None = None
+    problem: str | None = None
+
+
+def zip_members(path: Path, globs: Sequence[str]) -> list[ZipMember]:
+    """The members of zip archive ``path`` whose file name matches one of ``globs`` (a CI
+    artifact as downloaded), in name order, each at most MAX_SHARD_BYTES. Never raises: an
+    unreadable archive, one without such a member, a member over the limit and one that cannot
+    be extracted (corrupt, encrypted) are each a :class:`ZipMember` with a ``problem``."""
     try:
         with zipfile.ZipFile(path) as archive:
-            names = sorted(n for n in archive.namelist() if not n.endswith("/") and Path(n).match(SHARD_GLOB))
-            if not names:
-                return [_unreadable(str(path), f"no {SHARD_GLOB} inside the archive")]
-            shards = []
-            for name in names:
-                source = f"{path}!{name}"
-                size = archive.getinfo(name).file_size
-                if size > MAX_SHARD_BYTES:
-                    shards.append(
-                        _unreadable(source, f"{size:,} bytes, over the {MAX_SHARD_BYTES:,}-byte shard limit")
-                    )
+            members = sorted(
+                (
+                    info
+                    for info in archive.infolist()
+                    if not info.is_dir() and any(PurePosixPath(info.filename).match(g) for g in globs)
+                ),
+                key=lambda info: info.filename,
+            )
+            if not members:
+                return [ZipMember(str(path), problem=f"no {', '.join(globs)} inside the archive")]
+            out = []
+            for info in members:
+                source = f"{path}!{info.filename}"
+                if info.file_size > MAX_SHARD_BYTES:
+                    problem = f"{info.file_size:,} bytes, over the {MAX_SHARD_BYTES:,}-byte shard limit"
+                    out.append(ZipMember(source, problem=problem))
                     continue
                 try:
-                    shards.append(parse_shard(source, archive.read(name)))
-                except (zipfile.BadZipFile, OSError, EOFError) as exc:
-                    shards.append(_unreadable(source, f"cannot extract: {exc}"))
-            return shards
+                    out.append(ZipMember(source, data=archive.read(info)))
+                except (zipfile.BadZipFile, OSError, EOFError, RuntimeError) as exc:
+                    out.append(ZipMember(source, problem=f"cannot extract: {exc}"))
+            return out
     except (zipfile.BadZipFile, OSError) as exc:
-        return [_unreadable(str(path), f"not a readable zip archive: {exc}")]
+        return [ZipMember(str(path), problem=f"not a readable zip archive: {exc}")]
+
+
+def _read_zip(path: Path) -> list[Shard]:
+    return [
+        parse_shard(m.source, m.data) if m.data is not None else _unreadable(m.source, m.problem or "")
+        for m in zip_members(path, (SHARD_GLOB,))
+    ]
 
 
 @dataclass(frozen=True)
