@@ -77,6 +77,12 @@ def _numel_details(exc: BaseException, message: str) -> dict[str, Any]:
     return out
 
 
+def _is_jit_function(obj: Any) -> bool:
+    """Whether ``obj`` looks like Triton's ``JITFunction`` (what this module reads of one),
+    without importing triton."""
+    return hasattr(obj, "starting_line_number") and hasattr(obj, "src")
+
+
 def _jit_functions(exc: BaseException) -> list[Any]:
     """The ``JITFunction`` compiled when ``exc`` was raised (``triton.compile``'s ``src.fn``,
     from the traceback), then the ``@triton.jit`` functions in its module's globals."""
@@ -85,13 +91,13 @@ def _jit_functions(exc: BaseException) -> list[Any]:
         tb = e.__traceback__
         while tb is not None:
             fn = getattr(tb.tb_frame.f_locals.get("src"), "fn", None)
-            if hasattr(fn, "starting_line_number") and hasattr(fn, "src") and fn not in roots:
+            if _is_jit_function(fn) and fn not in roots:
                 roots.append(fn)
             tb = tb.tb_next
     found = list(roots)
     for root in roots:
         for value in getattr(getattr(root, "fn", None), "__globals__", {}).values():
-            if hasattr(value, "starting_line_number") and hasattr(value, "src") and value not in found:
+            if _is_jit_function(value) and value not in found:
                 found.append(value)
     return found
 
