@@ -63,6 +63,25 @@ def test_truncated_empty_missing_and_zip_shards(tmp_path: Path) -> None:
     assert len(errors) == len(run.corrupt) == 4
 
 
+def test_an_encrypted_member_is_named_and_the_other_members_are_merged(tmp_path: Path) -> None:
+    recs = recorded()
+    archive = tmp_path / "artifact.zip"
+    with zipfile.ZipFile(archive, "w") as z:
+        z.writestr("a/results.jsonl", "".join(r.to_json() + "\n" for r in recs[:3]))
+        z.writestr("b/results.jsonl", recs[3].to_json() + "\n")
+    # Mark the second member encrypted (bit 0 of the general purpose flags) in its local and
+    # central headers: zipfile then refuses to read it without a password (RuntimeError).
+    data = bytearray(archive.read_bytes())
+    for signature, flags_at in ((b"PK\x03\x04", 6), (b"PK\x01\x02", 8)):
+        second = data.index(signature, data.index(signature) + 1)
+        data[second + flags_at] |= 0x1
+    archive.write_bytes(bytes(data))
+    run = merge(read_shards([archive]))
+    assert len(run.records) == 3
+    described = [c.describe() for c in run.corrupt]
+    assert any(d.startswith(f"{archive}!b/results.jsonl: cannot extract") for d in described), described
+
+
 def test_classification_against_a_baseline() -> None:
     recs = recorded()[:12]
     base_recs = list(recs)
