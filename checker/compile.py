@@ -301,10 +301,21 @@ def compile_for_target(
     stage_s: dict[str, float] = {}
     started = time.perf_counter()
     # ptxas runs with -v; with the dump knob Triton prints its log, which holds registers/spills.
-    with knobs.nvidia.scope(), knobs.runtime.scope(), contextlib.redirect_stdout(log):
+    with (
+        knobs.nvidia.scope(),
+        knobs.runtime.scope(),
+        knobs.compilation.scope(),
+        contextlib.redirect_stdout(log),
+    ):
         knobs.nvidia.dump_ptxas_log = True
         if early_checks:
             knobs.runtime.add_stages_inspection_hook = _stage_hook(target, level, stage_s, started)
+        if early_checks and level is Level.CHECK:
+            # The stage hook is not part of Triton's cache key: a kernel its cache holds fully
+            # built would load without running a stage and answer as level full (registers
+            # included), a verdict that depended on ~/.triton/cache. A check-level compile stops
+            # before Triton stores anything, so it neither reads nor writes that cache.
+            knobs.compilation.always_compile = True
         try:
             kernel = triton_compile(
                 ASTSource(fn, signature, constexprs, attrs), target=gpu, options=options.__dict__

@@ -52,6 +52,20 @@ def test_default_on_cpu_checks_full_shapes_before_llvm(compile_dir: pytest.Pytes
     assert "--compile" not in (ok.repro or "")
 
 
+def test_the_check_level_is_kept_when_tritons_cache_holds_the_full_build(
+    compile_dir: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """A check-level compile (the CPU default) once loaded the binary a full compile had left in
+    Triton's cache and answered as level full, registers included: the verdict depended on
+    ~/.triton/cache. It must compile to its own level whatever Triton's cache holds."""
+    monkeypatch.setenv("TRITON_CACHE_DIR", str(tmp_path / "triton-cache"))
+    compile_dir.runpytest("--configs", "0", "-p", "no:xdist", "--compile", "full", "--no-cache")
+    assert _by_name(compile_dir)["mm[512x512x512-fp32-default]"].fields["compile_level"] == "full"
+    compile_dir.runpytest("--configs", "0", "-p", "no:xdist", "--no-cache")
+    ok = _by_name(compile_dir)["mm[512x512x512-fp32-default]"]
+    assert ok.fields["compile_level"] == "check" and ok.fields["registers"] is None, ok.fields
+
+
 def test_register_file_limits_warps() -> None:
     sm90 = get_target("sm_90")
     # 64 registers x 32 threads = 2048 per warp: 32 warps fit in 65536; 65 rounds up to 72 -> 28.
