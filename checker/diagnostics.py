@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from checker import blame
 from checker.model import Category, encodable
 
 #: Longest message kept in a record, characters (the rest is cut in the middle).
@@ -316,7 +317,32 @@ def classify(exc: BaseException) -> Diagnosis:
             fields.update(rule.extra(exc, message))
         fields["exception"] = type(exc).__name__
         return _diagnosis(rule.category, message, exc, fields)
+    found = blame.checker_fault(exc)
+    if found is not None:
+        return checker_error(exc, found)
     return _diagnosis(Category.RUNTIME_ERROR, message, exc, {"exception": type(exc).__name__})
+
+
+def checker_error(exc: BaseException, where: blame.Culprit) -> Diagnosis:
+    """The ``checker-error`` diagnosis of ``exc``, raised by the checker's own code at ``where``
+    (checker.blame): a kcheck bug, reported with its traceback, never the kernel's failure.
+
+    The signature is the exception type and the checker function that raised it (no line
+    number, no message): one bug is one group however many cases it hit."""
+    text = str(exc).strip()
+    headline = f"{type(exc).__name__}: {text.splitlines()[0] if text else ''}".rstrip(": ")
+    message = (
+        f"kcheck's own code raised {headline}\n"
+        f"at {where.where}: this is a bug in kcheck, not in the kernel; "
+        "please report it with this traceback\n" + blame.traceback_text(exc)
+    )
+    function = where.where.split(":", 1)[0] + " " + where.function
+    return Diagnosis(
+        category=Category.CHECKER_ERROR,
+        message=sanitize(message),
+        signature=signature(Category.CHECKER_ERROR, f"{type(exc).__name__} {function}"),
+        fields={"exception": type(exc).__name__, "checker_frame": where.where},
+    )
 
 
 def _chain(exc: BaseException) -> list[BaseException]:

@@ -23,6 +23,7 @@ import torch
 
 from checker import cache, codegen, diagnostics, interpreter, stage_cache, toolchain
 from checker.attempts import CompileAttempts, allowance_s, compile_attempts
+from checker.blame import CaseFault
 from checker.compile import CompileResult, Level, describe_args, triton_cache_holds
 from checker.model import CaseId, Category, Mode, Record
 from checker.numerics import (
@@ -145,7 +146,7 @@ def _escapes(exc: BaseException) -> bool:
     return outcomes is not None and isinstance(exc, outcomes.Failed)
 
 
-class ReferenceOutputError(TypeError):
+class ReferenceOutputError(CaseFault, TypeError):
     """A spec's reference returned something that is not a tensor (None: a missing return)."""
 
 
@@ -507,6 +508,8 @@ def check_case(spec: KernelSpec, case: CaseId, opts: RunOptions, config_override
         reference = timed("reference", lambda: _reference(spec, prep, mutated))
         if isinstance(reference, BaseException):
             d = diagnostics.classify(reference)
+            if d.category is Category.CHECKER_ERROR:
+                return diagnosed(d)  # the checker's copy of the inputs failed, not the reference
             return record(
                 Category.REFERENCE_ERROR,
                 f"reference raised: {d.message}",

@@ -46,6 +46,10 @@ class Category(enum.StrEnum):
     NOT_RUN = "not-run"
     #: A kernel module that could not be imported or declares an invalid spec.
     COLLECTION_ERROR = "collection-error"
+    #: The checker's own code raised (a kcheck bug, not the kernel's): decided by the frames of
+    #: the traceback (checker/blame.py, docs/records.md#checker-error). Fails the run with its
+    #: own exit status.
+    CHECKER_ERROR = "checker-error"
 
     @property
     def is_failure(self) -> bool:
@@ -53,9 +57,21 @@ class Category(enum.StrEnum):
         return self not in _NON_FAILURES
 
     @property
+    def shown_first(self) -> bool:
+        """True for ``checker-error``: views list kcheck's own bugs before any kernel's failure,
+        whatever the group sizes."""
+        return self is Category.CHECKER_ERROR
+
+    @property
     def is_skip(self) -> bool:
         """True for categories that mean "this case was not checked", not "it is broken"."""
         return self in _SKIPS
+
+
+#: Exit status of ``kcheck run`` and ``kcheck report`` when any record is a ``checker-error``: a
+#: kcheck bug decides the run's status before any kernel's failure does (pytest's own
+#: ``ExitCode.INTERNAL_ERROR`` has the same value and meaning).
+EXIT_CHECKER_ERROR = 3
 
 
 class Mode(enum.StrEnum):

@@ -23,7 +23,7 @@ import pytest
 
 from checker import diagnostics, toolchain
 from checker.golden.paths import safe_component
-from checker.model import CaseId, Category, Mode, Record
+from checker.model import EXIT_CHECKER_ERROR, CaseId, Category, Mode, Record
 from checker.pipesafe import PipeSafe
 from checker.pool import COMPILE_POLICIES, DEFAULT_COMPILE_TIMEOUT_S, DEFAULT_RUN_TIMEOUT_S
 from checker.spec import KernelSpec, SpecError, specs_of_module
@@ -501,11 +501,27 @@ class KernelCase(pytest.Item):
         from checker.execute import check_case
 
         state = self.config.stash[STATE]
-        if state.isolate:
-            runner = _fresh("checker.exec_worker").runner(state.options, self.config.getoption("run_timeout"))
-            rec = runner.check(str(self.path), self.spec.name, self.case)
-        else:
-            rec = check_case(self.spec, self.case, state.options)
+        try:
+            if state.isolate:
+                timeout = self.config.getoption("run_timeout")
+                runner = _fresh("checker.exec_worker").runner(state.options, timeout)
+                rec = runner.check(str(self.path), self.spec.name, self.case)
+            else:
+                rec = check_case(self.spec, self.case, state.options)
+        except Exception as exc:
+            # Only the checker's own code runs here (check_case records every exception of the
+            # case's); an exception that reaches this frame is judged by checker.blame.
+            d = diagnostics.classify(exc)
+            if d.category is not Category.CHECKER_ERROR:
+                raise
+            from checker.execute import unconfigured_record
+
+            rec = dataclasses.replace(
+                unconfigured_record(
+                    self.case, d.category, state.options, d.message, d.signature, 0.0, fields=d.fields
+                ),
+                signature=d.signature,
+            )
         self.record = dataclasses.replace(
             rec,
             nodeid=self.nodeid,
@@ -712,6 +728,9 @@ class _Recorder:
                 self._writer().write(rec)
             if lost and session.exitstatus == pytest.ExitCode.OK:
                 session.exitstatus = pytest.ExitCode.TESTS_FAILED
+        if any(r.category is Category.CHECKER_ERROR for r in state.records):
+            # Its own status (3, pytest's INTERNAL_ERROR): a kcheck bug, whatever the kernels did.
+            session.exitstatus = EXIT_CHECKER_ERROR
         if not state.records:
             return
         from checker.report import junit

@@ -572,6 +572,12 @@ def _serve() -> None:
 
             loader.register_all(modules)
             outcome = job.handle()
+        except Exception as exc:
+            # The job raised outside its own error handling (loading the kernel file, setting
+            # up the target): diagnosed, so a kcheck bug here is a checker-error (checker.blame).
+            from checker import diagnostics
+
+            outcome = Error(diagnostics.classify(exc), stderr_tail=traceback.format_exc()[-STDERR_TAIL:])
         except BaseException:
             outcome = Died(stderr_tail=traceback.format_exc()[-STDERR_TAIL:])
         _write_frame(out, outcome)

@@ -28,6 +28,8 @@ from typing import Any
 
 import torch
 
+from checker.blame import CaseFault
+
 #: Short dtype names used in case ids and reports.
 DTYPE_NAMES: dict[torch.dtype, str] = {
     torch.float32: "fp32",
@@ -56,7 +58,7 @@ def is_exact_dtype(dtype: torch.dtype) -> bool:
     return not (dtype.is_floating_point or dtype.is_complex)
 
 
-class SpecError(ValueError):
+class SpecError(CaseFault, ValueError):
     """A kernel spec is malformed; the message names the kernel and the field."""
 
 

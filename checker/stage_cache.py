@@ -110,11 +110,31 @@ def _is_library(path: str) -> bool:
 
 
 def _source_file(obj: Any) -> str | None:
+    """The source file of a function, class or module, or None when it has none on disk.
+
+    Modules built into the interpreter have no ``__file__`` at all (``math`` and ``sys`` in
+    Debian's and Ubuntu's python3: issue 22, where reading it failed every attention case); frozen
+    and namespace modules have ``None`` or a non-file; C extensions a ``.so``; classes defined
+    in such modules make ``inspect.getsourcefile`` raise ``TypeError`` (and ``OSError`` on newer
+    Pythons). Objects of the user's own can raise anything from ``__getattr__``."""
     try:
-        path = inspect.getsourcefile(obj) if not isinstance(obj, types.ModuleType) else obj.__file__
-    except TypeError:
+        if isinstance(obj, types.ModuleType):
+            path = getattr(obj, "__file__", None)
+        else:
+            path = inspect.getsourcefile(obj)
+    except Exception:
         return None
-    return path if path and os.path.isfile(path) else None
+    return path if isinstance(path, str) and os.path.isfile(path) else None
+
+
+def _wrapped(obj: Any) -> Any:
+    """What a Helion Kernel or a Triton JITFunction wraps (``.fn``), else None; an attribute
+    lookup that raises (a user object's ``__getattr__``) counts as none."""
+    try:
+        inner = getattr(obj, "fn", None)
+    except Exception:
+        return None
+    return inner if inner is not None and inner is not obj and callable(inner) else None
 
 
 def _reachable_files(root_fn: Any) -> list[str]:
@@ -128,8 +148,8 @@ def _reachable_files(root_fn: Any) -> list[str]:
         if id(obj) in seen:
             continue
         seen.add(id(obj))
-        inner = getattr(obj, "fn", None)  # a Helion Kernel or a Triton JITFunction wraps .fn
-        if inner is not None and inner is not obj and callable(inner):
+        inner = _wrapped(obj)
+        if inner is not None:
             todo.append(inner)
             continue
         path = _source_file(obj)

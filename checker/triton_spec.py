@@ -458,6 +458,10 @@ def _interpreting() -> bool:
     return os.environ.get("TRITON_INTERPRET") == "1"
 
 
+class LauncherError(SpecError, TypeError):
+    """A spec's launcher passes a keyword the case's config sets (its fault, not the kernel's)."""
+
+
 class _Launchable:
     """What the launcher receives as ``kernel``: ``kernel[grid](*args, **kwargs)`` launches the
     wrapped JIT function with the case's launch options (and, for an autotuned kernel, the
@@ -483,7 +487,7 @@ class _Launchable:
     def _launch(self, grid: Any, *args: Any, **kwargs: Any) -> Any:
         clash = sorted(set(kwargs) & set(self._options))
         if clash:
-            raise TypeError(f"the launcher passes {clash}; the case's config sets them")
+            raise LauncherError(f"the launcher passes {clash}; the case's config sets them")
         merged = {**self._inject, **kwargs}
         if callable(grid):
             names = list(inspect.signature(getattr(self._fn, "fn", self._fn)).parameters)

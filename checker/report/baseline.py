@@ -26,7 +26,7 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from checker.model import Category, Record
+from checker.model import EXIT_CHECKER_ERROR, Category, Record
 from checker.report.merge import CorruptEntry, MergedRun
 
 GOLDEN_CATEGORIES = frozenset({Category.GOLDEN_DIFF, Category.GOLDEN_MISSING, Category.GOLDEN_STALE})
@@ -151,7 +151,7 @@ class Classification:
             rec = base if status is Status.FIXED and base is not None else case.record
             buckets[(rec.category, rec.signature)].append(case)
         groups = [Group(status, cat, sig, tuple(cases)) for (cat, sig), cases in buckets.items()]
-        return sorted(groups, key=lambda g: (-len(g.cases), g.category.value, g.signature or ""))
+        return sorted(groups, key=_group_order)
 
     def counts(self) -> Counter[Status]:
         return Counter(c.status for c in self.cases)
@@ -164,6 +164,11 @@ class Classification:
         return dict(sorted(table.items()))
 
 
+def _group_order(g: Group) -> tuple[bool, int, str, str]:
+    # kcheck's own bugs first (Category.shown_first), then the biggest group.
+    return (not g.category.shown_first, -len(g.cases), g.category.value, g.signature or "")
+
+
 def _status(attempts: tuple[Record, ...], base: tuple[Record, ...], baseline_given: bool) -> Status:
     now = outcome(attempts)
     before = outcome(base) if base else None
@@ -174,6 +179,8 @@ def _status(attempts: tuple[Record, ...], base: tuple[Record, ...], baseline_giv
     if now is Outcome.PASSED:
         return Status.FIXED if before is Outcome.FAILED else Status.PASSED
     category = [r for r in attempts if r.failed][-1].category
+    if category is Category.CHECKER_ERROR:
+        return Status.NEW  # a kcheck bug is never "pre-existing": it is not the kernel's state
     base_failures = {r.category for r in base if r.failed}
     if category in GOLDEN_CATEGORIES:
         return Status.PRE_EXISTING if base_failures & GOLDEN_CATEGORIES else Status.GOLDEN
@@ -207,6 +214,10 @@ def fail_reasons(result: Classification, fail_on: Iterable[FailOn] = DEFAULT_FAI
     policy = set(fail_on)
     counts = result.counts()
     reasons = []
+    bugs = checker_errors(result)
+    if bugs:
+        # Whatever --fail-on says: a run the checker broke says nothing about the kernels.
+        reasons.append(f"{len(bugs)} checker-error case(s): bugs in kcheck, not in the kernels")
     for item, status in (
         (FailOn.NEW, Status.NEW),
         (FailOn.GOLDEN, Status.GOLDEN),
@@ -220,8 +231,17 @@ def fail_reasons(result: Classification, fail_on: Iterable[FailOn] = DEFAULT_FAI
     return reasons
 
 
+def checker_errors(result: Classification) -> list[CaseResult]:
+    """Cases with a ``checker-error`` attempt (a kcheck bug), in run order."""
+    return [c for c in result.cases if any(r.category is Category.CHECKER_ERROR for r in c.attempts)]
+
+
 def exit_code(result: Classification, fail_on: Iterable[FailOn] = DEFAULT_FAIL_ON) -> int:
-    """1 when :func:`fail_reasons` finds any reason under ``fail_on``, else 0."""
+    """:data:`~checker.model.EXIT_CHECKER_ERROR` (3) when any case has a checker-error record,
+    whatever ``fail_on`` says; else 1 when :func:`fail_reasons` finds any reason under
+    ``fail_on``; else 0."""
+    if checker_errors(result):
+        return EXIT_CHECKER_ERROR
     return 1 if fail_reasons(result, fail_on) else 0
 
 

@@ -24,7 +24,7 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
-from checker.model import Record
+from checker.model import Category, Record
 from checker.report.baseline import GOLDEN_CATEGORIES, CaseResult, Classification, Group, Status
 from checker.report.escape import html_code, md_block, md_code
 from checker.triage.group import anchor_of, format_knobs, headline, shown_record, split_groups
@@ -367,11 +367,21 @@ def render(
     sections: list[tuple[str, list[_Block]]] = []
     for status, title in _SECTIONS:
         # Split like triage.md, so each group links to one entry there.
-        groups = split_groups(result.groups(status))
-        if groups:
+        every = split_groups(result.groups(status))
+        # kcheck's own bugs first, in a section of their own: never under the kernels' failures.
+        bugs = [g for g in every if g.category is Category.CHECKER_ERROR]
+        if bugs:
+            cases = sum(len(g.cases) for g in bugs)
             heading = (
-                f"\n### {title}: {_plural(len(result.of(status)), 'case')}, {_plural(len(groups), 'group')}\n"
+                f"\n### kcheck errors (a bug in the checker, not in the kernels): {_plural(cases, 'case')}, "
+                f"{_plural(len(bugs), 'group')}\n"
             )
+            blocks = [_Block(_group_levels(i, g, result.baseline_given)) for i, g in enumerate(bugs, 1)]
+            sections.append((heading, blocks))
+        groups = [g for g in every if g.category is not Category.CHECKER_ERROR]
+        if groups:
+            shown = sum(len(g.cases) for g in groups)
+            heading = f"\n### {title}: {_plural(shown, 'case')}, {_plural(len(groups), 'group')}\n"
             blocks = [_Block(_group_levels(i, g, result.baseline_given)) for i, g in enumerate(groups, 1)]
             sections.append((heading, blocks))
     tail = ("\n" + _corrupt_block(result) + "\n") if result.corrupt else ""

@@ -219,6 +219,15 @@ def failure_groups_view(records: Iterable[Record], max_groups: int = MAX_GROUPS)
             style="bold",
         )
     ]
+    bugs = sum(g.cases for g in result.groups if g.key.category.shown_first)
+    if bugs:
+        parts.append(
+            Text(
+                f"kcheck errors: {bugs} cases hit a bug in kcheck itself, not in their kernels (exit "
+                "status 3); each record's message holds the traceback: please report it",
+                style="bold red",
+            )
+        )
     parts += [_triage_block(i, g) for i, g in enumerate(result.groups[:max_groups], 1)]
     if len(result.groups) > max_groups:
         parts.append(Text(f"  ... {len(result.groups) - max_groups} more groups: kcheck triage"))

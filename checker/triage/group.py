@@ -298,7 +298,7 @@ def triage(runs: Sequence[tuple[str, Sequence[Record]]]) -> Triage:
             if rec.failed:
                 buckets.setdefault(group_key(rec), []).append(Seen(index, rec))
     groups = [FailureGroup(key, tuple(seen)) for key, seen in buckets.items()]
-    groups.sort(key=lambda g: (-g.cases, g.key.category.value, g.anchor))
+    groups.sort(key=lambda g: (not g.key.category.shown_first, -g.cases, g.key.category.value, g.anchor))
     last: Sequence[Record] = runs[-1][1] if runs else ()
     return Triage(
         tuple(name for name, _ in runs),
@@ -319,8 +319,13 @@ def split_groups(groups: Sequence[Group]) -> list[Group]:
         for case in group.cases:
             parts.setdefault(group_key(shown_record(case, group.status)), []).append(case)
         out += [Group(group.status, group.category, group.signature, tuple(c)) for c in parts.values()]
-    out.sort(key=lambda g: (-len(g.cases), g.category.value, g.signature or "", anchor_of(g)))
+    out.sort(key=lambda g: (*_order(g), anchor_of(g)))
     return out
+
+
+def _order(g: Group) -> tuple[bool, int, str, str]:
+    # kcheck's own bugs first (Category.shown_first), then the biggest group.
+    return (not g.category.shown_first, -len(g.cases), g.category.value, g.signature or "")
 
 
 def shown_record(case: CaseResult, status: Status) -> Record:
