@@ -80,8 +80,12 @@ def _numel_details(exc: BaseException, message: str) -> dict[str, Any]:
 
 def _is_jit_function(obj: Any) -> bool:
     """Whether ``obj`` looks like Triton's ``JITFunction`` (what this module reads of one),
-    without importing triton."""
-    return hasattr(obj, "starting_line_number") and hasattr(obj, "src")
+    without importing triton. A user object whose ``__getattr__`` raises anything is not one:
+    this runs while an exception is being classified, and must not raise another."""
+    try:
+        return hasattr(obj, "starting_line_number") and hasattr(obj, "src")
+    except Exception:
+        return False
 
 
 def _jit_functions(exc: BaseException) -> list[Any]:

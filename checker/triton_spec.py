@@ -42,6 +42,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from checker import blame
 from checker.spec import DefaultConfig, KernelSpec, SpecError
 
 #: Config keys that are launch options, not kernel keyword arguments (``triton.Config``'s own
@@ -600,7 +601,8 @@ def _libdevice_call(name: str) -> Callable[..., Any]:
         return getattr(interpreter.LIBDEVICE_SHIM, name)(*args)
 
     call.__name__ = f"libdevice_{name}"
-    return call
+    # It only forwards the kernel's own call to the interpreter's shim (checker.blame).
+    return blame.passthrough(call)
 
 
 def refs(kernel: TritonKernel) -> tuple[tuple[str, str, str], tuple[str, str, str]]:

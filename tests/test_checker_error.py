@@ -8,6 +8,7 @@ first, failing the run with exit status 3, while the healthy kernel beside them 
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import subprocess
 import sys
@@ -127,6 +128,16 @@ def test_report_exits_3_and_the_comment_lists_kcheck_errors_first(tmp_path: Path
     comment = render(result)
     assert comment.index("kcheck errors (a bug in the checker") < comment.index("bug[8-fp32-default]")
     assert "New failures" not in comment.split("kcheck errors")[0]
+    # triage: the checker-error group first although the mismatch group is five times larger.
+    from checker.triage.group import triage
+    from checker.triage.render import render_terminal
+
+    bug = dataclasses.replace(records[-1], fields={"checker_frame": "checker/x.py:1 in f"})
+    grouped = triage([("run", [*records[:-1], bug])])
+    categories = [g.key.category for g in grouped.groups]
+    assert categories[0] is Category.CHECKER_ERROR
+    assert set(categories[1:]) == {Category.NUMERICAL_MISMATCH}
+    assert "kcheck bug at: checker/x.py:1 in f" in render_terminal(grouped, width=200)
 
 
 # --- the frame rule (checker.blame) on real exceptions ------------------------------------------

@@ -90,6 +90,9 @@ def _details(triage: Triage, group: FailureGroup) -> list[tuple[str, str]]:
     seen = _seen(triage, group)
     if seen is not None:
         out.append(("seen", f"in {seen[0]}; first {seen[1]}, last {seen[2]}"))
+    frame = group.representative.fields.get("checker_frame")
+    if group.key.category.shown_first and isinstance(frame, str):
+        out.append(("kcheck bug at", f"{frame}; the traceback is in the record's message (--markdown)"))
     return out
 
 
