@@ -10,16 +10,35 @@ synchronize) before the next case; a case that outlives ``--run-timeout`` is rec
 ``run-timeout`` and its child killed; a child that dies is recorded ``worker-died``; a CUDA OOM
 frees the child's cached inputs and memory, and it goes on. CUDA_VISIBLE_DEVICES, set per
 pytest-xdist worker (checker.gpus), is inherited by the child.
+
+GPU memory contention is decided alone (issue 22: with ``-n 16`` on an H100, two of 861 verdicts
+flipped to ``reference-error: OutOfMemoryError`` between identical runs, 16 case workers sharing
+80 GB). Every case runs while its supervisor holds the lock of its GPU shared (checker.alone,
+lock ``gpu-<device>``, :func:`gpu_lock_name`). A case that runs out of memory (:func:`out_of_memory`:
+``cuda-oom``, or a ``reference-error`` whose exception is torch's ``OutOfMemoryError``) is run
+again holding that lock exclusively, in a worker that first freed what it keeps (cached inputs
+and references, torch's cached blocks); only that second outcome is the verdict, and the record
+keeps the first in ``retried_alone``. Meanwhile the other supervisors of the GPU make room: one
+that sees the retry waiting when it finishes a case, or before it starts one, has its worker
+free its memory first (:class:`FreeMemory`), and no new case starts until the retry is done.
+What the lock cannot reach: a case worker whose supervisor is between cases when the retry
+starts and starts none while it runs (an xdist worker with no items left, or collecting) keeps
+its CUDA context and what it cached, at most ``execute._prepare``'s last 8 input groups with
+their references (docs/records.md, ``retried_alone``). Without isolation (``--isolate off``)
+there is no supervisor, no lock and no retry.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import os
+import re
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from checker import diagnostics
+from checker import alone, diagnostics
 from checker.attempts import allowance_s
 from checker.execute import RunOptions, unconfigured_record
 from checker.model import CaseId, Category, Record
@@ -29,6 +48,10 @@ from checker.pool import DEFAULT_RUN_TIMEOUT_S, Died, Error, JobOutcome, Ok, Tim
 STICKY = frozenset({Category.ILLEGAL_MEMORY_ACCESS, Category.DEVICE_ASSERT, Category.LAUNCH_FAILURE})
 #: Seconds a fresh worker may take to start, import torch/triton/helion and pass its health check.
 HEALTH_TIMEOUT_S = 180.0
+#: Seconds a worker may take to free its memory (:class:`FreeMemory`) before it is killed instead.
+FREE_TIMEOUT_S = 60.0
+#: Shorter waits for the GPU lock are not recorded (``gpu_lock_wait_s``).
+MIN_RECORDED_WAIT_S = 0.01
 
 
 @dataclass(frozen=True)
@@ -41,16 +64,36 @@ class CaseJob:
     opts: RunOptions
     #: A config dict (or checker.spec.DEFAULT) instead of the one ``case.config`` names.
     config: Any = None
+    #: The retry of a case that ran out of memory, with the GPU to itself: free what this worker
+    #: keeps (cached inputs and references, torch's cached blocks) first.
+    alone: bool = False
 
     def handle(self) -> JobOutcome:
         from checker import execute
 
         _setup(self.opts)
         spec = _spec(self.kernel_file, self.spec_name)
+        if self.alone:
+            _free_memory()
+        peak = _gpu_peak(self.opts.native)
         record = execute.check_case(spec, self.case, self.opts, self.config)
-        if record.category is Category.CUDA_OOM:
+        peak_bytes = peak()
+        if peak_bytes is not None:
+            record = dataclasses.replace(record, fields={**record.fields, "gpu_peak_bytes": peak_bytes})
+        if out_of_memory(record):
             _free_memory()
         return Ok(record, seconds=record.duration_s)
+
+
+@dataclass(frozen=True)
+class FreeMemory:
+    """Give back the memory the worker keeps between cases (cached inputs and references, torch's
+    cached blocks), for a case that is about to run alone on the GPU."""
+
+    def handle(self) -> JobOutcome:
+        started = time.perf_counter()
+        _free_memory()
+        return Ok(seconds=time.perf_counter() - started)
 
 
 @dataclass(frozen=True)
@@ -117,6 +160,68 @@ def _free_memory() -> None:
         torch.cuda.empty_cache()
 
 
+def _gpu_peak(native: bool) -> Callable[[], int | None]:
+    """Start measuring the case's peak of allocated GPU memory; the returned function reads it
+    (bytes; None on CPU, or where a sticky CUDA error broke the allocator's statistics). The
+    peak counts every tensor the worker holds during the case, the inputs it cached for earlier
+    groups included."""
+    import torch
+
+    if not native or not torch.cuda.is_available():
+        return lambda: None
+    try:
+        torch.cuda.reset_peak_memory_stats()
+    except RuntimeError:
+        return lambda: None
+
+    def read() -> int | None:
+        try:
+            return int(torch.cuda.max_memory_allocated())
+        except RuntimeError:
+            return None
+
+    return read
+
+
+def gpu_lock_name(native: bool) -> str:
+    """The checker.alone lock over the memory this process's cases use: ``gpu-<device>`` for the
+    GPU its case worker sees as ``cuda:0`` (the first entry of CUDA_VISIBLE_DEVICES, which
+    checker.gpus sets per xdist worker; ``0`` when unset), ``cpu`` for CPU runs (host memory)."""
+    if not native:
+        return "cpu"
+    first = os.environ.get("CUDA_VISIBLE_DEVICES", "").split(",")[0].strip() or "0"
+    return "gpu-" + re.sub(r"[^\w.-]", "_", first)
+
+
+#: Categories the supervisor gives a case that produced no record itself: never retried alone.
+_SUPERVISOR_MADE = frozenset({Category.WORKER_DIED, Category.RUN_TIMEOUT})
+
+
+def out_of_memory(record: Record) -> bool:
+    """Whether the case ran out of GPU memory: ``cuda-oom`` (its inputs, launch or comparison), or
+    another failure whose exception is torch's ``OutOfMemoryError`` (``reference-error``: the
+    reference), or whose first line says ``CUDA out of memory``."""
+    if record.category is Category.CUDA_OOM:
+        return True
+    if not record.category.is_failure or record.category in _SUPERVISOR_MADE:
+        return False
+    first_line = record.message.split("\n", 1)[0]
+    return record.fields.get("exception") == "OutOfMemoryError" or "CUDA out of memory" in first_line
+
+
+# torch's allocator: "Tried to allocate 2.00 GiB" (c10 format_size: bytes, KiB, MiB, GiB);
+# its CPU allocator: "you tried to allocate 1152921504606846976 bytes".
+_REQUESTED = re.compile(r"[Tt]ried to allocate (?P<n>\d+(?:\.\d+)?) ?(?P<unit>bytes|B|KiB|MiB|GiB|TiB)\b")
+_UNITS = {"bytes": 1, "B": 1, "KiB": 1 << 10, "MiB": 1 << 20, "GiB": 1 << 30, "TiB": 1 << 40}
+
+
+def requested_bytes(message: str) -> int | None:
+    """The bytes the failed allocation asked for, from torch's message (to the 3 significant
+    digits torch prints: ``2.00 GiB`` is 2147483648); None when the message does not say."""
+    m = _REQUESTED.search(message)
+    return None if m is None else round(float(m["n"]) * _UNITS[m["unit"]])
+
+
 class CaseRunner:
     """The supervising side: one worker per pytest process, recycled as the module doc says."""
 
@@ -124,6 +229,11 @@ class CaseRunner:
         self.opts = opts
         self.run_timeout = run_timeout
         self._worker = Worker(interpret=not opts.native)
+        #: The checker.alone lock of the memory this worker's cases use.
+        self._lock = gpu_lock_name(opts.native)
+        #: Whether the worker may keep memory a case retried alone needs: it ran a case since it
+        #: last freed (:meth:`_free`).
+        self._holds_memory = False
 
     def close(self) -> None:
         self._worker.close()
@@ -161,6 +271,49 @@ class CaseRunner:
                     f"the {self.opts.device} worker failed its health check twice: {problem}",
                     {"health_check": "failed"},
                 )
+        job = CaseJob(kernel_file, spec_name, case, self.opts, config)
+        t0 = time.monotonic()
+        # Shared with every other case on this GPU; a case retried alone waits for this one to
+        # end, and while it waits or runs no case starts. Either way this worker gives back what
+        # it keeps first (issue 22: an OOM beside 15 other workers is no verdict).
+        with alone.shared(self._lock, before_wait=self._free):
+            waited = time.monotonic() - t0
+            record = self._run(job)
+            if alone.pending(self._lock):
+                self._free()
+        if out_of_memory(record):
+            t0 = time.monotonic()
+            with alone.exclusive(self._lock):
+                wait_s = time.monotonic() - t0
+                retry = self._run(dataclasses.replace(job, alone=True))
+            record = _retried(retry, record, wait_s)
+        if waited >= MIN_RECORDED_WAIT_S:
+            record = dataclasses.replace(
+                record, fields={**record.fields, "gpu_lock_wait_s": round(waited, 3)}
+            )
+        return record
+
+    def _free(self) -> None:
+        """Have the worker give back the memory it keeps between cases, for a case about to run
+        alone; a worker that fails to is killed, which frees everything."""
+        if not self._holds_memory:
+            return
+        self._holds_memory = False
+        if not self._worker.alive or self._worker.pending:
+            return
+        try:
+            outcome = self._worker.run(FreeMemory(), FREE_TIMEOUT_S)
+        except BaseException:
+            self._worker.kill()
+            raise
+        if not isinstance(outcome, Ok):
+            self._worker.kill()
+
+    def _run(self, job: CaseJob) -> Record:
+        """The record of ``job``'s case from the worker, or the supervisor's when the worker died,
+        timed out or answered for another case."""
+        case = job.case
+        self._holds_memory = True
         started = time.monotonic()
         # A compile inside the case has timeouts of its own (--compile-timeout, checker.attempts):
         # the worker stops this clock while it compiles (pool.clock_paused), so --run-timeout
@@ -168,9 +321,7 @@ class CaseRunner:
         # timeout plus three compile timeouts for every case, so a case stuck in its input
         # factory ran 185 s under --run-timeout 5.
         try:
-            outcome = self._worker.run(
-                CaseJob(kernel_file, spec_name, case, self.opts, config), self.run_timeout
-            )
+            outcome = self._worker.run(job, self.run_timeout)
         except BaseException:
             # pytest-timeout, Ctrl-C or any error while the worker owns this case: the worker may
             # still be busy with it and would answer the next case with this case's record.
@@ -223,6 +374,10 @@ class CaseRunner:
                 },
             )
         self._worker.kill()
+        if isinstance(outcome, Error) and outcome.diagnosis.category is Category.CHECKER_ERROR:
+            d = outcome.diagnosis
+            rec = self._record(case, d.category, d.message, {**d.fields, "worker_recycled": True})
+            return dataclasses.replace(rec, signature=d.signature)
         if isinstance(outcome, Error):
             # The job raised outside check_case (e.g. the kernel file no longer loads here).
             return self._record(case, Category.WORKER_DIED, _describe(outcome), {"worker_recycled": True})
@@ -251,6 +406,40 @@ class CaseRunner:
             duration_s=float(fields.get("seconds", 0.0)),
             fields=fields,
         )
+
+
+def _retried(retry: Record, first: Record, wait_s: float) -> Record:
+    """The record of a case retried alone: the retry's outcome (a pass is a pass), with the first
+    attempt in ``retried_alone``; the wall time of both attempts. Out of memory again, alone, it
+    is the verdict: its message then says what was asked for (``requested_bytes``), and by whom
+    for the reference."""
+    info: dict[str, Any] = {
+        "first_category": first.category.value,
+        "first_message": first.message.split("\n", 1)[0],
+        "wait_s": round(wait_s, 3),
+    }
+    first_requested = requested_bytes(first.message)
+    if first_requested is not None:
+        info["first_requested_bytes"] = first_requested
+    fields = {**retry.fields, "retried_alone": info}
+    message = retry.message
+    if out_of_memory(retry):
+        asked = _REQUESTED.search(retry.message)
+        said = "out of memory alone (retried with no other case of the run on its device)"
+        if asked is not None:
+            fields["requested_bytes"] = requested_bytes(retry.message)
+            said += f": it tried to allocate {asked['n']} {asked['unit']} ({fields['requested_bytes']} bytes)"
+        if retry.category is Category.REFERENCE_ERROR:
+            said = f"the reference of kernel spec {retry.case.kernel!r} ran {said}"
+        else:
+            said = f"ran {said}"
+        message = diagnostics.sanitize(f"{said}\n{retry.message}")
+    return dataclasses.replace(
+        retry,
+        message=message,
+        fields=fields,
+        duration_s=round(first.duration_s + retry.duration_s, 4),
+    )
 
 
 def _describe(outcome: JobOutcome) -> str:

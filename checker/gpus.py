@@ -2,8 +2,9 @@
 
 On a host with CUDA devices (and ``--device`` other than ``cpu``):
 
-- ``-n auto`` (and ``kcheck run``, which passes it) starts ``--workers-per-gpu`` workers (default
-  1) per visible GPU instead of one per CPU core;
+- ``-n auto`` (and ``kcheck run``, which passes it) starts ``--workers-per-gpu`` workers per
+  visible GPU instead of one per CPU core; by default the host's cores divided by its GPUs, at
+  least 1 and at most MAX_WORKERS_PER_GPU (:func:`default_workers_per_gpu`);
 - every ``popen`` worker is started with ``CUDA_VISIBLE_DEVICES`` naming one GPU, dealt out in
   turn (``gw0`` -> first GPU, ``gw1`` -> second, ...), so each worker sees a single device as
   ``cuda:0``. The variable is set through execnet's ``popen//env:NAME=VALUE`` worker spec, i.e.
@@ -21,6 +22,28 @@ import os
 import pytest
 
 _CUDA_VISIBLE_DEVICES = "CUDA_VISIBLE_DEVICES"
+#: Most xdist workers ``-n auto`` starts per GPU by default. Compiling is CPU work, so a GPU keeps
+#: one worker per core busy: the H100 and H200 hosts have 16 cores per GPU, and the bundled suite
+#: ran there with 16 workers (cold 148 s). Beyond that every worker still holds a CUDA context
+#: (a few hundred MB) and its cached inputs on the shared GPU, and more cases run out of memory
+#: beside the others and are retried alone, which stops every other case on that GPU
+#: (checker.exec_worker); the verdicts stay the same, the run gets slower.
+MAX_WORKERS_PER_GPU = 16
+
+
+def _cpu_count() -> int:
+    """Cores this process may run on (its affinity mask: a container's CPU set, not the host's)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+
+
+def default_workers_per_gpu(gpus: int, cores: int | None = None) -> int:
+    """Workers per GPU when ``--workers-per-gpu`` is not given: the cores shared out among the
+    ``gpus`` (``cores`` default: this process's), at least 1, at most MAX_WORKERS_PER_GPU."""
+    cores = _cpu_count() if cores is None else cores
+    return max(1, min(MAX_WORKERS_PER_GPU, cores // max(1, gpus)))
 
 
 def _cuda_device_count() -> int:
@@ -62,31 +85,39 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption(
         "--workers-per-gpu",
         type=int,
-        default=1,
+        default=None,
         metavar="K",
-        help="on a GPU host, -n auto starts K xdist workers per visible GPU (default 1); each "
-        "worker sees one GPU through CUDA_VISIBLE_DEVICES",
+        help="on a GPU host, -n auto starts K xdist workers per visible GPU (default: the cores "
+        f"divided by the GPUs, at most {MAX_WORKERS_PER_GPU}); each worker sees one GPU through "
+        "CUDA_VISIBLE_DEVICES",
     )
+
+
+def _check_workers_per_gpu(config: pytest.Config) -> int | None:
+    per_gpu: int | None = config.getoption("workers_per_gpu")
+    if per_gpu is not None and per_gpu < 1:
+        raise pytest.UsageError(f"--workers-per-gpu must be >= 1, got {per_gpu}")
+    return per_gpu
 
 
 # optionalhook: the hook exists only while xdist is loaded (not under -p no:xdist).
 @pytest.hookimpl(tryfirst=True, optionalhook=True)
 def pytest_xdist_auto_num_workers(config: pytest.Config) -> int | None:
-    """``-n auto`` on a GPU host: ``--workers-per-gpu`` workers per visible GPU; elsewhere None,
-    which leaves the choice to xdist (one per CPU core, or PYTEST_XDIST_AUTO_NUM_WORKERS)."""
-    per_gpu = config.getoption("workers_per_gpu")
-    if per_gpu < 1:
-        raise pytest.UsageError(f"--workers-per-gpu must be >= 1, got {per_gpu}")
+    """``-n auto`` on a GPU host: ``--workers-per-gpu`` workers per visible GPU (by default
+    :func:`default_workers_per_gpu`); elsewhere None, which leaves the choice to xdist (one per CPU
+    core, or PYTEST_XDIST_AUTO_NUM_WORKERS)."""
+    per_gpu = _check_workers_per_gpu(config)
     if os.environ.get("PYTEST_XDIST_AUTO_NUM_WORKERS") or not _uses_gpus(config):
         return None
     gpus = visible_gpus()
-    return per_gpu * len(gpus) if gpus else None
+    if not gpus:
+        return None
+    return (per_gpu or default_workers_per_gpu(len(gpus))) * len(gpus)
 
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_configure(config: pytest.Config) -> None:
-    if config.getoption("workers_per_gpu") < 1:
-        raise pytest.UsageError(f"--workers-per-gpu must be >= 1, got {config.getoption('workers_per_gpu')}")
+    _check_workers_per_gpu(config)
     if hasattr(config, "workerinput") or not _uses_gpus(config):
         return
     tx = config.getoption("tx", None)

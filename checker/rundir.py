@@ -1,10 +1,11 @@
 """The run's scratch directory: what a run writes outside reports/, removed when it ends.
 
-Generated modules (checker.codegen) and the compile lock (checker.alone) live here. The pytest
-controller creates the directory at configure and exports its path in ``KCHECK_RUN_DIR``, so every
-process of the run (xdist workers, compile and case workers) writes under it, and removes it at
-unconfigure; only the creator removes it. A run killed with SIGKILL cannot clean up: the next run
-removes directories whose owner process is gone (an ``owner`` file holds its pid).
+Generated modules (checker.codegen) and the run's locks (checker.alone: compiles, GPUs) live
+here. The pytest controller creates the directory at configure and exports its path in
+``KCHECK_RUN_DIR``, so every process of the run (xdist workers, compile and case workers)
+writes under it, and removes it at unconfigure; only the creator removes it. A run killed with
+SIGKILL cannot clean up: the next run removes directories whose owner process is gone (an
+``owner`` file holds its pid).
 
 Before this, each process made its own ``/tmp/kcheck-gen-*`` directory and none was ever removed
 (one worker left 330 files; issue 13).

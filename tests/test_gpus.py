@@ -1,5 +1,6 @@
-"""One xdist worker per GPU: GPU enumeration, worker specs, and real xdist runs on a CPU machine
-whose CUDA device count is faked (the only thing faked: workers are real processes)."""
+"""xdist workers per GPU: GPU enumeration, the default count, worker specs, and real xdist runs
+on a CPU machine whose CUDA device count and core count are faked (the only things faked:
+workers are real processes)."""
 
 from __future__ import annotations
 
@@ -11,12 +12,14 @@ import pytest
 from checker import gpus
 
 # Loaded by the pytester runs (controller and workers): this machine has no GPU, so the device
-# count is replaced; everything after it (auto worker count, specs, the env of each worker) is real.
+# count is replaced, and the core count, so the default number of workers does not depend on the
+# machine; everything after it (auto worker count, specs, the env of each worker) is real.
 FAKE_GPUS_CONFTEST = textwrap.dedent(
     """
     import checker.gpus
 
     checker.gpus._cuda_device_count = lambda: {count}
+    checker.gpus._cpu_count = lambda: {cores}
     """
 )
 
@@ -54,6 +57,15 @@ def test_visible_gpus_on_this_machine_asks_torch() -> None:
     assert len(gpus.visible_gpus()) == torch.cuda.device_count()
 
 
+def test_default_workers_per_gpu_shares_out_the_cores() -> None:
+    assert gpus.default_workers_per_gpu(1, cores=16) == 16  # the H100 and H200 hosts
+    assert gpus.default_workers_per_gpu(8, cores=128) == 16
+    assert gpus.default_workers_per_gpu(2, cores=5) == 2
+    assert gpus.default_workers_per_gpu(1, cores=64) == gpus.MAX_WORKERS_PER_GPU == 16
+    assert gpus.default_workers_per_gpu(4, cores=2) == 1  # never none
+    assert gpus.default_workers_per_gpu(1) == min(16, gpus._cpu_count())
+
+
 def test_worker_specs() -> None:
     assert gpus.worker_specs(3, ["0", "1"]) == [
         "popen//env:CUDA_VISIBLE_DEVICES=0",
@@ -80,29 +92,30 @@ def _seen(p: pytest.Pytester) -> dict[str, str]:
 
 @pytest.fixture
 def two_gpus(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> pytest.Pytester:
-    """A pytester directory whose pytest processes see two (fake) GPUs."""
+    """A pytester directory whose pytest processes see two (fake) GPUs and five (fake) cores."""
     monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
     monkeypatch.delenv("PYTEST_XDIST_AUTO_NUM_WORKERS", raising=False)
-    pytester.makeconftest(FAKE_GPUS_CONFTEST.format(count=2))
+    pytester.makeconftest(FAKE_GPUS_CONFTEST.format(count=2, cores=5))
     pytester.makepyfile(test_env=RECORD_ENV)
     return pytester
 
 
-def test_auto_starts_one_worker_per_gpu_each_pinned(two_gpus: pytest.Pytester) -> None:
+def test_auto_shares_the_cores_out_among_the_gpus_each_worker_pinned(two_gpus: pytest.Pytester) -> None:
+    # 5 cores, 2 GPUs: 2 workers per GPU, dealt out in turn.
     result = two_gpus.runpytest("-n", "auto", *ONLY_GPUS)
     result.assert_outcomes(passed=16)
-    result.stdout.fnmatch_lines(["created: 2/2 workers"])
-    assert _seen(two_gpus) == {"gw0": "0", "gw1": "1"}
+    result.stdout.fnmatch_lines(["created: 4/4 workers"])
+    assert _seen(two_gpus) == {"gw0": "0", "gw1": "1", "gw2": "0", "gw3": "1"}
 
 
 def test_workers_per_gpu_and_an_existing_device_list(
     two_gpus: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "5,7")
-    result = two_gpus.runpytest("-n", "auto", "--workers-per-gpu", "2", *ONLY_GPUS)
+    result = two_gpus.runpytest("-n", "auto", "--workers-per-gpu", "1", *ONLY_GPUS)
     result.assert_outcomes(passed=16)
-    result.stdout.fnmatch_lines(["created: 4/4 workers"])
-    assert _seen(two_gpus) == {"gw0": "5", "gw1": "7", "gw2": "5", "gw3": "7"}
+    result.stdout.fnmatch_lines(["created: 2/2 workers"])
+    assert _seen(two_gpus) == {"gw0": "5", "gw1": "7"}
 
 
 def test_cpu_device_and_explicit_settings_are_left_alone(
