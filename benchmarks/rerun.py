@@ -420,7 +420,7 @@ def print_report(triples: list[list[PassResult]], edit: Edit, opts: argparse.Nam
         else (
             f"kcheck's default: $KCHECK_WORKERS={os.environ['KCHECK_WORKERS']}"
             if "KCHECK_WORKERS" in os.environ
-            else f"kcheck's default: auto ({os.cpu_count()} cores here; one per GPU on a GPU host)"
+            else f"kcheck's default: auto ({os.cpu_count()} cores here; see --workers-per-gpu on a GPU host)"
         )
     )
     print(f"workers (-n): {workers}; device: {opts.device or 'kcheck default (auto)'}")
