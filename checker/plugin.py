@@ -9,6 +9,7 @@ and writes ``junit.xml`` and the terminal summary at the end.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
 import os
@@ -16,12 +17,14 @@ import shlex
 import sys
 import tempfile
 import traceback
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import pytest
 
 from checker import diagnostics, toolchain
+from checker.blame import CaseFault
 from checker.golden.paths import safe_component
 from checker.model import EXIT_CHECKER_ERROR, CaseId, Category, Mode, Record
 from checker.pipesafe import PipeSafe
@@ -507,7 +510,8 @@ class KernelCase(pytest.Item):
                 runner = _fresh("checker.exec_worker").runner(state.options, timeout)
                 rec = runner.check(str(self.path), self.spec.name, self.case)
             else:
-                rec = check_case(self.spec, self.case, state.options)
+                with _no_process_exit():
+                    rec = check_case(self.spec, self.case, state.options)
         except Exception as exc:
             # Only the checker's own code runs here (check_case records every exception of the
             # case's); an exception that reaches this frame is judged by checker.blame.
@@ -540,6 +544,30 @@ class KernelCase(pytest.Item):
 
     def reportinfo(self) -> tuple[Path, int | None, str]:
         return self.path, None, self.name
+
+
+class ProcessExitCalled(CaseFault):
+    """A case run in the pytest process (``--isolate off``) called ``os._exit``: the process
+    would have ended on the spot, with no record, no junit.xml and, for ``os._exit(0)``, exit
+    status 0 (a green run with cases missing). Raised instead, the case records it (the kernel's
+    or the reference's doing, never a checker-error: checker.blame.CaseFault)."""
+
+
+@contextlib.contextmanager
+def _no_process_exit() -> Iterator[None]:
+    """While a case runs in this process, ``os._exit`` raises :class:`ProcessExitCalled`. An
+    exit from C code (``exit()`` in an extension) cannot be stopped here; ``--isolate on`` (the
+    default) contains that too, as a ``worker-died`` record."""
+    real = os._exit
+
+    def refuse(status: int) -> NoReturn:
+        raise ProcessExitCalled(f"os._exit({status}) called while a case ran in the pytest process")
+
+    os._exit = refuse
+    try:
+        yield
+    finally:
+        os._exit = real
 
 
 class CollectionErrorItem(pytest.Item):

@@ -58,6 +58,17 @@ def is_exact_dtype(dtype: torch.dtype) -> bool:
     return not (dtype.is_floating_point or dtype.is_complex)
 
 
+def is_shape(shape: Any) -> bool:
+    """Whether ``shape`` is a non-empty tuple of positive ints. ``bool`` is an ``int`` to
+    Python, but ``(True, 16)`` is no shape: its case id and record would not survive the round
+    trip through results.jsonl (``kcheck report`` dropped such a record as corrupt)."""
+    return (
+        isinstance(shape, tuple)
+        and bool(shape)
+        and all(isinstance(d, int) and not isinstance(d, bool) and d > 0 for d in shape)
+    )
+
+
 class SpecError(CaseFault, ValueError):
     """A kernel spec is malformed; the message names the kernel and the field."""
 
@@ -237,7 +248,7 @@ class KernelSpec:
         if not self.shapes and not self.small_shapes:
             raise SpecError(f"{where}: declares no shapes")
         for shape in [*self.shapes, *self.small_shapes]:
-            if not shape or not all(isinstance(d, int) and d > 0 for d in shape):
+            if not is_shape(shape):
                 raise SpecError(f"{where}: shape {shape!r} must be a tuple of positive ints")
         if not self.dtypes:
             raise SpecError(f"{where}: declares no dtypes")
@@ -358,9 +369,7 @@ class KernelSpec:
         for dtype in golden.dtypes or ():
             if dtype not in self.dtypes:
                 raise SpecError(f"{where}: golden tracks dtype {dtype}, which the spec does not sweep")
-        if golden.shape is not None and (
-            not golden.shape or not all(isinstance(d, int) and d > 0 for d in golden.shape)
-        ):
+        if golden.shape is not None and not is_shape(golden.shape):
             raise SpecError(f"{where}: golden shape {golden.shape!r} must be a tuple of positive ints")
         for cname, checks in self.expectations.items():
             if cname not in self.configs:

@@ -50,3 +50,32 @@ def test_terminal_summary_counts_by_kernel_and_category() -> None:
     assert lines["matmul"].replace("│", " ").split() == ["matmul", "2", "1", ".", "1"]
     total = lines["total"].replace("│", " ").split()
     assert total == ["total", "4", "2", "1", "1"]
+
+
+def test_a_golden_item_and_its_execution_case_have_distinct_junit_identities() -> None:
+    """Both check case ``k[8-fp32-default]``: under one classname and name, tools that key JUnit
+    results by the pair (CI test views, flaky-test trackers) merged them into one result."""
+    import dataclasses
+    import xml.etree.ElementTree as ET
+
+    from checker.model import Mode
+    from checker.report import junit
+
+    run = Record(
+        case=CaseId("k", (8,), "fp32", "default"),
+        category=Category.PASSED,
+        mode=Mode.INTERPRETER,
+        target="sm_90",
+        config=None,
+        config_repr=None,
+        toolchain={},
+        duration_s=0.1,
+        nodeid="kernels/k.py::k[8-fp32-default]",
+    )
+    golden = dataclasses.replace(
+        run, mode=Mode.GOLDEN, category=Category.GOLDEN_DIFF, nodeid="kernels/k.py::golden::k[8-fp32-default]"
+    )
+    root = ET.fromstring(junit.to_bytes(junit.build([run, golden])))
+    ids = [(c.get("classname"), c.get("name")) for c in root.iter("testcase")]
+    assert len(ids) == 2 and len(set(ids)) == 2, ids
+    assert ("kcheck.k.golden", "k[8-fp32-default]") in ids

@@ -529,6 +529,10 @@ def _base() -> dict[str, Any]:
             "outputs compares nothing",
         ),
         ({"dtypes": [torch.int32], "tolerances": {torch.int32: Tolerance(1, 1, "x")}}, "compare exactly"),
+        # (True, 16) passed as a shape and its record was later dropped by kcheck report as corrupt.
+        ({"shapes": [(True, 16)]}, "shape (True, 16) must be a tuple of positive ints"),
+        ({"small_shapes": [[4, 16]]}, "shape [4, 16] must be a tuple of positive ints"),
+        ({"shapes": [(4.0, 16)]}, "shape (4.0, 16) must be a tuple of positive ints"),
         (
             {"outputs": [Output("y", tolerances={torch.float16: Tolerance(1, 1, "x")})]},
             "outputs[0] ('y'): tolerances for torch.float16, which the spec does not sweep",

@@ -28,7 +28,7 @@ from junitparser.xunit2 import (
     TestSuite,
 )
 
-from checker.model import Category, Record
+from checker.model import Category, Mode, Record
 from checker.report.atomic import write_atomic
 from checker.report.escape import xml_text
 from checker.report.merge import CorruptEntry, record_key
@@ -92,9 +92,12 @@ def _testcase(attempts: list[Record], status: str | None, suite_name: str) -> Te
     flaky = bool(failing) and any(r.category is Category.PASSED for r in attempts)
     # The final result is the last pass of a flaky case, else the last attempt.
     final = [r for r in attempts if r.category is Category.PASSED][-1] if flaky else attempts[-1]
+    # A golden item checks the same case id as its execution case: its own classname keeps the
+    # two testcases apart for tools that key JUnit results by (classname, name).
+    golden = ".golden" if final.mode is Mode.GOLDEN else ""
     case = TestCase(
         xml_text(final.case.name, limit=ATTR_LIMIT),
-        classname=xml_text(f"{suite_name}.{final.case.kernel}", limit=ATTR_LIMIT),
+        classname=xml_text(f"{suite_name}.{final.case.kernel}{golden}", limit=ATTR_LIMIT),
         time=round(sum(r.duration_s for r in attempts), 4),
     )
     case.append(_properties(final, len(attempts), status))
