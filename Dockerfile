@@ -43,14 +43,14 @@ COPY constraints.txt ./
 COPY ci/install.sh ci/install.sh
 RUN TORCH_VERSION="${TORCH_VERSION}" TORCH_INDEX_URL="${TORCH_INDEX_URL}" \
     TRITON_VERSION="${TRITON_VERSION}" HELION_VERSION="${HELION_VERSION}" \
-    bash ci/install.sh --deps-only /opt/kcheck/.venv
+    bash ci/install.sh --deps-only --runtime-only /opt/kcheck/.venv
 
 # The checker itself. Installed and owned by root, so the code cannot be changed at run time;
 # only reports/ is the runtime user's (a golden update mounts a checkout's golden/ instead).
 COPY . .
 RUN TORCH_VERSION="${TORCH_VERSION}" TORCH_INDEX_URL="${TORCH_INDEX_URL}" \
     TRITON_VERSION="${TRITON_VERSION}" HELION_VERSION="${HELION_VERSION}" \
-    bash ci/install.sh /opt/kcheck/.venv \
+    bash ci/install.sh --runtime-only /opt/kcheck/.venv \
     && install -d -o 10001 -g 10001 /opt/kcheck/reports
 
 USER 10001:10001

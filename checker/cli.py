@@ -9,7 +9,9 @@ internal errors.
 from __future__ import annotations
 
 import argparse
+import glob
 import os
+import shlex
 import sys
 from collections.abc import Sequence
 
@@ -47,6 +49,12 @@ def _run(args: argparse.Namespace, passthrough: list[str]) -> int:
         argv += ["--cache-max-mb", f"{args.cache_max_mb:g}"]
     if args.golden_dir:
         argv += [f"--golden-dir={args.golden_dir}"]
+    # The kernel paths are also the testpaths: pytest loads the conftest.py files of its testpaths
+    # (and their test* subdirectories) before any kernel is collected, and a project's testpaths
+    # (here: tests/, whose conftest imports test-only packages) are no business of the sweep.
+    # Escaped: pytest globs each testpath and shlex-splits the value.
+    testpaths = " ".join(shlex.quote(glob.escape(p)) for p in args.paths or ["kernels"])
+    argv += ["-o", f"testpaths={testpaths}"]
     for override in args.override_ini:
         argv += ["-o", override]
     if args.shard:
@@ -168,7 +176,8 @@ def build_parser() -> argparse.ArgumentParser:
         "-n",
         "--workers",
         default=os.environ.get("KCHECK_WORKERS", "auto"),
-        help="pytest-xdist workers: a number, 'auto' (one per core; one per GPU on a GPU host) or 0 "
+        help="pytest-xdist workers: a number, 'auto' (one per core; on a GPU host --workers-per-gpu "
+        "per GPU, by default min(16, cores // GPUs)) or 0 "
         "for none ($KCHECK_WORKERS)",
     )
     run.add_argument("--timeout", type=int, default=900, help="per-case pytest-timeout in seconds (0: none)")

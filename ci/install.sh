@@ -3,11 +3,17 @@
 # The one install path: the README commands, .ci/run, the Dockerfile and the CI workflows all
 # run this script, so what CI tests on CPU is what the GPU image installs.
 #
-#   ci/install.sh [--deps-only] [VENV_DIR]   default .venv; "--system" installs into the current python
+#   ci/install.sh [--deps-only] [--runtime-only] [VENV_DIR]
+#                      VENV_DIR default .venv; "--system" installs into the current python
 #
 #   --deps-only        only the pinned packages of constraints.txt, not this package: the Dockerfile
 #                      runs it before copying the source so that the toolchain layer stays cached
 #                      while the code changes (.ci/run runs both steps the same way)
+#   --runtime-only     the runtime dependencies only (pyproject's [project] dependencies, pinned by
+#                      constraints.txt), without the dev extras (test-only packages, linters): what
+#                      `kcheck run` needs. .ci/run runs the main job in such a venv under the
+#                      distribution's python3. With --deps-only: those dependencies without this
+#                      package. Use a fresh VENV_DIR: nothing already installed is removed.
 #   PYTHON             interpreter that creates the venv (default python3)
 #   TORCH_VERSION      overrides the torch pin (the Docker image takes a CUDA build)
 #   TRITON_VERSION, HELION_VERSION   override those pins
@@ -16,10 +22,20 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 deps_only=0
-if [ "${1:-}" = "--deps-only" ]; then
-  deps_only=1
+runtime_only=0
+while [ $# -gt 0 ]; do
+  case $1 in
+    --deps-only) deps_only=1 ;;
+    --runtime-only) runtime_only=1 ;;
+    --system) break ;;
+    -*)
+      echo "ci/install.sh: unknown option $1 (see the header of ci/install.sh)" >&2
+      exit 2
+      ;;
+    *) break ;;
+  esac
   shift
-fi
+done
 target=${1:-.venv}
 python=${PYTHON:-python3}
 if [ "$target" != "--system" ]; then
@@ -42,11 +58,26 @@ sed -e '/^torch==/d' \
   "$here/constraints.txt" >"$constraints"
 
 pip install ${TORCH_INDEX_URL:+--index-url "$TORCH_INDEX_URL"} "$torch_pin"
+if [ "$runtime_only" = 1 ]; then
+  extras=""
+else
+  extras="[dev]"
+fi
 if [ "$deps_only" = 1 ]; then
-  # Every pin is also a requirement here; the full install below adds whatever is left.
-  pip install -c "$constraints" -r "$constraints"
-  echo "kcheck dependencies installed into $python"
+  requirements="$constraints"
+  if [ "$runtime_only" = 1 ]; then
+    # pyproject's runtime dependencies, read by the target's own python (>= 3.11 has tomllib).
+    requirements="$constraints.runtime"
+    trap 'rm -f "$constraints" "$requirements"' EXIT
+    "$python" -c 'import sys, tomllib
+print("\n".join(tomllib.load(open(sys.argv[1], "rb"))["project"]["dependencies"]))' \
+      "$here/pyproject.toml" >"$requirements"
+  fi
+  # Every pin is also a requirement here (with --runtime-only, every runtime dependency); the
+  # full install below adds whatever is left.
+  pip install -c "$constraints" -r "$requirements"
+  echo "kcheck dependencies${extras:+ and dev extras} installed into $python"
   exit 0
 fi
-pip install -c "$constraints" -e "${here}[dev]"
+pip install -c "$constraints" -e "${here}${extras}"
 "$python" -c "import checker.toolchain as t; print('kcheck installed:', t.versions())"

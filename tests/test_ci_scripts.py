@@ -3,10 +3,14 @@
 
 from __future__ import annotations
 
+import json
 import os
 import stat
 import subprocess
+import sys
+import tomllib
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -93,3 +97,100 @@ def test_docker_run_gpu_selection_and_usage(fake_docker: Path) -> None:
     assert bad.returncode == 2 and "usage: ci/docker-run.sh" in bad.stderr
     bad = _run(fake_docker, "-v")
     assert bad.returncode == 2 and "-v needs HOST:CONTAINER" in bad.stderr
+
+
+# ci/install.sh against a stand-in python: the pip commands it would run, without installing.
+FAKE_PYTHON = """#!{real}
+import json, os, subprocess, sys
+args = sys.argv[1:]
+if args[:1] == ["-c"] and "tomllib" in args[1]:
+    sys.exit(subprocess.call([{real!r}, *args]))
+entry = {{"argv": args}}
+if "-r" in args:  # the requirements file is temporary: keep its lines
+    with open(args[args.index("-r") + 1]) as f:
+        entry["requirements"] = [line.strip() for line in f if line.strip() and not line.startswith("#")]
+with open(os.environ["FAKE_PYTHON_LOG"], "a") as log:
+    log.write(json.dumps(entry) + "\\n")
+"""
+
+
+def _install(tmp_path: Path, *args: str) -> tuple[subprocess.CompletedProcess[str], list[dict[str, Any]]]:
+    """Runs ci/install.sh ARGS VENV where VENV already holds the stand-in as bin/python; returns
+    the result and the stand-in's calls, one dict per call (pip's argv, a requirements file's lines)."""
+    venv = tmp_path / "venv"
+    (venv / "bin").mkdir(parents=True, exist_ok=True)
+    fake = venv / "bin" / "python"
+    fake.write_text(FAKE_PYTHON.format(real=sys.executable))
+    fake.chmod(0o755)
+    log = tmp_path / "calls.jsonl"
+    log.unlink(missing_ok=True)
+    # The pins as they are (no overrides); PYTHON, should a venv be made, is the stand-in too.
+    overrides = ("TORCH_VERSION", "TRITON_VERSION", "HELION_VERSION", "TORCH_INDEX_URL")
+    env = {k: v for k, v in os.environ.items() if k not in overrides}
+    result = subprocess.run(
+        ["bash", str(ROOT / "ci" / "install.sh"), *args, str(venv)],
+        cwd=tmp_path,
+        env={**env, "FAKE_PYTHON_LOG": str(log), "PYTHON": str(fake)},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    calls = [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
+    return result, calls
+
+
+PINS = [line for line in (ROOT / "constraints.txt").read_text().splitlines() if line and line[0] != "#"]
+TORCH_PIN = next(pin for pin in PINS if pin.startswith("torch=="))
+
+
+def _pip_installs(calls: list[dict[str, Any]]) -> list[list[str]]:
+    """The arguments after ``install`` of each pip install, in order."""
+    return [c["argv"][c["argv"].index("install") + 1 :] for c in calls if "install" in c["argv"]]
+
+
+def test_install_default_takes_the_dev_extras(tmp_path: Path) -> None:
+    result, calls = _install(tmp_path)
+    assert result.returncode == 0, result.stderr
+    installs = _pip_installs(calls)
+    assert installs[0] == [TORCH_PIN]
+    assert installs[-1][-2:] == ["-e", f"{ROOT}[dev]"]
+
+
+@pytest.mark.parametrize("flags", [["--runtime-only"], ["--runtime-only", "--deps-only"], ["--deps-only"]])
+def test_install_runtime_only_leaves_out_the_dev_extras(tmp_path: Path, flags: list[str]) -> None:
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    result, calls = _install(tmp_path, *flags)
+    assert result.returncode == 0, result.stderr
+    installs = _pip_installs(calls)
+    assert installs[0] == [TORCH_PIN]
+    if flags == ["--runtime-only"]:
+        assert installs[-1][-2:] == ["-e", str(ROOT)]  # this package, no extras
+        return
+    # --deps-only: requirements only, not this package
+    assert not any("-e" in i for i in installs)
+    (requirements,) = [c["requirements"] for c in calls if "requirements" in c]
+    if "--runtime-only" in flags:
+        assert requirements == project["dependencies"]
+        assert not any("httpserver" in r or "ruff" in r for r in requirements)
+    else:  # every pin of constraints.txt, dev tools included
+        assert requirements == [pin for pin in PINS if pin != TORCH_PIN]
+        assert any(pin.startswith("pytest-httpserver==") for pin in requirements)
+
+
+def test_install_refuses_an_unknown_option(tmp_path: Path) -> None:
+    result, calls = _install(tmp_path, "--runtime_only")
+    assert result.returncode == 2
+    assert "unknown option --runtime_only" in result.stderr
+    assert calls == []
+
+
+def test_ci_runs_the_main_job_with_the_runtime_dependencies_only() -> None:
+    """.ci/run: a fresh venv of the distribution's python3, runtime dependencies only, and the main
+    job in it before any test dependency is installed there."""
+    script = (ROOT / ".ci" / "run").read_text()
+    fresh = script.index("rm -rf .venv-system")
+    install = script.index('PYTHON="$system_python" bash ci/install.sh --runtime-only .venv-system')
+    main_job = script.index(".venv-system/bin/kcheck run --configs 0 --shapes small")
+    test_deps = script.index(".venv-system/bin/python -m pip")
+    assert "system_python=/usr/bin/python3" in script
+    assert fresh < install < main_job < test_deps < script.index(".venv-system/bin/pytest")
