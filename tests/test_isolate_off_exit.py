@@ -74,9 +74,9 @@ def test_os_exit_in_a_case_run_in_process_is_that_cases_record(tmp_path: Path) -
     kernels.mkdir()
     (kernels / "exiting.py").write_text(KERNELS)
     reports = tmp_path / "reports"
+    options = ["--configs", "0", "--shapes", "small", f"--reports-dir={reports}", "--no-cache"]
     proc = subprocess.run(
-        [sys.executable, "-m", "checker.cli", "run", str(kernels), "--isolate", "off", "-n", "0"]
-        + ["--configs", "0", "--shapes", "small", f"--reports-dir={reports}", "--no-cache"],
+        [sys.executable, "-m", "checker.cli", "run", str(kernels), "--isolate", "off", "-n", "0", *options],
         cwd=ROOT,
         env={**os.environ, "PYTHONPATH": str(ROOT)},
         capture_output=True,
