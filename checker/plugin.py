@@ -15,7 +15,6 @@ import logging
 import os
 import shlex
 import sys
-import tempfile
 import traceback
 from collections.abc import Iterator
 from pathlib import Path
@@ -610,7 +609,8 @@ def repro_command(file: Path, name: str, extra: list[str]) -> str:
     file = Path(file).resolve()
     argv = [sys.executable, "-m", "pytest", f"{file}::{name}", "--kernels", str(file), *extra]
     # Its own reports directory: pasting a repro replaced a 2226-record results.jsonl with one
-    # record (issue 14).
+    # record (issue 14). Relative, so under the directory it is pasted in: a fixed path in the
+    # shared temp directory could be planted as a symlink by anyone (issue 23).
     argv += ["--reports-dir", str(repro_reports_dir(name))]
     argv += ["-p", "no:xdist", "-p", "no:cacheprovider"]
     if not _PLUGIN_INSTALLED:
@@ -621,10 +621,13 @@ def repro_command(file: Path, name: str, extra: list[str]) -> str:
 
 
 def repro_reports_dir(name: str) -> Path:
-    """Where a repro command of case ``name`` writes its reports: a directory of its own in the
-    system temp directory, never the run's reports."""
+    """Where a repro command of case ``name`` writes its reports: ``kcheck-repro/<case>``,
+    relative to the directory the command is pasted in (docs/repro.md). Never the run's
+    reports (a repro once replaced them), and never a fixed path in the shared temp directory,
+    where another user could plant a symlink to a directory of yours (issue 23); not inside
+    ``reports/`` either, which ``kcheck report reports/`` reads recursively."""
     # The golden files' rule for a path component: safe, and one directory per case.
-    return Path(tempfile.gettempdir()) / "kcheck-repro" / safe_component(name)
+    return Path("kcheck-repro") / safe_component(name)
 
 
 #: Whether pytest loads this plugin by its entry point (``pip install``): set at configure.

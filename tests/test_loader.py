@@ -147,7 +147,7 @@ def test_outside_suite_goldens_beside_it_and_repro_from_anywhere(suite: Path, tm
     # A pasted repro writes its reports apart, never over a run's reports/ where it is pasted.
     assert not (elsewhere / "reports").exists()
     name = f"{failed[0]['case']['name']}"
-    (again_rec,) = _records(plugin.repro_reports_dir(name) / "results.jsonl")
+    (again_rec,) = _records(elsewhere / plugin.repro_reports_dir(name) / "results.jsonl")
     assert again_rec["case"] == failed[0]["case"]
     assert again_rec["category"] == "numerical-mismatch"
     assert again_rec["signature"] == failed[0]["signature"]

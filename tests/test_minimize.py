@@ -3,17 +3,23 @@
 
 from __future__ import annotations
 
+import getpass
 import json
+import os
+import signal
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import kernel_source
 
 from checker import cli
 from checker.model import CaseId, Category, Mode, Record
 from checker.report.jsonl import read_records
-from checker.triage.minimize import Knob, Outcome, apply, knob_diff, minimize
+from checker.triage.minimize import REPEATS, Knob, Outcome, apply, knob_diff, minimize
 
 PASSING = {
     "block_sizes": [32, 32],
@@ -86,8 +92,21 @@ def test_two_knobs_that_fail_only_together_are_found() -> None:
     assert result.outcome is Outcome.MINIMAL
     assert result.knobs == {"num_warps": 16, "range_unroll_factors[1]": 4}
     assert result.config == {**PASSING, "num_warps": 16, "range_unroll_factors": [0, 4]}
-    assert len(result.probes) == len(log) <= 20
-    assert len({json.dumps(c, sort_keys=True) for c in log}) == len(log), "no config is probed twice"
+    assert len(result.probes) == len(log)
+    # The search probes no config twice; only the verdicts the result rests on are repeated:
+    # the failing config, the reference, the pair found and the pair without either knob.
+    searched = [
+        json.dumps(apply(PASSING, p.knobs), sort_keys=True) for p in result.probes if p.phase == "search"
+    ]
+    assert len(searched) == len(set(searched)) <= 20
+    assert [(c.config, c.failed, c.probed) for c in result.checks] == [
+        ("the failing config", REPEATS, REPEATS),
+        ("the reference config", 0, REPEATS),
+        ("the config found", REPEATS, REPEATS),
+        ("the config found without num_warps", 0, REPEATS),
+        ("the config found without range_unroll_factors[1]", 0, REPEATS),
+    ]
+    assert len(log) == len(searched) + 2 * REPEATS + 3 * (REPEATS - 1)
     assert result.summary().startswith("fails iff num_warps=16 and range_unroll_factors[1]=4")
     assert result.fields()["minimal_config"] == {"num_warps": 16, "range_unroll_factors[1]": 4}
 
@@ -128,7 +147,9 @@ def test_budget_reference_and_flaky_outcomes() -> None:
     cut = minimize(
         _record(Category.NUMERICAL_MISMATCH, FAILING), PASSING, _probe(_two_knobs, []), max_probes=3
     )
-    assert cut.outcome is Outcome.BUDGET and len(cut.probes) == 3
+    # --max-probes bounds the search; the repeats of the failing config and the reference come on top.
+    assert cut.outcome is Outcome.BUDGET and [p.phase for p in cut.probes].count("search") == 3
+    assert len(cut.probes) == 3 + 2 * REPEATS
     assert {"num_warps", "range_unroll_factors[1]"} <= set(cut.knobs), "what is kept still fails"
     always = minimize(
         _record(Category.NUMERICAL_MISMATCH, FAILING),
@@ -156,6 +177,9 @@ def test_kcheck_minimize_finds_the_knobs_of_a_real_numel_overflow(
     out = capsys.readouterr().out
     assert status == 0, out
     assert "fails iff block_sizes[0]=2048 and block_sizes[1]=1024" in out
+    # A probe of a full shape on CPU compiles for the target and stops: named for what it is.
+    assert "compiled for sm_90, not run (no GPU) with (reference config)" in out
+    assert "not-run" not in out
     after = {r.case.name: r for r in read_records(results)}
     assert after["add[2048x1024-fp32-wide]"].fields["minimal_config"] == {
         "block_sizes[0]": 2048,
@@ -206,3 +230,53 @@ def test_kcheck_minimize_refuses_what_it_cannot_search(
     assert "add[8-fp32-x] did not fail (passed)" in err
     assert "case nope[1-fp32-y]: no record of it" in err
     assert Path(results).read_text().count("\n") == 2
+
+
+def test_kcheck_minimize_leaves_no_scratch_behind(pytester: pytest.Pytester, tmp_path: Path) -> None:
+    """Probes under the interpreter import generated modules, which their case worker writes to
+    a scratch directory; the workers end by SIGTERM, so their own cleanup never runs, and each
+    minimize left a kcheck-gen-* directory in the temp directory. Now the command's own run
+    directory holds them and is removed at the end: after a whole search, and after Ctrl-C."""
+    pytester.makeini("[pytest]\nkcheck_kernel_paths = kernels\n")
+    pytester.mkdir("kernels")
+    wrong = kernel_source("wrong", "def wrong(x, y):\n    return x - y\n")
+    wrong = wrong.replace("shapes=[(64, 96)]", "shapes=[]").replace(
+        "dtypes=[torch.float32, torch.float16]", "dtypes=[torch.float32]"
+    )
+    (pytester.path / "kernels" / "add.py").write_text(wrong)
+    kcheck = [sys.executable, "-m", "checker.cli"]
+    run = subprocess.run(
+        [*kcheck, "run", "--configs", "0", "-n", "0", "--device", "cpu", "--no-cache"],
+        cwd=pytester.path,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert run.returncode == 1, run.stdout[-3000:]
+    private = tmp_path / "tmpdir"
+    private.mkdir()
+    env = {k: v for k, v in os.environ.items() if k != "KCHECK_RUN_DIR"} | {"TMPDIR": str(private)}
+    # torch's own compile cache (shared by every torch process of this user, kept on purpose).
+    torch_cache = {f"torchinductor_{getpass.getuser()}"}
+    before = set(os.listdir(private))
+    argv = [*kcheck, "minimize", "add[8x16-fp32-wide]", "--no-write"]
+    done = subprocess.run(
+        argv, cwd=pytester.path, env=env, capture_output=True, text=True, timeout=600, check=False
+    )
+    # Every config gives the wrong sum: the reference fails too (under the interpreter: probes run).
+    assert "the reference config fails the same way" in done.stdout, done.stdout + done.stderr[-3000:]
+    assert done.returncode == 0
+    assert set(os.listdir(private)) - torch_cache == before, "a whole search left scratch behind"
+
+    interrupted = subprocess.Popen(
+        argv, cwd=pytester.path, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
+    )
+    assert interrupted.stdout is not None
+    for line in interrupted.stdout:
+        if "probe 1:" in line:
+            break
+    interrupted.send_signal(signal.SIGINT)
+    interrupted.communicate(timeout=120)
+    assert interrupted.returncode != 0
+    assert set(os.listdir(private)) - torch_cache == before, "an interrupted search left scratch behind"

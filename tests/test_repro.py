@@ -16,6 +16,7 @@ import json
 import os
 import re
 import runpy
+import shlex
 import shutil
 import subprocess
 import sys
@@ -25,7 +26,9 @@ from typing import Any
 import pytest
 import torch
 
+from checker import plugin
 from checker.cli import main
+from checker.golden.paths import safe_component
 from checker.model import CaseId, Category, Record
 from checker.report.jsonl import read_records
 from checker.triage.repro import ReproError, default_output_name, write_repro
@@ -48,6 +51,8 @@ class Run:
 
     path: Path
     records: dict[str, Record]
+    #: The temp directory the run had (TMPDIR): where the old repro commands wrote their reports.
+    tmpdir: Path
 
     @property
     def results(self) -> Path:
@@ -57,13 +62,18 @@ class Run:
 @pytest.fixture(scope="module")
 def run(tmp_path_factory: pytest.TempPathFactory) -> Run:
     root = tmp_path_factory.mktemp("repro-run")
+    # A project whose configured kernel path is the suite: kcheck repro loads kernels from there
+    # (or from --kernels), never from the path a record names.
+    (root / "pytest.ini").write_text("[pytest]\nkcheck_kernel_paths = repro_suite\n")
     suite = root / "repro_suite"
     suite.mkdir()
     shutil.copy(TESTS / "faults" / "faults.py", suite / "faults.py")
     shutil.copy(TESTS / "repro_kernels" / "compile_faults.py", suite / "compile_faults.py")
+    tmpdir = tmp_path_factory.mktemp("repro-run-tmpdir")
+    env = {k: v for k, v in os.environ.items() if k != "KCHECK_RUN_DIR"} | {"TMPDIR": str(tmpdir)}
     argv = [sys.executable, "-m", "checker.cli", "run", "repro_suite", "--configs", "0", "-n", "0"]
     argv += ["-k", "zero_output or wide_add or causal_attention", "--device", "cpu"]
-    proc = subprocess.run(argv, cwd=root, capture_output=True, text=True, timeout=600, check=False)
+    proc = subprocess.run(argv, cwd=root, capture_output=True, text=True, timeout=600, check=False, env=env)
     assert proc.returncode == 1, proc.stdout[-3000:] + proc.stderr[-3000:]
     records = {r.case.name: r for r in read_records(root / "reports" / "results.jsonl")}
     # The run itself found what the reproducers must find again.
@@ -72,7 +82,7 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> Run:
     assert records[PASSING].category is Category.PASSED
     assert records[NUMEL].category is Category.NUMEL_OVERFLOW
     assert records[CRASH].category is Category.COMPILER_CRASH
-    return Run(root, records)
+    return Run(root, records, tmpdir)
 
 
 def _repro(run: Run, case: str, monkeypatch: pytest.MonkeyPatch, *extra: str) -> Path:
@@ -321,3 +331,34 @@ def test_a_bf16_interpreter_case_says_the_interpreter_may_be_at_fault(
     bf16.write_text(marked)
     caveat = "CAVEAT: bf16 under the Triton interpreter without the checker's bf16 fixes"
     assert caveat in _execute(bf16, tmp_path).stderr
+
+
+def test_a_pasted_repro_command_never_follows_a_planted_symlink(run: Run, tmp_path: Path) -> None:
+    """The repro command of a record wrote its reports to <temp dir>/kcheck-repro/<case>, a path
+    anyone can predict and plant as a symlink: a pasted repro then replaced another directory's
+    results (issue 23). Now it writes to kcheck-repro/<case> under the directory it is pasted in."""
+    record = run.records[MISMATCH]
+    assert record.repro is not None
+    argv = shlex.split(record.repro)
+    # Someone else's results, and a symlink to them where the old command wrote.
+    victim = tmp_path / "victim"
+    victim.mkdir()
+    (victim / "results.jsonl").write_text("precious\n")
+    planted = run.tmpdir / "kcheck-repro" / safe_component(record.case.name)
+    planted.parent.mkdir(exist_ok=True)
+    planted.symlink_to(victim, target_is_directory=True)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    env = {k: v for k, v in os.environ.items() if k != "KCHECK_RUN_DIR"} | {"TMPDIR": str(run.tmpdir)}
+    proc = subprocess.run(
+        argv, cwd=elsewhere, env=env, capture_output=True, text=True, timeout=600, check=False
+    )
+    assert [p.name for p in victim.iterdir()] == ["results.jsonl"], "the repro wrote through the symlink"
+    assert (victim / "results.jsonl").read_text() == "precious\n"
+    assert proc.returncode == 1, proc.stdout[-3000:]
+    reports = Path(argv[argv.index("--reports-dir") + 1])
+    assert not reports.is_absolute() and reports == plugin.repro_reports_dir(record.case.name)
+    assert str(run.tmpdir) not in record.repro
+    (again,) = read_records(elsewhere / reports / "results.jsonl")
+    assert again.case == record.case and again.category is Category.NUMERICAL_MISMATCH
+    assert not (elsewhere / "reports").exists()

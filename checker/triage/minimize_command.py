@@ -12,6 +12,12 @@ worker, not the search). The result is printed, stored in the record (``fields.m
 Run-time failures (mismatches, CUDA errors) need the GPU they were found on: a record made in
 ``native`` mode is refused on a machine without one. Compile-stage failures (numel overflow,
 shared memory, compiler crashes) are found on CPU by compiling for the record's target.
+
+The kernel file is loaded only from the paths the user names (``--kernels``) or the project's
+configured kernel paths, never from a path a record names (:func:`checker.triage.repro.
+kernel_file_for`): a results file is data, and may come from a downloaded artifact. The probes'
+scratch (generated modules, locks) lives in a run directory of this command's own
+(checker/rundir.py), removed when it ends, also on an error or Ctrl-C.
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from checker import rundir
 from checker.model import Mode, Record
 from checker.report.atomic import write_atomic
 from checker.report.escape import for_log
@@ -46,7 +53,14 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     )
     p.add_argument("cases", nargs="+", metavar="CASE-ID", help="case names (add[8x16-fp16-cfg0]) or node ids")
     p.add_argument("--results", type=Path, default=DEFAULT_RESULTS, help="results file (default %(default)s)")
-    p.add_argument("--kernels", type=Path, action="append", default=[], help="kernel files or directories")
+    p.add_argument(
+        "--kernels",
+        type=Path,
+        action="append",
+        default=[],
+        help="kernel files or directories to load the case's kernel from (default: the project's "
+        "kcheck_kernel_paths, else kernels/; never a path named in the results file)",
+    )
     p.add_argument(
         "--max-probes",
         type=int,
@@ -71,12 +85,35 @@ def _say(text: str, env: Mapping[str, str] = os.environ) -> None:
     print(for_log(text, env), flush=True)
 
 
+#: Exit status when every case was searched and none was flaky.
+EXIT_OK = 0
+#: Exit status when a search ended ``flaky`` (probes of one config disagreed; no minimal config).
+EXIT_FLAKY = 1
+#: Exit status when a case cannot be searched (named on stderr); wins over ``EXIT_FLAKY``.
+EXIT_USAGE = 2
+
+
 def run(args: argparse.Namespace) -> int:
-    """``kcheck minimize``: 0 when every case was searched, 2 when a case cannot be (named)."""
+    """``kcheck minimize``: 0 when every case was searched, 1 when a search ended flaky, 2 when
+    a case cannot be searched (named)."""
     if args.max_probes < 2:
         print("kcheck minimize: --max-probes must be >= 2", file=sys.stderr)
-        return 2
-    status = 0
+        return EXIT_USAGE
+    try:
+        scratch = rundir.create()
+    except OSError as exc:
+        print(for_log(f"kcheck minimize: cannot create a scratch directory: {exc}"), file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        return _run(args)
+    finally:
+        # After every case's worker is gone (minimize_record closes its runner): the generated
+        # modules and locks of this command's probes, kept nowhere else.
+        rundir.remove(scratch)
+
+
+def _run(args: argparse.Namespace) -> int:
+    status = EXIT_OK
     for case_id in args.cases:
         try:
             # Read for each case: the previous case's search rewrote the file.
@@ -85,11 +122,14 @@ def run(args: argparse.Namespace) -> int:
             result = minimize_record(record, records, args)
         except (ReproError, MinimizeError) as exc:
             print(for_log(f"kcheck minimize: {exc}"), file=sys.stderr)
-            status = 2
+            status = EXIT_USAGE
             continue
         _say(f"{record.case.name}: {result.summary()}")
         if result.outcome in (minimize.Outcome.MINIMAL, minimize.Outcome.BUDGET):
             _say(f"  minimal failing config: {result.config}")
+        if result.outcome is minimize.Outcome.FLAKY:
+            _say("  repeated probes: " + "; ".join(str(c) for c in result.checks))
+            status = max(status, EXIT_FLAKY)
         if not args.no_write:
             store(args.results, record, result)
     return status
@@ -110,11 +150,11 @@ def _reference(record: Record, records: list[Record]) -> tuple[dict[str, Any] | 
     ]
     for r in same:
         if r.case.config == "default":
-            return r.config, f"the default config ({r.case.name} {r.category.value})"
+            return r.config, f"the default config ({r.case.name} {minimize.describe(r)})"
     if same:
         config = record.config
         best = min(same, key=lambda r: len(minimize.knob_diff(config, r.config or {})))
-        return best.config, f"the nearest passing config ({best.case.name} {best.category.value})"
+        return best.config, f"the nearest passing config ({best.case.name} {minimize.describe(best)})"
     return None, "Helion's default config"
 
 
@@ -130,6 +170,7 @@ def minimize_record(record: Record, records: list[Record], args: argparse.Namesp
 
     from checker import targets
     from checker.execute import RunOptions
+    from checker.pool import COMPILE_POLICIES
     from checker.spec import DEFAULT
 
     name = record.case.name
@@ -142,18 +183,26 @@ def minimize_record(record: Record, records: list[Record], args: argparse.Namesp
         raise MinimizeError(f"{name} failed on a GPU ({record.target}); minimize it on a machine with one")
     if local is not None and record.mode is Mode.NATIVE and local.name != record.target:
         _say(f"warning: {name} was recorded on {record.target}, probing on {local.name}")
+    # Only from --kernels or the project's kernel paths: a record names a file, never which to load.
     kernel_file = kernel_file_for(record, args.kernels)
     spec_of(kernel_file, record)  # a clear error here, not in every probe's worker
     seed = command_options(record.repro, "--sweep-seed")
     compile_policy = command_options(record.repro, "--compile")
     compile_timeout = command_options(record.repro, "--compile-timeout")
+    try:
+        target = local or targets.get_target(record.target)
+        sweep_seed = int(seed[-1]) if seed else 0
+        timeout = float(compile_timeout[-1]) if compile_timeout else 60.0
+    except (KeyError, ValueError) as exc:
+        raise MinimizeError(f"{name}: its record's command or target cannot be read: {exc}") from exc
+    policy = compile_policy[-1] if compile_policy else "auto"
     opts = RunOptions(
-        sweep_seed=int(seed[-1]) if seed else 0,
-        target=local or targets.get_target(record.target),
+        sweep_seed=sweep_seed,
+        target=target,
         native=local is not None,
         n_configs=0,
-        compile=compile_policy[-1] if compile_policy else "auto",
-        compile_timeout=float(compile_timeout[-1]) if compile_timeout else 60.0,
+        compile=policy if policy in COMPILE_POLICIES else "auto",
+        compile_timeout=timeout,
     )
     # The probes run in the case worker, which sets itself up for CPU or GPU (exec_worker._setup).
     # As sys.modules holds it now (an in-process pytest run may have replaced it): its job
@@ -174,7 +223,7 @@ def minimize_record(record: Record, records: list[Record], args: argparse.Namesp
                     f"{name}: Helion's default config could not be made: {default.message[:300]}"
                 )
             reference = default.config
-        with _Progress(name, args.max_probes) as progress:
+        with _Progress(name, args.max_probes + 3 * minimize.REPEATS) as progress:
             return minimize.minimize(
                 record,
                 reference,
@@ -210,7 +259,8 @@ class _Progress:
 
     def update(self, p: minimize.Probe, n: int) -> None:
         knobs = ", ".join(f"{k.name}={k.value!r}" for k in p.knobs) or "(reference config)"
-        line = f"probe {n}: {p.category.value} with {knobs}"
+        why = "" if p.phase == "search" else f" ({p.phase})"
+        line = f"probe {n}: {p.outcome or p.category.value} with {knobs}{why}"
         if self._bar is not None:
             self._bar.update(self._task, completed=n, description=line[:60])
         else:

@@ -174,38 +174,112 @@ def find_in(records: Sequence[Record], case_id: str, results: Path) -> Record:
 
 
 def kernel_file_for(record: Record, kernels: Sequence[Path] = (), cwd: Path | None = None) -> Path:
-    """The kernel file that declares ``record``'s spec.
+    """The kernel file that declares ``record``'s spec, from the paths the user trusts only.
 
-    With ``kernels`` (files or directories), the one among them that declares a spec named
-    ``record.case.kernel`` (the file the record's node id names first); otherwise the node id's
-    path relative to ``cwd``, then the ``--kernels`` path of the record's command.
+    A record is data (a results file may come from a downloaded artifact that also ships a
+    ``.py`` file), so the paths it names never decide what is imported: with ``kernels`` (files
+    or directories the user named), the one among them that declares a spec named
+    ``record.case.kernel`` (the file named like the record's node id's first); without, the
+    file the record's node id (relative to ``cwd``, then to the project's rootdir) or its
+    command's ``--kernels`` names, when it is one of the project's configured kernel files
+    (:func:`project_kernel_paths`). Nothing is imported before a file passes that test.
 
     Raises:
-        ReproError: no such file, naming the case and the places searched.
+        ReproError: no such file, or the record's file is outside the allowed paths; one line
+            naming the case, the file and the fix (``--kernels DIR``).
     """
-    from checker import loader
-
     base = Path.cwd() if cwd is None else Path(cwd)
-    from_nodeid = base / (record.nodeid or "").split("::", 1)[0] if record.nodeid else None
+    hint = (record.nodeid or "").split("::", 1)[0]
     name = record.case.kernel
     if kernels:
-        files: list[Path] = []
-        for path in kernels:
-            p = base / path
-            files.extend(loader.kernel_files(p) if p.is_dir() else [p])
-        files.sort(key=lambda f: f.name != (from_nodeid.name if from_nodeid else ""))
+        files = _kernel_files([base / path for path in kernels])
+        files.sort(key=lambda f: f.name != Path(hint).name)
         for file in files:
             if file.is_file() and _declares(file, name):
                 return file
-        searched = ", ".join(str(k) for k in kernels)
+        searched = ", ".join(_shown(k) for k in kernels)
         raise ReproError(f"case {record.case.name}: no kernel file in {searched} declares spec {name!r}")
-    candidates = [from_nodeid] if from_nodeid is not None else []
+    roots, rootdir = project_kernel_paths(base)
+    allowed = {r for r in map(_resolved, _kernel_files(roots)) if r is not None}
+    candidates = [base / hint, rootdir / hint] if hint else []
     candidates += [Path(p) for p in command_options(record.repro, "--kernels")]
     for file in candidates:
-        if file.is_file():
+        if _resolved(file) in allowed and _is_file(file):
             return file
-    tried = ", ".join(str(c) for c in candidates) or "nothing (the record has no node id)"
-    raise ReproError(f"case {record.case.name}: kernel file not found (tried {tried}); pass --kernels PATH")
+    shown_roots = ", ".join(_shown(r) for r in roots) or f"none: no {_shown(rootdir / 'kernels')}"
+    outside = next((f for f in candidates if _is_file(f)), None)
+    if outside is not None:
+        raise ReproError(
+            f"case {record.case.name}: the record names kernel file {_shown(outside)}, which is not "
+            f"under the project's kernel paths ({shown_roots}); kernels are loaded only from paths "
+            "you name: pass --kernels DIR with the directory that holds it, if you trust it"
+        )
+    tried = ", ".join(_shown(c) for c in candidates) or "nothing (the record has no node id)"
+    raise ReproError(
+        f"case {record.case.name}: kernel file not found in the project's kernel paths ({shown_roots}; "
+        f"the record names {tried}); pass --kernels DIR"
+    )
+
+
+def project_kernel_paths(cwd: Path | None = None) -> tuple[list[Path], Path]:
+    """The kernel paths the project at ``cwd`` configures, and its rootdir: the
+    ``kcheck_kernel_paths`` of the pytest ini file pytest would use there (relative to that
+    file's directory), else ``<rootdir>/kernels``, as ``kcheck run`` and pytest collect them.
+    Paths that do not exist are left out."""
+    base = Path.cwd() if cwd is None else Path(cwd)
+    rootdir: Path = base
+    inipath: Path | None = None
+    value: Any = None
+    try:
+        from _pytest.config import findpaths
+
+        try:
+            found: Any = findpaths.locate_config(base, [base])
+        except TypeError:  # pytest before 8.1: locate_config(args)
+            found = findpaths.locate_config([base])  # type: ignore[call-arg,arg-type]
+        rootdir = Path(found[0] or base)
+        inipath = found[1]
+        value = found[2].get("kcheck_kernel_paths")
+        value = getattr(value, "value", value)  # pytest 9 wraps ini values
+    except Exception:
+        # An unreadable ini: pytest would refuse to run there; nothing is configured.
+        value = None
+    if inipath is not None and isinstance(value, (str, list)) and value:
+        items = shlex.split(value) if isinstance(value, str) else [str(v) for v in value]
+        paths = [Path(inipath).parent / item for item in items]
+    else:
+        paths = [rootdir / "kernels"]
+    return [p for p in paths if p.exists()], rootdir
+
+
+def _kernel_files(paths: Iterable[Path]) -> list[Path]:
+    from checker import loader
+
+    files: list[Path] = []
+    for path in paths:
+        files.extend(loader.kernel_files(path) if path.is_dir() else [path])
+    return files
+
+
+def _resolved(path: Path) -> Path | None:
+    try:
+        return path.resolve()
+    except (OSError, RuntimeError, ValueError):  # a symlink loop, a NUL byte in a record's path
+        return None
+
+
+def _is_file(path: Path) -> bool:
+    try:
+        return path.is_file()
+    except (OSError, ValueError):
+        return False
+
+
+def _shown(path: Path | str) -> str:
+    """``path`` for a one-line message: as is when printable, else its ``ascii()`` (a record's
+    node id can hold a newline)."""
+    text = str(path)
+    return text if text.isprintable() else ascii(text)
 
 
 def _declares(file: Path, name: str) -> bool:
@@ -509,7 +583,10 @@ def write_repro(record: Record, kernel_file: Path, out_path: Path) -> Path:
     if dtype_name not in DTYPES_BY_NAME:
         raise ReproError(f"case {name}: unknown dtype {dtype_name!r}")
     dtype = DTYPES_BY_NAME[dtype_name]
-    sweep_seed = int(next(iter(command_options(record.repro, "--sweep-seed")), "0"))
+    try:
+        sweep_seed = int(next(iter(command_options(record.repro, "--sweep-seed")), "0"))
+    except ValueError as exc:
+        raise ReproError(f"case {name}: the record's command has a malformed --sweep-seed: {exc}") from exc
     seed = derived_seed(sweep_seed, spec.name, shape, dtype_name)
     layout = execute.layout_inputs(spec.make_inputs, shape, dtype, torch.Generator().manual_seed(seed), "cpu")
     small = layout is not None and _nbytes(layout) <= EMBED_LIMIT_BYTES

@@ -30,8 +30,9 @@ def add_parser(sub: Any) -> None:
         action="extend",
         default=[],
         metavar="PATH",
-        help="kernel files or directories to find the spec in (default: the record's node id, "
-        "relative to the working directory, then its command's --kernels path)",
+        help="kernel files or directories to find the spec in (default: the file the record's "
+        "node id names, only when it is one of the project's kernel paths, ini kcheck_kernel_paths "
+        "or kernels/; a record never makes kcheck import a file outside them)",
     )
     p.add_argument(
         "-o", "--output", type=Path, help="file to write (default: repro_<kernel>_<param>.py here)"
