@@ -5,11 +5,12 @@ of a cold run's wall time, and twelve 60 s compile timeouts were paid again in f
 The compile stage's outcome is a function of what is compiled, for what and with what, so it is
 stored under a hash of exactly that (:func:`key`) and reused when the same compile comes again.
 
-One JSON file per key, ``<root>/compile/<2 hex>/<key>.json``. Never pickle: a cache directory may
-be restored from a CI cache, which is untrusted input; an entry is parsed as JSON and checked
-field by field (:func:`decode`), and one that does not parse or check is a miss and is removed.
-Entries are written to a temp file beside the entry and renamed over it (checker.report.atomic),
-so concurrent writers (xdist workers, several runs) and a writer killed with SIGKILL never leave a
+One JSON file per key, ``<root>/compile/<2 hex>/<key>.json`` (checker.store). Never pickle: a
+cache directory may be restored from a CI cache, which is untrusted input; an entry is used only
+when it is a regular file signed for its key with this cache's secret (checker.store), and is
+then parsed as JSON and checked field by field (:func:`decode`); one that does not is a miss and
+is removed. Entries are written to a temp file beside the entry and renamed over it, so
+concurrent writers (xdist workers, several runs) and a writer killed with SIGKILL never leave a
 half-written entry under an entry's name; stray temp files are removed by :func:`prune`. The cache
 is bounded (``--cache-max-mb``): the controller prunes the least recently used entries (mtime,
 touched on every hit) once per run, at its end.
@@ -44,7 +45,7 @@ from checker.pool import CompileJob, Died, Error, JobOutcome, Ok, TimedOut
 from checker.store import MAX_ENTRY_BYTES, STALE_TEMP_S, BadEntry, EntryStore, prune
 
 #: Version of the key material and of the entry format; bump it when either changes meaning.
-SCHEMA = 1
+SCHEMA = 2
 #: Default bound of the cache directory (--cache-max-mb), mebibytes.
 DEFAULT_MAX_MB = 512.0
 #: Error categories that are properties of the compiled code and target, not of the machine:
@@ -127,8 +128,14 @@ def triton_env() -> dict[str, str]:
 
 def _imported_kernel_files(code: str) -> dict[str, str]:
     """SHA-256 of each kernel module the generated code imports (a ``@triton.jit`` helper in a
-    kernel file is compiled from that file, not from the generated code)."""
-    from checker import loader
+    kernel file is compiled from that file, not from the generated code): of the module's file
+    and of what it depends on, the user's modules it imports transitively, files read at their
+    import and environment variables named or declared (checker.stage_cache.module_sources),
+    when the module is imported in this process (the process whose kernel it is); of its file
+    only otherwise."""
+    import sys
+
+    from checker import loader, stage_cache
 
     registered = loader.registered()
     found: dict[str, str] = {}
@@ -139,6 +146,10 @@ def _imported_kernel_files(code: str) -> dict[str, str]:
         module = next((p for p in prefixes if p in registered), None)
         if module is None:
             found[name] = "-"
+            continue
+        loaded = sys.modules.get(module)
+        if loaded is not None:
+            found[module] = stage_cache.module_sources(loaded)
             continue
         try:
             found[module] = hashlib.sha256(Path(registered[module]).read_bytes()).hexdigest()
@@ -168,6 +179,7 @@ def key_material(job: CompileJob) -> dict[str, Any] | None:
         "checker": checker_digest(),
         "kernel_files": _imported_kernel_files(job.code),
         "env": triton_env(),
+        "salt": os.environ.get("KCHECK_CACHE_SALT", ""),
     }
 
 
@@ -175,7 +187,8 @@ def key(job: CompileJob) -> str | None:
     """The cache key of ``job``: 64 hex digits of SHA-256 over :func:`key_material` (the
     normalized generated code, the entry name, the described launch arguments, the target
     profile, the compile level, the torch/triton/helion/python versions, the deciding checker
-    source, imported kernel files, TRITON_* settings and :data:`SCHEMA`); None if uncacheable."""
+    source, imported kernel files (with what they depend on), TRITON_* settings,
+    ``$KCHECK_CACHE_SALT`` and :data:`SCHEMA`); None if uncacheable."""
     material = key_material(job)
     if material is None:
         return None

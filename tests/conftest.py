@@ -14,6 +14,9 @@ def _own_compile_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     checker in a subprocess would otherwise read and fill the user's ~/.cache/kcheck, and one
     test's compiles would turn into another's cache hits."""
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg-cache"))
+    # The cache's signing key (checker/store.py) lives under XDG_CONFIG_HOME: the test's own, not
+    # the user's ~/.config/kcheck/cache-key.
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg-config"))
 
 
 # fake_github: the gh_server and waits fixtures of the comment-posting tests (test_post, test_untrusted).

@@ -22,6 +22,7 @@ from checker.diagnostics import Diagnosis
 from checker.model import Category, Record
 from checker.pool import CompileJob, CompileWorker, Died, Error, Ok, TimedOut
 from checker.report.jsonl import read_records
+from checker.store import EntryStore
 from checker.targets import get_target
 
 SM90 = get_target("sm_90")
@@ -40,7 +41,8 @@ def _run(p: pytest.Pytester, cache_dir: Path, *extra: str) -> dict[str, Record]:
 
 
 def _entries(root: Path) -> dict[str, dict[str, Any]]:
-    return {f.name: json.loads(f.read_text()) for f in sorted((root / "compile").glob("*/*.json"))}
+    """The data of each compile entry (inside its signed envelope, checker.store)."""
+    return {f.name: json.loads(f.read_text())["data"] for f in sorted((root / "compile").glob("*/*.json"))}
 
 
 def _verdict(rec: Record) -> tuple[Any, ...]:
@@ -83,7 +85,7 @@ def test_a_rerun_takes_real_compile_verdicts_from_the_cache(
     assert cached == {"mm[512x512x512-fp32-default]"}
     assert edited["add[2048x1024-fp32-wide]"].category is Category.NUMEL_OVERFLOW
     assert edited["mm[512x512x512-fp32-huge]"].category is Category.OUT_OF_RESOURCES
-    assert json.loads(smem_path.read_text())["diagnosis"]["category"] == "out-of-resources"
+    assert json.loads(smem_path.read_text())["data"]["diagnosis"]["category"] == "out-of-resources"
     assert len(_entries(root)) == 6  # two more for the edited add kernel
 
     # --no-cache neither reads (nothing cached) nor writes (a removed entry stays removed,
@@ -191,15 +193,17 @@ def _forged_result(**changes: Any) -> bytes:
 
 
 def test_corrupt_or_forged_entries_are_misses_and_removed(tmp_path: Path) -> None:
+    """Garbage is a miss; so is an entry that is signed (checker.store: as if written with this
+    cache's secret) but is no verdict of this schema: the field-by-field check stands behind the
+    signature."""
     store = cache.CompileCache(tmp_path)
     k = "b" * 64
-    bad = [
-        b"\x00\xff garbage",
-        b'{"schema": 1, "kind": "ok", "seco',
+    garbage = [b"\x00\xff garbage", b'{"format": 1, "kind": "compile", "da', b"[" * 100000 + b"]" * 100000]
+    signed = [
         json.dumps({**cache.encode(_numel()), "schema": 0}).encode(),  # type: ignore[dict-item]
         json.dumps(
             {
-                "schema": 1,
+                "schema": cache.SCHEMA,
                 "kind": "error",
                 "seconds": 1,
                 "stderr_tail": "",
@@ -207,15 +211,17 @@ def test_corrupt_or_forged_entries_are_misses_and_removed(tmp_path: Path) -> Non
                 "diagnosis": {"category": "passed", "message": "", "signature": "", "fields": {}},
             }
         ).encode(),
-        b"[" * 100000 + b"]" * 100000,
         # A Triton cache key or kernel name that is no plain name would be joined into a path.
         _forged_result(triton_hash="../../../etc/passwd"),
         _forged_result(triton_hash="E" * 64),
         _forged_result(kernel_name="../x"),
     ]
-    for data in bad:
-        store.path(k).parent.mkdir(parents=True, exist_ok=True)
-        store.path(k).write_bytes(data)
+    for data in garbage + signed:
+        if data in signed:
+            assert EntryStore(tmp_path, "compile").put(k, json.loads(data))
+        else:
+            store.path(k).parent.mkdir(parents=True, exist_ok=True)
+            store.path(k).write_bytes(data)
         assert store.get(k, 60.0) is None, data[:40]
         assert not store.path(k).exists(), data[:40]
     assert store.put(k, _numel()) and store.get(k, 60.0) is not None
@@ -255,7 +261,7 @@ def test_concurrent_writers_never_leave_a_partial_entry(tmp_path: Path) -> None:
             data = path.read_bytes()
         except FileNotFoundError:
             continue
-        entry = json.loads(data)  # a torn entry fails here
+        entry = json.loads(data)["data"]  # a torn entry fails here
         tag = entry["diagnosis"]["fields"]["writer"]
         assert entry["stderr_tail"] == tag * 400_000
         reads += 1
@@ -273,7 +279,7 @@ def test_prune_removes_least_recently_used_first(tmp_path: Path) -> None:
         os.utime(store.path(k), (now - age, now - age))
     size = store.path(keys[0]).stat().st_size
     assert store.get(keys[0], 60.0) is not None  # a hit: now the most recently used
-    stale = store.path(keys[0]).parent / ".x.json.123.tmp"  # a writer killed mid-write
+    stale = store.path(keys[0]).parent / f".{keys[0]}.json.a1b2c3.tmp"  # a writer killed mid-write
     stale.write_bytes(b"{")
     os.utime(stale, (now - 2 * cache.STALE_TEMP_S, now - 2 * cache.STALE_TEMP_S))
     removed = cache.prune(tmp_path, 2 * size)
@@ -382,7 +388,7 @@ def test_a_native_success_is_reused_only_while_tritons_cache_holds_its_binary(
     store = cache.CompileCache(tmp_path / "kc")
     assert store.put("d" * 64, CompileAttempts(outcome))
     hit = store.get("d" * 64, 60.0)
-    assert hit is not None and hit.outcome.result == result
+    assert hit is not None and isinstance(hit.outcome, Ok) and hit.outcome.result == result
     assert execute._launchable(hit)
 
     (cubin,) = (tmp_path / "triton").rglob("_double.cubin")
