@@ -69,23 +69,49 @@ def write(reports_dir: Path, nodeids: Iterable[str]) -> list[str]:
     return ids
 
 
+#: Largest collected.json read, bytes: a node id is about 80 bytes, so this lists some 400,000
+#: cases; a bigger (forged) one is refused before it is parsed.
+MAX_BYTES = 32 * 1024 * 1024
+
+
 def read(path: Path) -> list[str]:
     """The node ids of a ``collected.json``.
 
     Raises:
-        ValueError: the file is not a collected list, or its count or digest does not match.
+        ValueError: the file is not a collected list, or its count or digest does not match, or
+            it is over :data:`MAX_BYTES`.
         OSError: it cannot be read.
     """
+    with open(path, "rb") as f:
+        data = f.read(MAX_BYTES + 1)
     try:
-        data: Any = json.loads(path.read_text(encoding="utf-8"))
-        ids = data["nodeids"]
+        return parse(data)
+    except ValueError as exc:
+        raise ValueError(f"{path}: {exc}") from None
+
+
+def parse(data: bytes) -> list[str]:
+    """The node ids of the bytes of a ``collected.json`` (from a file or a zip member).
+
+    Raises:
+        ValueError: a short reason: over :data:`MAX_BYTES`, not JSON (or nested too deeply), not
+            a collected list, or its count or digest does not match its node ids.
+    """
+    if len(data) > MAX_BYTES:
+        raise ValueError(f"over the {MAX_BYTES:,}-byte limit of a collected-cases file")
+    try:
+        parsed: Any = json.loads(data.decode("utf-8"))
+        ids = parsed["nodeids"]
         if not isinstance(ids, list) or not all(isinstance(i, str) for i in ids):
             raise TypeError("nodeids is not a list of strings")
-    except (json.JSONDecodeError, KeyError, TypeError) as exc:
-        raise ValueError(f"{path}: not a collected-cases file: {exc}") from None
-    digest = hashlib.sha256("\n".join(sorted(ids)).encode()).hexdigest()
-    if data.get("count") != len(ids) or data.get("sha256") != digest:
-        raise ValueError(f"{path}: count or digest does not match its node ids")
+    except RecursionError:
+        raise ValueError("not a collected-cases file: nested too deeply") from None
+    except (ValueError, KeyError, TypeError, IndexError) as exc:
+        # ValueError covers JSONDecodeError, UnicodeDecodeError and Python's digit limit.
+        raise ValueError(f"not a collected-cases file: {str(exc)[:200]}") from None
+    digest = hashlib.sha256("\n".join(sorted(ids)).encode("utf-8", "surrogatepass")).hexdigest()
+    if parsed.get("count") != len(ids) or parsed.get("sha256") != digest:
+        raise ValueError("count or digest does not match its node ids")
     return ids
 
 

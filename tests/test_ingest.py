@@ -367,3 +367,138 @@ def test_cli_log_full_of_failures_still_exits_0(tmp_path: Path) -> None:
     assert main(["ingest-log", str(log), "-o", str(out)]) == 0
     categories = [Record.from_json(line).category for line in out.read_text().splitlines()]
     assert Category.NUMEL_OVERFLOW in categories and Category.CUDA_OOM in categories
+
+
+# -- escapes, interleaved processes, an unwritable output (issue 23) --------------------------------
+
+#: One of each kind of ECMA-48 escape sequence, and what is left of the text around it.
+ESCAPES = [
+    ("\x1b]0;kcheck: gemm\x07Traceback", "Traceback"),  # OSC, BEL-terminated (xterm title)
+    ("\x1b]2;title\x1b\\x", "x"),  # OSC, ST-terminated
+    ("\x1b]8;;https://example.com\x1b\\link\x1b]8;;\x1b\\", "link"),  # OSC 8 hyperlink
+    ("\x1bPq#0;2;0;0;0\x1b\\x", "x"),  # DCS (sixel)
+    ("\x1b_Gf=100;AAAA\x1b\\x", "x"),  # APC (kitty graphics)
+    ("\x1bXsos\x1b\\x\x1b^pm\x1b\\", "x"),  # SOS, PM
+    ("\x1b[1;31mred\x1b[0m", "red"),  # CSI SGR
+    ("\x1b[2K\x1b[1A\x1b[?25lx\x1b[?25h", "x"),  # CSI erase, cursor up, private modes
+    ("\x1b[38;2;255;0;0mrgb\x1b[m", "rgb"),  # CSI truecolor
+    ("\x1b[1 qcursor", "cursor"),  # CSI with an intermediate byte
+    ("\x9b31mc1\x9b0m \x9d0;t\x9cok", "c1 ok"),  # 8-bit CSI and OSC/ST
+    ("\x1b(B\x1b)0charset", "charset"),  # nF: designate character sets
+    ("\x1b7\x1b8\x1bM\x1bc\x1b=\x1b>x", "x"),  # Fp / Fe / Fs two-character escapes
+    ("cut \x1b[31", "cut "),  # a control sequence cut off at the line's end
+    ("cut \x1b]0;no terminator", "cut "),  # an unterminated control string
+    ("tab\tand\x00nul\x07bel\x7fdel\x85nel", "tab\tandnulbeldelnel"),  # controls; tab kept
+]
+
+
+@pytest.mark.parametrize(("raw", "clean_text"), ESCAPES)
+def test_every_kind_of_escape_sequence_is_removed(raw: str, clean_text: str) -> None:
+    from checker.ingest.reader import clean
+
+    assert clean(raw) == clean_text
+
+
+def test_titles_colors_and_redraws_do_not_hide_or_change_records() -> None:
+    """Every line behind an xterm title (``ESC ] 0;title BEL``, as a shell prompt or a progress
+    tool sets it), colored, and the tqdm lines redrawn with erase-line and cursor-up: the same
+    records as the plain log (before: none of them)."""
+    plain, plain_summary = _ingest(SYNTHETIC * 3)
+    dressed = []
+    for n, line in enumerate((SYNTHETIC * 3).splitlines()):
+        if "%|" in line:
+            line = f"\x1b[2K\x1b[1A\x1b[32m{line.replace('|', chr(27) + '[1m|' + chr(27) + '[22m', 1)}\x1b[0m"
+        dressed.append(f"\x1b]0;run.py: line {n}\x07\x1b]2;gemm\x1b\\{line}")
+    records, summary = _ingest("\n".join(dressed) + "\n")
+    assert len(plain) == 36
+    key = [(r.category, r.case.name, r.signature, r.fields.get("input_index")) for r in plain]
+    assert [(r.category, r.case.name, r.signature, r.fields.get("input_index")) for r in records] == key
+    assert (summary.lines, summary.understood, summary.skipped) == (
+        plain_summary.lines,
+        plain_summary.understood,
+        plain_summary.skipped,
+    )
+
+
+def _numel_traceback(numel: int, impl: str) -> list[str]:
+    return f"""INFO:tritonbench.utils.triton_op:Took 0.05ms to get benchmark function for {impl}
+Traceback (most recent call last):
+  File "/opt/conda/lib/python3.11/site-packages/triton/language/core.py", line 42, in wrapper
+    return fn(*args, **kwargs)
+  File "/opt/conda/lib/python3.11/site-packages/triton/_utils.py", line 58, in validate_block_shape
+    raise ValueError(f"numel ({{numel}}) exceeds triton maximum tensor numel ({{TRITON_MAX_TENSOR_NUMEL}})")
+ValueError: numel ({numel}) exceeds triton maximum tensor numel (1048576)
+
+The above exception was the direct cause of the following exception:
+
+Traceback (most recent call last):
+  File "/opt/conda/lib/python3.11/site-packages/helion/runtime/kernel.py", line 272, in __call__
+    return self.bind(args)(*args)
+  File "/opt/conda/lib/python3.11/site-packages/triton/compiler/compiler.py", line 300, in compile
+    module = src.make_ir(target, options, codegen_fns, module_map, context)
+triton.compiler.errors.CompilationError: at 12:4:
+def _helion_{impl}(x, out, _BLOCK_SIZE_0: tl.constexpr):
+    # src[{impl}.py:40]: blk = x[tile_m, :].to(torch.float32)
+    load = tl.load(x + indices_0[:, None] * 4096, mask_0[:, None])
+    ^
+ValueError('numel ({numel}) exceeds triton maximum tensor numel (1048576)')
+""".splitlines()
+
+
+NUMELS = {"rank0": 2097152, "rank1": 4194304, "rank2": 8388608}
+
+
+@pytest.mark.parametrize("order", ["round-robin", "bursts"])
+def test_interleaved_tracebacks_of_three_processes_are_three_records(order: str) -> None:
+    """Three ranks print a numel overflow at once, each line behind its ``[rankN]: `` prefix, as
+    PyTorch distributed prints them (one rank's traceback lines between another's): three
+    records, each with its own numel, implementation and message, none with another's text."""
+    blocks = {
+        rank: [f"[{rank}]: {line}" for line in _numel_traceback(numel, f"helion_k{rank[-1]}")]
+        for rank, numel in NUMELS.items()
+    }
+    lines: list[str] = ["Running input shard 1/1: inputs 0 to 3 (of 4 total)"]
+    step = 1 if order == "round-robin" else 3
+    for start in range(0, max(len(b) for b in blocks.values()), step):
+        for block in blocks.values():
+            lines += block[start : start + step]
+    records, summary = _ingest("\n".join(lines) + "\n")
+    assert summary.skipped == 0 and summary.processes == ("rank0", "rank1", "rank2")
+    assert [r.category for r in records] == [Category.NUMEL_OVERFLOW] * 3, [r.case.name for r in records]
+    for rec in records:
+        rank = rec.fields["process"]
+        assert rec.fields["numel"] == NUMELS[rank]
+        assert rec.case.kernel == f"helion_k{rank[-1]}" and rec.case.config.startswith(f"{rank}-")
+        others = [str(n) for r, n in NUMELS.items() if r != rank]
+        assert not any(n in rec.message for n in others), rec.message
+        assert rec.message.count(str(NUMELS[rank])) >= 1 and "[rank" not in rec.message
+
+
+def test_a_carriage_return_segment_belongs_to_its_lines_process() -> None:
+    """torchrun prefixes each line it reads once: a tqdm redraw's later segments carry no prefix
+    and are still that rank's."""
+    log = (
+        "[rank1]: Running input shard 2/2: inputs 4 to 7 (of 8 total)\n"
+        "[rank1]:   0%|          | 0/4 [00:00<?, ?it/s]\r 50%|#####     | 2/4 [00:01<00:01, 2it/s]\n"
+        "[rank1]: Killed\n"
+    )
+    records, _ = _ingest(log)
+    died = _only(records, Category.WORKER_DIED)
+    assert died.fields["process"] == "rank1" and died.fields["input_index"] == 6
+    shard = _only(records, Category.NOT_RUN)
+    assert shard.fields["inputs_not_completed"] == [6, 7]
+
+
+def test_cli_unwritable_output_exits_5_and_keeps_the_old_output(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    log = tmp_path / "a.log"
+    log.write_text(SYNTHETIC, encoding="utf-8")
+    blocker = tmp_path / "file"
+    blocker.write_text("previous\n")
+    out = blocker / "ingested.jsonl"
+    assert main(["ingest-log", str(log), "-o", str(out)]) == 5
+    err = capsys.readouterr().err
+    [line] = err.strip().splitlines()
+    assert line.startswith(f"kcheck ingest-log: cannot write {out}: "), line
+    assert blocker.read_text() == "previous\n"

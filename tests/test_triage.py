@@ -323,7 +323,7 @@ def test_cli_exit_codes(
     assert main(["triage", "--markdown", "t.md"]) == 0
     assert (tmp_path / "t.md").read_text().startswith("# kcheck triage")
     not_a_dir = tmp_path / "reports" / "results.jsonl" / "t.md"
-    assert main(["triage", "--markdown", str(not_a_dir), "--quiet"]) == 2
+    assert main(["triage", "--markdown", str(not_a_dir), "--quiet"]) == 5  # docs/reports.md#exit-statuses
     assert f"{not_a_dir}: cannot write" in capsys.readouterr().err
 
 

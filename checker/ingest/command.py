@@ -1,8 +1,9 @@
 """``kcheck ingest-log FILE... [-o OUT]``: benchmark logs -> records (docs/ingest-log.md).
 
 Exit status: 0 when every log was read (whatever failures the logs hold: this is a conversion),
-2 when a log cannot be read or the output cannot be written (the message names the file; the
-previous output is left as it was).
+2 when a log cannot be read, 5 when the output cannot be written (the message names the file;
+the previous output is left as it was). The exit statuses of every reports command:
+docs/reports.md.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from pathlib import Path
 from typing import TextIO
 
 from checker.ingest.ingest import IngestSummary, LogUnreadable, ingest_paths
+from checker.report.commands import EXIT_UNWRITABLE
 from checker.report.escape import for_log
 
 #: Where records go without ``-o``.
@@ -47,8 +49,8 @@ def run(args: argparse.Namespace) -> int:
         _error(f"cannot read log {exc.path}: {exc.reason}")
         return 2
     except OSError as exc:
-        _error(f"cannot write {args.out}: {exc.strerror or exc}")
-        return 2
+        _error(f"cannot write {args.out}: {exc.strerror or type(exc).__name__}")
+        return EXIT_UNWRITABLE
     print(for_log(render(summary)))
     return 0
 
@@ -77,6 +79,8 @@ def render(summary: IngestSummary) -> str:
             extra.append(f"{f.tables} result table(s), {f.table_rows} rows")
         if f.parser_errors:
             extra.append(f"{f.parser_errors} parser error(s)")
+        if f.processes:
+            extra.append(f"{len(f.processes)} process(es) read apart: {', '.join(f.processes[:8])}")
         more = f"; {', '.join(extra)}" if extra else ""
         lines.append(
             f"  {f.path}: {f.lines} lines, {f.understood} understood, {f.skipped} skipped{more}; "

@@ -1,5 +1,10 @@
 """Logs in, records out: one pass per log file, streamed, written atomically.
 
+Lines that name their process (``[rank1]: ...``, :func:`checker.ingest.lines.split_process`)
+are read by a parser of that process's own (:meth:`LogParser.fork`), at most
+:data:`MAX_PROCESSES` of them, so the tracebacks of processes that write one log at once stay
+one record each; their records carry ``fields.process`` and the process in ``case.config``.
+
 Records are spooled to a temporary file as they are found, because a record's ``target`` and
 ``toolchain`` are what the whole log reveals and the log may reveal them after the failure
 (a path in a later traceback). At the end of each log the spool is copied to the output with
@@ -9,6 +14,7 @@ size; disk use is the records' size.
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 import tempfile
@@ -19,13 +25,19 @@ from pathlib import Path
 from typing import BinaryIO, TypeVar
 
 from checker.ingest.events import Finding
-from checker.ingest.parser import LogParser
+from checker.ingest.lines import split_process
+from checker.ingest.parser import MAX_EXAMPLES, LogParser
 from checker.ingest.reader import LineReader
 from checker.ingest.records import to_record
 from checker.model import Record
 from checker.report.atomic import replacing
 
 T = TypeVar("T")
+
+#: Processes read apart per log; the lines of any further process share one more parser.
+MAX_PROCESSES = 64
+#: The process name of those shared lines.
+OTHER_PROCESSES = "other"
 
 
 class LogUnreadable(Exception):
@@ -60,6 +72,8 @@ class FileSummary:
     toolchain: dict[str, str]
     categories: dict[str, int]
     skipped_examples: tuple[tuple[int, str], ...] = ()
+    #: Processes whose prefixed lines were read apart (``rank0``, ``gw1``...), in order seen.
+    processes: tuple[str, ...] = ()
 
     @property
     def records(self) -> int:
@@ -88,50 +102,77 @@ def ingest_stream(stream: BinaryIO, name: str, write: Callable[[str], object]) -
     Raises:
         OSError: reading the stream failed.
     """
-    parser = LogParser(name)
+    main = LogParser(name)
+    parsers: dict[str, LogParser] = {"": main}
     reader = LineReader(stream)
     categories: Counter[str] = Counter()
     parser_errors = 0
+    target = "unknown"
     with tempfile.TemporaryFile("w+", encoding="utf-8") as spool:
 
-        def keep(findings: Iterable[Finding]) -> None:
+        def keep(findings: Iterable[Finding], process: str) -> None:
             for finding in findings:
+                if process:
+                    finding = dataclasses.replace(
+                        finding,
+                        case_config=f"{process}-{finding.case_config}",
+                        fields={**finding.fields, "process": process},
+                    )
                 record = to_record(finding, target="unknown", toolchain={})
                 categories[record.category.value] += 1
                 spool.write(record.to_json() + "\n")
 
+        line_of, process_of = 0, ""
         for n, text in reader:
+            process, rest = split_process(text)
+            if not process and n == line_of:
+                process = process_of  # a carriage-return segment of a line the prefix began
+            line_of, process_of = n, process
+            parser = parsers.get(process)
+            if parser is None:
+                if len(parsers) > MAX_PROCESSES:
+                    process = OTHER_PROCESSES
+                parser = parsers.get(process) or parsers.setdefault(process, main.fork())
             try:
-                keep(parser.feed(n, text))
+                keep(parser.feed(n, rest), process)
             except Exception:
                 parser_errors += 1
                 parser.recover()
-        try:
-            keep(parser.finish(reader.last_line))
-        except Exception:
-            parser_errors += 1
+            if target == "unknown":
+                target = parser.target
+        for process, parser in parsers.items():
+            try:
+                keep(parser.finish(reader.last_line), process)
+            except Exception:
+                parser_errors += 1
+        toolchain: dict[str, str] = {}
+        for parser in parsers.values():
+            for key, value in parser.toolchain.items():
+                toolchain.setdefault(key, value)
         spool.seek(0)
         for line in spool:
             data = json.loads(line)
-            data["target"] = parser.target
-            data["toolchain"] = dict(parser.toolchain)
+            data["target"] = target
+            data["toolchain"] = dict(toolchain)
             write(json.dumps(data, sort_keys=True))
-    stats = parser.stats
+    every = [p.stats for p in parsers.values()]
+    examples = sorted(e for stats in every for e in stats.skipped_examples)[:MAX_EXAMPLES]
     return FileSummary(
         path=name,
         bytes_read=reader.bytes_read,
-        lines=stats.lines + reader.oversized,
-        understood=stats.understood,
-        skipped=stats.skipped + parser_errors,
+        lines=sum(s.lines for s in every) + reader.oversized,
+        understood=sum(s.understood for s in every),
+        skipped=sum(s.skipped for s in every) + parser_errors,
         oversized=reader.oversized,
-        duplicates=stats.duplicates,
-        tables=stats.tables,
-        table_rows=stats.table_rows,
+        duplicates=sum(s.duplicates for s in every),
+        tables=sum(s.tables for s in every),
+        table_rows=sum(s.table_rows for s in every),
         parser_errors=parser_errors,
-        target=parser.target,
-        toolchain=dict(parser.toolchain),
+        target=target,
+        toolchain=toolchain,
         categories=dict(categories),
-        skipped_examples=tuple(stats.skipped_examples),
+        skipped_examples=tuple(examples),
+        processes=tuple(p for p in parsers if p),
     )
 
 

@@ -277,3 +277,35 @@ def split_progress(text: str) -> tuple[tuple[int, int] | None, str]:
     if m is None:
         return None, text
     return (int(m["done"]), int(m["total"])), text[m.end() :]
+
+
+# Prefixes that name the process a line came from, as launchers print them when several
+# processes share one log (a process's lines then interleave with the others', line by line):
+#  - "[rank0]: ", "[default1]:" PyTorch distributed / torchrun ("[{role}{rank}]:"), the form real
+#    multi-GPU logs show tracebacks in, each line of each rank's traceback prefixed;
+#  - "[gw3] " pytest-xdist's worker ids;
+#  - "(pid=4242) ", "(RayWorker pid=4242, ip=10.0.0.1) " Ray's worker output.
+# A line without one belongs to the log's own (main) process.
+_PROCESS = re.compile(
+    r"^(?:\[(?P<role>[A-Za-z_][A-Za-z_\-]{0,30}?) ?(?P<rank>\d{1,7})\]: ?"
+    r"|\[(?P<gw>gw\d{1,6})\] "
+    r"|\((?:[\w.\-]{1,60} )?pid=(?P<pid>\d{1,10})(?:, ip=[0-9A-Fa-f.:]{1,45})?\) ?)"
+)
+
+
+def split_process(text: str) -> tuple[str, str]:
+    """``(process, rest)``: the process a line's prefix names (``rank0``, ``gw3``,
+    ``pid4242``) and the line without the prefix (its own indentation kept); ``("", text)``
+    for a line without one."""
+    if text[:1] not in ("[", "("):
+        return "", text
+    m = _PROCESS.match(text)
+    if m is None:
+        return "", text
+    if m["role"] is not None:
+        process = f"{m['role']}{m['rank']}"
+    elif m["gw"] is not None:
+        process = m["gw"]
+    else:
+        process = f"pid{m['pid']}"
+    return process, text[m.end() :]

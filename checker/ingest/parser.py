@@ -167,6 +167,19 @@ class LogParser:
         self._end_run(line_no, out)
         return out
 
+    def fork(self) -> LogParser:
+        """A parser for another process's lines of the same log (checker/ingest/ingest.py): its
+        own blocks, context and counts, so interleaved tracebacks stay apart; it starts knowing
+        only what this one is running (operator, implementation, autotuned configs), for
+        attribution, not its run plan, shard or progress (those would be reported twice)."""
+        child = LogParser(self.log_name)
+        ctx, mine = child._ctx, self._ctx
+        ctx.operator = mine.operator
+        ctx.implementation = mine.implementation
+        ctx.implementations = list(mine.implementations)
+        ctx.best_configs = dict(mine.best_configs)
+        return child
+
     def recover(self) -> None:
         """Drop any half-read block and go back to the top level (after a failed line)."""
         self._state = State.TOP

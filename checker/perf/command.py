@@ -6,12 +6,16 @@
   (checker/perf/compare.py) to RUN's timings against the baselines (oldest first; each one run;
   a benchmark log ingested by ``kcheck ingest-log`` is a baseline too). Exit status: 0; 1 with
   ``--fail-on-regression`` when any timing regressed; 2 usage errors (a path that does not
-  exist, no timings on either side).
+  exist, no timings on either side); 5 ``--markdown`` cannot be written.
 - ``kcheck plot RESULTS ... [-o DIR]`` writes ``speedup.md`` and the PNG plots
   (checker/perf/plot.py). Exit status 0; 2 without timings or without matplotlib (the table is
-  written anyway).
+  written anyway); 5 ``-o`` cannot be written.
 
-Record text is printed through :func:`checker.report.escape.for_log`.
+Inputs are read as ``kcheck report`` reads shards (:func:`checker.report.merge.members`: files,
+directories, zip artifacts; streamed line by line, every line bounded in size and nesting by
+:func:`checker.report.validate.loads`), so no input ends these commands in a traceback or takes
+memory in proportion to what it expands to. Record text is printed through
+:func:`checker.report.escape.for_log`.
 """
 
 from __future__ import annotations
@@ -19,12 +23,19 @@ from __future__ import annotations
 import argparse
 import shlex
 import sys
-from collections.abc import Sequence
+import zipfile
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
+from checker.model import Mode
 from checker.perf.compare import Rule, compare, counts, regressions
-from checker.perf.records import Loaded, TimingRecord, load
+from checker.perf.records import FILE_GLOBS, KIND, Loaded, TimingRecord
+from checker.report.commands import unwritable
 from checker.report.escape import for_log
+from checker.report.jsonl import LineScanner, ScannedLine
+from checker.report.merge import READ_ERRORS, Member, Refused, members
+from checker.report.validate import MAX_RECORD_BYTES, loads, parse_record
 
 DEFAULT_TIMINGS = Path("reports/timings.jsonl")
 DEFAULT_RESULTS = Path("reports/results.jsonl")
@@ -99,16 +110,107 @@ def _timings(loaded: Loaded, dtype: str = "unknown") -> list[TimingRecord]:
     return [*loaded.timings, *timings_of(loaded.ingested, dtype)]
 
 
+#: Unreadable lines and files kept (and counted past this) per command.
+MAX_UNREADABLE = 1000
+
+
+@dataclass
+class _Reading:
+    loaded: Loaded
+    unlisted: int = 0
+
+    def unreadable(self, reason: str) -> None:
+        if len(self.loaded.unreadable) < MAX_UNREADABLE:
+            self.loaded.unreadable.append(reason[:300])
+        else:
+            self.unlisted += 1
+
+
+def load_bounded(paths: Sequence[Path]) -> tuple[Loaded, int]:
+    """Timing records and ingested table records of results files, directories and zip archives
+    (as :func:`checker.perf.records.load` finds them), streamed and bounded; also how many
+    unreadable lines were counted but not listed.
+
+    Raises:
+        FileNotFoundError: a path is neither a file nor a directory.
+    """
+    reading = _Reading(Loaded())
+    for path in paths:
+        if not (path.is_dir() or path.is_file()):
+            raise FileNotFoundError(f"no such file or directory: {path}")
+    for path in paths:
+        # Lazily: a zip member can only be opened while its archive is being iterated.
+        found: Iterable[Member]
+        if path.is_dir():
+            found = (m for m in members(path, FILE_GLOBS) if m.open is not None)
+        else:
+            found = members(path, FILE_GLOBS, archive=_is_zip(path))
+        for member in found:
+            _load_member(member, reading)
+    return reading.loaded, reading.unlisted
+
+
+def _is_zip(path: Path) -> bool:
+    try:
+        return path.suffix == ".zip" or zipfile.is_zipfile(path)
+    except OSError:
+        return False
+
+
+def _load_member(member: Member, reading: _Reading) -> None:
+    if member.open is None:
+        problem = member.problem or ""
+        suffix = " the archive" if member.archived and problem.startswith("no ") else ""
+        reading.unreadable(f"{member.source}: {problem}{suffix}")
+        return
+    try:
+        with member.open() as stream:
+            scanner = LineScanner(stream, max_line=MAX_RECORD_BYTES)
+            for line in scanner:
+                _take(member.source, line, reading)
+        if scanner.truncated_at is not None:
+            reading.unreadable(
+                f"{member.source}:{scanner.truncated_at}: over {scanner.max_lines:,} lines, not read on"
+            )
+    except Refused as exc:
+        reading.unreadable(f"{member.source}: {exc}")
+    except READ_ERRORS as exc:
+        reading.unreadable(f"{member.source}: cannot {member.verb}: {' '.join(str(exc).split())}")
+
+
+def _take(source: str, line: ScannedLine, reading: _Reading) -> None:
+    where = f"{source}:{line.number}"
+    raw = line.data
+    if raw is None:
+        reading.unreadable(f"{where}: a line of {line.length:,} bytes, over {MAX_RECORD_BYTES:,}")
+        return
+    if not raw.strip():
+        return
+    loaded = reading.loaded
+    try:
+        data = loads(raw, "line")
+        if isinstance(data, dict) and data.get("kind") == KIND:
+            loaded.timings.append(TimingRecord.from_json(raw))
+            return
+        rec = parse_record(raw)
+    except ValueError as exc:
+        reading.unreadable(f"{where}: {str(exc)[:200]}")
+        return
+    loaded.case_records += 1
+    if rec.mode is Mode.INGESTED and isinstance(rec.fields.get("metrics"), dict):
+        loaded.ingested.append(rec)
+
+
 def _load(command: str, paths: Sequence[Path]) -> Loaded | None:
     try:
-        loaded = load(paths)
+        loaded, unlisted = load_bounded(paths)
     except FileNotFoundError as exc:
         _say(command, exc)
         return None
     for reason in loaded.unreadable[:5]:
         _say(command, f"unreadable: {reason}")
-    if len(loaded.unreadable) > 5:
-        _say(command, f"{len(loaded.unreadable) - 5} more unreadable lines")
+    if len(loaded.unreadable) + unlisted > 5:
+        _say(command, f"{len(loaded.unreadable) + unlisted - 5} more unreadable lines")
     return loaded
 
 
@@ -140,7 +242,10 @@ def run_compare(args: argparse.Namespace) -> int:
     if args.markdown:
         from checker.report.atomic import write_atomic
 
-        write_atomic(args.markdown, regression_section(changes, rule).encode("utf-8"))
+        try:
+            write_atomic(args.markdown, regression_section(changes, rule).encode("utf-8"))
+        except OSError as exc:
+            return unwritable("compare", args.markdown, exc)
     slow = regressions(changes)
     _say(
         "compare",
@@ -165,12 +270,15 @@ def run_plot(args: argparse.Namespace) -> int:
     from checker.report.atomic import write_atomic
 
     out: Path = args.out
-    write_atomic(out / TABLE_FILE, markdown_table(timings).encode("utf-8"))
-    written = [out / TABLE_FILE]
-    if not plot.available():
-        _say("plot", f"matplotlib is not installed: wrote {out / TABLE_FILE} only")
-        return 2
-    written += plot.write_plots(timings, out)
+    try:
+        write_atomic(out / TABLE_FILE, markdown_table(timings).encode("utf-8"))
+        written = [out / TABLE_FILE]
+        if not plot.available():
+            _say("plot", f"matplotlib is not installed: wrote {out / TABLE_FILE} only")
+            return 2
+        written += plot.write_plots(timings, out)
+    except OSError as exc:
+        return unwritable("plot", out, exc)
     _say("plot", f"{len(timings)} timings -> {', '.join(map(str, written))}")
     return 0
 
@@ -217,7 +325,10 @@ def run_bench(args: argparse.Namespace) -> int:
     result = bench.run_job(job, args.timeout)
     for problem in result.problems[:10]:
         _say("bench", problem)
-    records.write(args.out, result.records)
+    try:
+        records.write(args.out, result.records)
+    except OSError as exc:
+        return unwritable("bench", args.out, exc)
     from checker.perf.table import text_table
 
     print(for_log(text_table(result.records)), end="")

@@ -10,6 +10,12 @@ matplotlib is imported only here, and only when a plot is made, so that timing a
 work where it is not installed; :func:`available` says whether it is. Figures are built with
 matplotlib's object API (``Figure``), never ``pyplot``'s global state, so plotting is safe in any
 process.
+
+Kernel names, dtypes and shapes come from records (a pull request's own run can write them), so
+every text drawn is plain text (:func:`_plain`): matplotlib would parse ``$...$`` as mathtext
+(``$\\frac{1}{$`` ended ``kcheck plot`` in a ParseSyntaxException) or hand it to LaTeX with
+``text.usetex``. Each Text gets ``parse_math=False`` and ``usetex=False``, and ``$`` is escaped
+as well where a matplotlib without ``parse_math`` (before 3.5) draws it.
 """
 
 from __future__ import annotations
@@ -26,6 +32,8 @@ SPEEDUP_PNG = "speedup.png"
 ROOFLINE_PNG = "roofline.png"
 #: Most kernels plotted (one panel each).
 MAX_KERNELS = 24
+#: Longest text drawn (a kernel name in a title, a tick label), characters.
+MAX_TEXT = 80
 
 
 def available() -> bool:
@@ -35,6 +43,28 @@ def available() -> bool:
     except ImportError:
         return False
     return True
+
+
+def _plain_props() -> dict[str, Any]:
+    """Text properties that draw a string as it is (no mathtext, no TeX), as far as this
+    matplotlib supports them."""
+    from matplotlib.text import Text
+
+    props: dict[str, Any] = {"usetex": False}
+    if hasattr(Text, "set_parse_math"):
+        props["parse_math"] = False
+    return props
+
+
+def _plain(text: str) -> str:
+    """``text`` cut to :data:`MAX_TEXT` and made inert for matplotlib: control characters
+    (newlines included) become spaces; where ``parse_math`` is unknown, ``$`` is escaped."""
+    text = "".join(" " if not ch.isprintable() else ch for ch in text)
+    if len(text) > MAX_TEXT:
+        text = text[: MAX_TEXT - 1] + "…"
+    if "parse_math" not in _plain_props():
+        text = text.replace("$", r"\$")
+    return text
 
 
 def _figure(panels: int) -> tuple[Any, list[Any]]:
@@ -65,7 +95,7 @@ def _best(records: Sequence[TimingRecord]) -> dict[str, dict[tuple[tuple[int, ..
 
 
 def _label(key: tuple[tuple[int, ...], str]) -> str:
-    return f"{'x'.join(map(str, key[0]))}\n{key[1]}"
+    return f"{_plain('x'.join(map(str, key[0])))}\n{_plain(key[1])}"
 
 
 def _bars(ax: Any, labels: list[str], series: list[tuple[str, list[float]]]) -> None:
@@ -73,8 +103,15 @@ def _bars(ax: Any, labels: list[str], series: list[tuple[str, list[float]]]) -> 
     for i, (name, values) in enumerate(series):
         xs = [x + (i - (len(series) - 1) / 2) * width for x in range(len(labels))]
         ax.bar(xs, values, width, label=name)
-    ax.set_xticks(range(len(labels)), labels, fontsize=7)
-    ax.legend(fontsize=7)
+    plain = _plain_props()
+    ax.set_xticks(range(len(labels)), labels, fontsize=7, **plain)
+    legend = ax.legend(fontsize=7)
+    for text in legend.get_texts():
+        text.update(plain)
+
+
+def _title(ax: Any, text: str) -> None:
+    ax.set_title(text, fontsize=9, **_plain_props())
 
 
 def speedup_plot(records: Sequence[TimingRecord], path: Path) -> Path | None:
@@ -96,7 +133,7 @@ def speedup_plot(records: Sequence[TimingRecord], path: Path) -> Path | None:
                 series.append((name, values))
         _bars(ax, [_label(k) for k in keys], series)
         ax.axhline(1.0, color="black", linewidth=0.8)
-        ax.set_title(f"{kernel}: fastest config", fontsize=9)
+        _title(ax, f"{_plain(kernel)}: fastest config")
         ax.set_ylabel("speedup (x)")
     fig.suptitle("Kernel speedup over the PyTorch reference (higher is better)", fontsize=10)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -122,7 +159,7 @@ def roofline_plot(records: Sequence[TimingRecord], path: Path) -> Path | None:
             )
         _bars(ax, [_label(k) for k in keys], series)
         ax.axhline(100.0, color="black", linewidth=0.8)
-        ax.set_title(kernel, fontsize=9)
+        _title(ax, _plain(kernel))
         ax.set_ylabel("% of roofline")
     fig.suptitle("Percent of the measured roofline (copy bandwidth, matmul throughput)", fontsize=10)
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -4,7 +4,8 @@
 ``baseline.jsonl`` (the merged baseline it compared with), ``junit.xml``, ``summary.md`` (the PR
 comment), ``triage.md`` (failure groups the comment links to) and ``verdict.json``, prints the
 terminal view and exits 1 when the ``--fail-on`` policy finds something (default: new failures,
-golden changes, unreadable shards), else 0; 2 for usage errors.
+golden changes, unreadable shards), 3 when a record is a checker-error, else 0; 2 for usage
+errors and input it cannot read at all, 5 when ``--out`` cannot be written.
 
 ``kcheck post`` renders the comment again from ``<reports-dir>/results.jsonl`` and a baseline
 (``--baseline``, else the reports' ``baseline.jsonl``), decides the verdict itself (unreadable
@@ -13,6 +14,9 @@ and ``::error`` annotations for new failures (in GitHub Actions). It never reads
 or ``verdict.json``: in a ``workflow_run`` job they come from a run of the PR's own code. Exit
 status: 0 / 1 the verdict (also with no token); 2 usage errors or unusable reports; 3 posting
 failed and the tests passed; 4 posting failed and the tests failed.
+
+Both: 70 when the command itself fails unexpectedly (a bug: its traceback is printed), so that
+no crash reads as 1, "the tests failed". The table of every status is in docs/reports.md.
 """
 
 from __future__ import annotations
@@ -21,7 +25,8 @@ import argparse
 import enum
 import os
 import sys
-from collections.abc import Mapping, Sequence
+import traceback
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +40,37 @@ from checker.report.merge import CorruptEntry, MergedRun, merge, read_shards
 #: The merged baseline ``kcheck report`` compared with, written beside results.jsonl so that
 #: ``kcheck post`` can redo the comparison from records (not a shard: SHARD_GLOB skips it).
 BASELINE_FILE = "baseline.jsonl"
+
+#: Exit status of every kcheck command that reads reports (report, post, triage, compare, plot,
+#: bench, ingest-log): a usage error, or input that cannot be read at all.
+EXIT_USAGE = 2
+#: Exit status of every such command when an output it was asked to write cannot be written
+#: (``--out`` below a file, a read-only directory, a full disk): distinct from the tests' 1, the
+#: checker-error 3 of report and the posting failures 3 and 4 of post.
+EXIT_UNWRITABLE = 5
+#: Exit status of report and post when they fail unexpectedly (a bug; sysexits' EX_SOFTWARE):
+#: Python's own status for an uncaught exception is 1, which reads as "the tests failed".
+EXIT_INTERNAL = 70
+
+
+def unwritable(command: str, path: object, exc: OSError, env: Mapping[str, str] = os.environ) -> int:
+    """Say on one line that ``path`` (the output asked for) cannot be written, naming the path
+    that failed and why; return :data:`EXIT_UNWRITABLE`."""
+    failed = exc.filename if isinstance(exc.filename, str) and exc.filename else path
+    reason = exc.strerror or type(exc).__name__
+    where = f"{path}" if str(failed) == str(path) else f"{path} ({failed})"
+    _say(command, f"cannot write {where}: {reason}", env)
+    return EXIT_UNWRITABLE
+
+
+def _guarded(command: str, run: Callable[[], int], env: Mapping[str, str]) -> int:
+    try:
+        return run()
+    except Exception as exc:  # a bug: shown in full, with a status no workflow takes for a verdict
+        detail = "".join(traceback.format_exception(exc))
+        print(for_log(detail, env), file=sys.stderr, end="")
+        _say(command, f"internal error ({type(exc).__name__}): exit {EXIT_INTERNAL}", env)
+        return EXIT_INTERNAL
 
 
 class PostExit(enum.IntEnum):
@@ -160,11 +196,16 @@ def _say_corrupt(command: str, what: str, entries: Sequence[CorruptEntry], env: 
 
 
 def run_report(args: argparse.Namespace, env: Mapping[str, str] = os.environ) -> int:
-    """``kcheck report``; returns the exit status (0, 1 under ``--fail-on``, 2 usage errors).
+    """``kcheck report``; returns the exit status (0; 1 under ``--fail-on``; 3 a checker-error
+    record; 2 usage errors and unreadable input; 5 ``--out`` cannot be written; 70 a bug).
 
     Everything it prints that holds record text (the terminal view, unreadable-shard reasons,
     shard names) goes through :func:`checker.report.escape.for_log`.
     """
+    return _guarded("report", lambda: _report(args, env), env)
+
+
+def _report(args: argparse.Namespace, env: Mapping[str, str]) -> int:
     try:
         fail_on = parse_fail_on(args.fail_on)
         info = summary.RunInfo.from_env(
@@ -178,7 +219,7 @@ def run_report(args: argparse.Namespace, env: Mapping[str, str] = os.environ) ->
         summary.marker(args.comment_id)
     except ValueError as exc:
         _say("report", exc, env)
-        return 2
+        return EXIT_USAGE
     paths = args.shards or [args.out / "results.jsonl"]
     run = merge(read_shards(paths))
     base = merge(read_shards(args.baseline)) if args.baseline else None
@@ -189,29 +230,18 @@ def run_report(args: argparse.Namespace, env: Mapping[str, str] = os.environ) ->
         _say_corrupt("report", "baseline unreadable", base.corrupt, env)
         if not base.records:
             _say("report", "the baseline has no readable records", env)
-            return 2
+            return EXIT_USAGE
     if not run.records and not run.corrupt:
         _say("report", "no records", env)
-        return 2
+        return EXIT_USAGE
     result = classify(run, base)
     out: Path = args.out
     perf = perf_section.summarize(run.other, base.other if base is not None else None)
     decided = perf_section.policy(verdict.of(result, fail_on), perf, fail_on)
-    # The merged records first: the shards may be <out>/results.jsonl itself, read above.
-    write_atomic(out / "results.jsonl", _jsonl(run))
-    if base is not None:
-        write_atomic(out / BASELINE_FILE, _jsonl(base))
-    else:
-        # A baseline.jsonl left from an earlier report would make `post` compare with it.
-        (out / BASELINE_FILE).unlink(missing_ok=True)
-    statuses = {c.key: c.status.value for c in result.cases}
-    junit.write(run.records, out / "junit.xml", corrupt=run.corrupt, statuses=statuses)
-    perf = perf_section.write_artifacts(perf, out)
-    rendered = summary.render(result, info, perf=perf.markdown)
-    write_atomic(out / "summary.md", rendered.encode("utf-8", "surrogatepass"))
-    # Beside the comment, which links each failure group to its entry here (docs/triage.md).
-    write_atomic(out / summary.TRIAGE_FILE, _triage_markdown(run, out))
-    verdict.write(decided, out / "verdict.json")
+    try:
+        _write_reports(out, run, base, result, info, perf, decided)
+    except OSError as exc:
+        return unwritable("report", out, exc, env)
     if not args.quiet:
         from checker.report.terminal import render_classification
 
@@ -227,6 +257,37 @@ def run_report(args: argparse.Namespace, env: Mapping[str, str] = os.environ) ->
         env,
     )
     return decided.exit_code
+
+
+def _write_reports(
+    out: Path,
+    run: MergedRun,
+    base: MergedRun | None,
+    result: Classification,
+    info: summary.RunInfo,
+    perf: perf_section.PerfSummary,
+    decided: verdict.Verdict,
+) -> None:
+    """Every file of ``out``.
+
+    Raises:
+        OSError: one of them cannot be written.
+    """
+    # The merged records first: the shards may be <out>/results.jsonl itself, read above.
+    write_atomic(out / "results.jsonl", _jsonl(run))
+    if base is not None:
+        write_atomic(out / BASELINE_FILE, _jsonl(base))
+    else:
+        # A baseline.jsonl left from an earlier report would make `post` compare with it.
+        (out / BASELINE_FILE).unlink(missing_ok=True)
+    statuses = {c.key: c.status.value for c in result.cases}
+    junit.write(run.records, out / "junit.xml", corrupt=run.corrupt, statuses=statuses)
+    perf = perf_section.write_artifacts(perf, out)
+    rendered = summary.render(result, info, perf=perf.markdown)
+    write_atomic(out / "summary.md", rendered.encode("utf-8", "surrogatepass"))
+    # Beside the comment, which links each failure group to its entry here (docs/triage.md).
+    write_atomic(out / summary.TRIAGE_FILE, _triage_markdown(run, out))
+    verdict.write(decided, out / "verdict.json")
 
 
 def _triage_markdown(run: MergedRun, out: Path) -> bytes:
@@ -280,9 +341,10 @@ def run_post(args: argparse.Namespace, env: Mapping[str, str] = os.environ) -> i
     that fails is an unreadable entry, listed in the comment, that fails the verdict whatever
     ``--fail-on`` says), all record text escaped by :mod:`checker.report.summary`; the verdict is
     computed here. The PR number, commit and run link come from the event. Printed text goes
-    through :func:`checker.report.escape.for_log`.
+    through :func:`checker.report.escape.for_log`. A failure of post itself (a bug) is
+    :data:`EXIT_INTERNAL`, never 1, which a workflow accepts as "the tests failed".
     """
-    return int(_post(args, env))
+    return _guarded("post", lambda: int(_post(args, env)), env)
 
 
 def _post(args: argparse.Namespace, env: Mapping[str, str]) -> PostExit:

@@ -4,8 +4,10 @@
 pull request's own code produced, so nothing in a line is taken on faith. :func:`parse_record`
 checks, before :meth:`checker.model.Record.from_json` builds the record, that the line:
 
-- is at most :data:`MAX_RECORD_BYTES` long and a JSON object (not a list, a number, or nested
-  too deeply for the parser);
+- is at most :data:`MAX_RECORD_BYTES` long and a JSON object (not a list, a number) whose
+  arrays and objects nest at most :data:`MAX_DEPTH` deep (:func:`loads`): every reader of
+  records (report, post, triage, compare, plot, bench) goes through that check, so no writer,
+  renderer or ``dataclasses.asdict`` down the line can hit Python's recursion limit;
 - has this schema version, no key a Record does not have, and every key a Record needs;
 - has the JSON type each field is rendered with: strings where reports print strings, numbers
   (never booleans) where they format numbers, a known :class:`~checker.model.Category`.
@@ -28,8 +30,15 @@ from checker.model import OTHER_KINDS, SCHEMA_VERSION, Category, Mode, Record
 
 #: Longest results.jsonl line read, in bytes. A real record is a few KiB (messages are cut to
 #: 20,000 characters when recorded, golden diffs are bounded); a longer line is rejected before
-#: it is parsed, so one forged line cannot make a report take gigabytes of memory.
+#: it is parsed (readers drop it while reading, :func:`checker.report.jsonl.scan_lines`), so one
+#: forged line cannot make a report take gigabytes of memory.
 MAX_RECORD_BYTES = 4 * 1024 * 1024
+#: Deepest nesting of arrays and objects in a line (the line itself is depth 1). A real record
+#: nests 4 deep (``fields`` -> ``metrics``, ``config`` -> ``loop_orders`` -> a list); 600 levels
+#: of ``fields`` made every reader end in RecursionError (``Record`` cleans its text fields
+#: recursively, ``dataclasses.asdict`` copies them recursively, about 2-3 Python frames per
+#: level against a limit of 1,000). 64 leaves room for any real config and stays far below that.
+MAX_DEPTH = 64
 
 _CATEGORIES = frozenset(c.value for c in Category)
 _RECORD_KEYS = frozenset(f.name for f in dataclasses.fields(Record))
@@ -176,24 +185,59 @@ def check(data: Any) -> None:
         raise ValueError(f"'duration_s' is {_show(duration)}, not a finite number >= 0")
 
 
+def depth(data: Any, limit: int = MAX_DEPTH) -> int:
+    """How deep arrays and objects nest in ``data`` (a scalar is 0, ``[]`` is 1), counted without
+    recursion; counting stops at ``limit + 1``."""
+    deepest = 0
+    stack: list[tuple[Any, int]] = [(data, 1)]
+    while stack:
+        value, level = stack.pop()
+        if isinstance(value, dict):
+            children: Any = value.values()
+        elif isinstance(value, list):
+            children = value
+        else:
+            continue
+        deepest = max(deepest, level)
+        if deepest > limit:
+            return deepest
+        stack.extend((child, level + 1) for child in children if isinstance(child, dict | list))
+    return deepest
+
+
+def loads(line: str | bytes, what: str = "record") -> Any:
+    """One JSON line, bounded: at most :data:`MAX_RECORD_BYTES`, valid UTF-8 and JSON, nested at
+    most :data:`MAX_DEPTH` deep. The parsed value (any JSON type).
+
+    Raises:
+        ValueError: a short reason naming ``what`` (the line's own text is never echoed);
+            ``UnicodeDecodeError`` (a ValueError) for bytes that are not UTF-8.
+    """
+    size = len(line) if isinstance(line, bytes) else len(line.encode("utf-8", "surrogatepass"))
+    if size > MAX_RECORD_BYTES:
+        raise ValueError(f"{what} of {size:,} bytes, over the {MAX_RECORD_BYTES:,}-byte limit")
+    text = line.decode("utf-8") if isinstance(line, bytes) else line
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"not a JSON {what}: {exc.msg} at column {exc.colno}") from None
+    except RecursionError:
+        raise ValueError(f"not a JSON {what}: nested too deeply") from None
+    except ValueError as exc:  # e.g. an integer beyond Python's digit limit
+        raise ValueError(f"not a JSON {what}: {str(exc)[:120]}") from None
+    if depth(data) > MAX_DEPTH:
+        raise ValueError(f"{what} nested more than {MAX_DEPTH} deep (arrays and objects)")
+    return data
+
+
 def parse_record(line: str | bytes) -> Record:
     """The Record of one results.jsonl line, checked as described in the module docstring.
 
     Raises:
         ValueError: a short reason (the line's own text is never echoed unbounded).
     """
-    size = len(line) if isinstance(line, bytes) else len(line.encode("utf-8", "surrogatepass"))
-    if size > MAX_RECORD_BYTES:
-        raise ValueError(f"record of {size:,} bytes, over the {MAX_RECORD_BYTES:,}-byte limit")
+    data = loads(line)
     text = line.decode("utf-8") if isinstance(line, bytes) else line
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ValueError(f"not a JSON record: {exc.msg} at column {exc.colno}") from None
-    except RecursionError:
-        raise ValueError("not a JSON record: nested too deeply") from None
-    except ValueError as exc:  # e.g. an integer beyond Python's digit limit
-        raise ValueError(f"not a JSON record: {str(exc)[:120]}") from None
     check(data)
     try:
         return Record.from_json(text)

@@ -3,7 +3,8 @@
 Each RESULTS argument is one run, oldest first: a results.jsonl, a directory of shards or a zip
 artifact, read as ``kcheck report`` reads shards (checker/report/merge.py). Default:
 reports/results.jsonl. Exit status: 0 (a view, whatever failed); 2 when an input cannot be read
-at all (missing, not a results file, no readable record), naming it.
+at all (missing, not a results file, no readable record), naming it; 5 when ``--markdown``
+cannot be written (the exit statuses of every reports command: docs/reports.md).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from pathlib import Path
 
 from checker.model import Record
 from checker.report.atomic import write_atomic
+from checker.report.commands import EXIT_UNWRITABLE
 from checker.report.escape import for_log
 from checker.report.merge import merge, read_shards
 from checker.triage.group import triage
@@ -50,7 +52,8 @@ def _say(message: object, env: Mapping[str, str]) -> None:
 
 
 def run(args: argparse.Namespace, env: Mapping[str, str] = os.environ) -> int:
-    """``kcheck triage``; returns 0, or 2 when an input is unreadable (named on stderr)."""
+    """``kcheck triage``; returns 0, 2 when an input is unreadable (named on stderr), 5 when the
+    markdown cannot be written."""
     paths: list[Path] = list(args.results) or [Path("reports") / "results.jsonl"]
     runs: list[tuple[str, list[Record]]] = []
     unreadable = False
@@ -72,8 +75,8 @@ def run(args: argparse.Namespace, env: Mapping[str, str] = os.environ) -> int:
         try:
             write_atomic(args.markdown, render_markdown(result).encode("utf-8", "surrogatepass"))
         except OSError as exc:
-            _say(f"{args.markdown}: cannot write: {exc.strerror or exc}", env)
-            return 2
+            _say(f"{args.markdown}: cannot write: {exc.strerror or type(exc).__name__}", env)
+            return EXIT_UNWRITABLE
     if not args.quiet:
         view = render_terminal(result, color=sys.stdout.isatty())
         print(for_log(view, env), end="" if view.endswith("\n") else "\n")
