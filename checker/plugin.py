@@ -224,6 +224,7 @@ def pytest_configure(config: pytest.Config) -> None:
     _PLUGIN_INSTALLED = config.pluginmanager.get_plugin("kcheck") is not None
     if config.getoption("kernels"):
         _collect_kernel_paths(config)
+    _check_reports_dir(Path(config.getoption("reports_dir")))
     state = _State(
         options=RunOptions(
             sweep_seed=config.getoption("sweep_seed"),
@@ -256,6 +257,23 @@ def pytest_configure(config: pytest.Config) -> None:
             state.run_dir = _fresh("checker.rundir").create()
         config.pluginmanager.register(_Recorder(state), "kcheck-recorder")
         _fresh("checker.progress").register(config)
+
+
+def _check_reports_dir(path: Path) -> None:
+    """Fail at configure, in one line, when ``--reports-dir`` cannot hold the run's outputs (a
+    file, or below one): it once ended the run in 54 ``INTERNALERROR>`` lines after collection.
+
+    Raises:
+        pytest.UsageError: naming the path and what is in the way.
+    """
+    for parent in (path, *path.parents):
+        if parent.exists():
+            if not parent.is_dir():
+                what = "is a file" if parent == path else f"is below {parent}, which is a file"
+                raise pytest.UsageError(f"--reports-dir {path} {what}: name a directory")
+            if not os.access(parent, os.W_OK | os.X_OK):
+                raise pytest.UsageError(f"--reports-dir {path}: {parent} is not writable")
+            return
 
 
 def _cache_dir(config: pytest.Config) -> str | None:

@@ -239,3 +239,16 @@ def test_two_specs_with_one_name_in_a_module_are_a_collection_error(kernel_dir: 
     assert [r.category for r in records if r.case.config == "collection"] == [Category.COLLECTION_ERROR]
     # The first spec's cases still run: one broken declaration hides nothing else.
     assert sum(r.category is Category.PASSED for r in records) == 4
+
+
+@pytest.mark.parametrize("below", [False, True])
+def test_a_reports_dir_that_is_a_file_is_one_usage_error(kernel_dir: pytest.Pytester, below: bool) -> None:
+    """It was 54 ``INTERNALERROR>`` lines after collection (issue 23); now one line, exit 4."""
+    (kernel_dir.path / "taken").write_text("a file\n")
+    target = "taken/reports" if below else "taken"
+    result = kernel_dir.runpytest("--configs", "0", "-p", "no:xdist", f"--reports-dir={target}")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    err = "\n".join(result.errlines)
+    assert "--reports-dir" in err
+    assert ("which is a file" if below else "is a file: name a directory") in err
+    assert "INTERNALERROR" not in err + "\n".join(result.outlines)
