@@ -96,6 +96,9 @@ def _repro(run: Run, case: str, monkeypatch: pytest.MonkeyPatch, *extra: str) ->
 def _execute(path: Path, cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
     """Run a reproducer in a fresh interpreter in ``cwd``, where ``checker`` cannot be imported."""
     env = {k: v for k, v in os.environ.items() if k not in ("TRITON_INTERPRET", "PYTHONPATH")}
+    # A temp directory of its own, so a test can see what the reproducer leaves there.
+    (cwd / "tmp").mkdir(exist_ok=True)
+    env["TMPDIR"] = str(cwd / "tmp")
     argv = [sys.executable, "-c", NO_CHECKER, str(path), *args]
     return subprocess.run(argv, cwd=cwd, capture_output=True, text=True, timeout=300, env=env, check=False)
 
@@ -127,6 +130,7 @@ def test_failure_reproduces_without_the_checker(
     proc = _execute(path, tmp_path)
     assert _verdict(proc).startswith(f"REPRODUCED {category}: "), proc.stderr[-2000:]
     assert proc.returncode == 1
+    assert not list((tmp_path / "tmp").glob("kcheck-repro-*")), "the reproducer left its scratch behind"
     text = path.read_text()
     assert "import checker" not in text and "from checker" not in text
     data = _data(path)

@@ -25,6 +25,7 @@ case: the record's fields, the generated code, the inputs and the expected outpu
 from __future__ import annotations
 
 import argparse
+import atexit
 import base64
 import contextlib
 import dataclasses
@@ -36,6 +37,7 @@ import math
 import os
 import platform
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -238,6 +240,8 @@ def _load_generated() -> Any:
     digest = hashlib.sha256(GENERATED_CODE.encode()).hexdigest()[:16]
     name = f"kcheck_repro_{digest}"
     folder = tempfile.mkdtemp(prefix="kcheck-repro-")
+    # Private to this run, removed when it ends (each run once left one directory behind).
+    atexit.register(shutil.rmtree, folder, True)
     path = os.path.join(folder, f"{name}.py")
     with open(path, "w", encoding="utf-8") as f:
         f.write(GENERATED_CODE)
