@@ -40,7 +40,7 @@ from typing import Any
 
 from checker import alone, diagnostics
 from checker.attempts import allowance_s
-from checker.execute import RunOptions, unconfigured_record
+from checker.execute import RunOptions, diagnosed_unconfigured_record, unconfigured_record
 from checker.model import CaseId, Category, Record
 from checker.pool import DEFAULT_RUN_TIMEOUT_S, Died, Error, JobOutcome, Ok, TimedOut, Worker
 
@@ -375,9 +375,9 @@ class CaseRunner:
             )
         self._worker.kill()
         if isinstance(outcome, Error) and outcome.diagnosis.category is Category.CHECKER_ERROR:
-            d = outcome.diagnosis
-            rec = self._record(case, d.category, d.message, {**d.fields, "worker_recycled": True})
-            return dataclasses.replace(rec, signature=d.signature)
+            return diagnosed_unconfigured_record(
+                case, outcome.diagnosis, self.opts, 0.0, fields={"worker_recycled": True}
+            )
         if isinstance(outcome, Error):
             # The job raised outside check_case (e.g. the kernel file no longer loads here).
             return self._record(case, Category.WORKER_DIED, _describe(outcome), {"worker_recycled": True})

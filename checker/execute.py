@@ -854,6 +854,16 @@ def clear_caches() -> None:
     _prepare.cache_clear()
 
 
+def diagnosed_unconfigured_record(
+    case: CaseId, d: diagnostics.Diagnosis, opts: RunOptions, duration_s: float, **kw: Any
+) -> Record:
+    """:func:`unconfigured_record` for a diagnosis made elsewhere (a checker-error caught
+    outside ``check_case``): its category, message and fields, and its own signature."""
+    fields = {**d.fields, **kw.pop("fields", {})}
+    rec = unconfigured_record(case, d.category, opts, d.message, "", duration_s, fields=fields, **kw)
+    return dataclasses.replace(rec, signature=d.signature)
+
+
 def unconfigured_record(
     case: CaseId,
     category: Category,

@@ -535,14 +535,9 @@ class KernelCase(pytest.Item):
             d = diagnostics.classify(exc)
             if d.category is not Category.CHECKER_ERROR:
                 raise
-            from checker.execute import unconfigured_record
+            from checker.execute import diagnosed_unconfigured_record
 
-            rec = dataclasses.replace(
-                unconfigured_record(
-                    self.case, d.category, state.options, d.message, d.signature, 0.0, fields=d.fields
-                ),
-                signature=d.signature,
-            )
+            rec = diagnosed_unconfigured_record(self.case, d, state.options, 0.0)
         self.record = dataclasses.replace(
             rec,
             nodeid=self.nodeid,
