@@ -27,7 +27,7 @@ CPU_BOUND_SHARE = 0.8
 class CompileAttempts:
     """A cross-compile's outcome; ``first`` is the timed-out first attempt when it was retried
     alone, and ``waited_s`` the seconds spent waiting for the compile lock. ``cached``: the
-    outcome was read from the compile cache (checker.cache) instead, in ``lookup_s`` seconds;
+    outcome was read from the compile cache (checker.cache.compile_cache) instead, in ``lookup_s`` seconds;
     its seconds are those of the run that compiled."""
 
     outcome: JobOutcome

@@ -121,7 +121,7 @@ class Culprit:
 
     @property
     def where(self) -> str:
-        """``checker/stage_cache.py:114 in _source_file`` (relative to the checker's parent for
+        """``checker/cache/identity.py:114 in _source_file`` (relative to the checker's parent for
         checker frames, the file's base name otherwise)."""
         shown = "checker/" + self.path[len(_CHECKER_DIR) :] if self.checker else os.path.basename(self.path)
         return f"{shown}:{self.line} in {self.function}"

@@ -21,9 +21,11 @@ from typing import Any
 
 import torch
 
-from checker import cache, codegen, diagnostics, interpreter, stage_cache, toolchain
+from checker import codegen, diagnostics, interpreter, toolchain
 from checker.attempts import CompileAttempts, allowance_s, compile_attempts
 from checker.blame import CaseFault
+from checker.cache import compile_cache, keys
+from checker.cache import stages as stage_entries
 from checker.compile import CompileResult, Level, describe_args, triton_cache_holds
 from checker.model import CaseId, Category, Mode, Record
 from checker.numerics import (
@@ -61,7 +63,7 @@ class RunOptions:
         compile: ``--compile`` policy: ``auto``, ``off``, ``check`` or ``full`` (see
             :meth:`compile_level`).
         compile_timeout: seconds one compile may take in its worker before it is killed.
-        cache_dir: directory of the compile cache (checker.cache), None for none (--no-cache).
+        cache_dir: directory of the compile and stage caches (checker.cache), None for none (--no-cache).
         run_timeout: seconds a case may run in its supervised worker (--run-timeout), None when
             nothing supervises it; a cached interpreter verdict that took longer is not used.
     """
@@ -126,7 +128,7 @@ class _Prepared:
     samples: list[Any] | None = None
     _bound: Any = None
     #: The stage cache's key of this group (False: not computed yet; None: not cacheable).
-    group_key: stage_cache.KernelKey | bool | None = False
+    group_key: keys.KernelKey | bool | None = False
 
     @property
     def bound(self) -> Any:
@@ -312,15 +314,15 @@ def _reference(spec: KernelSpec, prep: _Prepared, mutated: dict[int, str]) -> _E
 
 def _group(
     spec: KernelSpec, prep: _Prepared, opts: RunOptions
-) -> tuple[stage_cache.StageCache, stage_cache.KernelKey] | None:
+) -> tuple[stage_entries.StageCache, keys.KernelKey] | None:
     """The stage cache and this group's key in it, None when caching is off or the launch
     arguments have no stable description."""
-    store = stage_cache.open_stage_cache(opts.cache_dir)
+    store = stage_entries.open_stage_cache(opts.cache_dir)
     if store is None:
         return None
     if prep.group_key is False:
-        prep.group_key = stage_cache.kernel_key(spec, prep.inputs, opts.target, opts.native)
-    if not isinstance(prep.group_key, stage_cache.KernelKey):
+        prep.group_key = keys.kernel_key(spec, prep.inputs, opts.target, opts.native)
+    if not isinstance(prep.group_key, keys.KernelKey):
         return None
     return store, prep.group_key
 
@@ -527,17 +529,17 @@ def check_case(spec: KernelSpec, case: CaseId, opts: RunOptions, config_override
         runs_store, run_key = None, None
         if mode is Mode.INTERPRETER and _group(spec, prep, opts) is not None:
             # Helion kernels only: their generated code is the whole program the interpreter runs.
-            runs_store = stage_cache.open_stage_cache(opts.cache_dir)
+            runs_store = stage_entries.open_stage_cache(opts.cache_dir)
         if runs_store is not None:
             expected = [*reference.returned, *(reference.mutated[i] for i in sorted(reference.mutated))]
-            run_key = stage_cache.run_key(
+            run_key = keys.run_key(
                 spec, case.shape, case.dtype, code, spec.kernel.name, prep.inputs, expected, opts.target
             )
             hit = runs_store.get_run(run_key) if run_key is not None else None
             if hit is not None and (opts.run_timeout is None or hit.run_s <= opts.run_timeout):
                 # (A run that took longer than this run's timeout allows runs again, to time out.)
                 # The interpreter would run the same code on the same inputs against the same
-                # reference with the same tolerances: its verdict is this one (stage_cache).
+                # reference with the same tolerances: its verdict is this one (checker.cache.stages).
                 fields = {**compiled, **hit.fields, "run_cached": True, "cached_run_s": hit.run_s}
                 return record(
                     hit.category,
@@ -575,7 +577,7 @@ def check_case(spec: KernelSpec, case: CaseId, opts: RunOptions, config_override
         if runs_store is not None and run_key is not None:
             runs_store.put_run(
                 run_key,
-                stage_cache.CachedRun(
+                stage_entries.CachedRun(
                     done.category, done.message, done.signature, done.comparison, extra, stages["run"]
                 ),
             )
@@ -609,8 +611,8 @@ def _cross_compile(
     """
     global _worker
     job = CompileJob(code, spec.kernel.name, describe_args(prep.inputs), opts.target, level.value)
-    store = cache.open_cache(opts.cache_dir)
-    key = cache.key(job) if store is not None else None
+    store = compile_cache.open_cache(opts.cache_dir)
+    key = keys.compile_key(job) if store is not None else None
     if store is not None and key is not None:
         hit = store.get(key, opts.compile_timeout)
         if hit is not None and (not opts.native or _launchable(hit)):
@@ -678,7 +680,7 @@ def _compile_failure(compiled: CompileAttempts, opts: RunOptions) -> diagnostics
                 else "once"
             )
             # The timeout it ran under: the current one, or for a cached timeout that of the
-            # run that compiled, which is at least as long (checker.cache.usable).
+            # run that compiled, which is at least as long (checker.cache.compile_cache.usable).
             message = (
                 f"compile for {opts.target.name} exceeded {outcome.timeout_s:g} s ({how}); "
                 "the worker's process group was killed"

@@ -281,10 +281,10 @@ def _cache_dir(config: pytest.Config) -> str | None:
     ``--no-cache``. Resolved once by each process from the same options and environment."""
     if config.getoption("no_cache"):
         return None
-    from checker import cache
+    from checker.cache import store
 
     given = config.getoption("cache_dir")
-    path = Path(given).expanduser() if given else cache.default_dir()
+    path = Path(given).expanduser() if given else store.default_dir()
     return str(path if path.is_absolute() else config.invocation_params.dir / path)
 
 
@@ -331,9 +331,9 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     _fresh("checker.execute").shutdown()
     if state.is_controller and not state.collect_only and state.options.cache_dir is not None:
         # Once per run, by one process, after every writer of this run stopped.
-        cache = _fresh("checker.cache")
-        max_mb = config.getoption("cache_max_mb") or cache.DEFAULT_MAX_MB
-        cache.prune(state.options.cache_dir, int(max_mb * (1 << 20)))
+        store = _fresh("checker.cache.store")
+        max_mb = config.getoption("cache_max_mb") or store.DEFAULT_MAX_MB
+        store.prune(state.options.cache_dir, int(max_mb * (1 << 20)))
     if state.run_dir is not None:
         # After the workers stopped: nothing writes there any more.
         _fresh("checker.rundir").remove(state.run_dir)

@@ -30,7 +30,7 @@ import types
 from dataclasses import dataclass
 from typing import Any
 
-from checker.stage_cache import global_names
+from checker.cache.identity import global_names
 from checker.triton_spec import TritonConfig, TritonKernel, python_function, refs
 
 #: Seconds one TTIR job of a golden case may take in its compile worker.

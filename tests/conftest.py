@@ -10,11 +10,11 @@ import pytest
 
 @pytest.fixture(autouse=True)
 def _own_compile_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Each test gets a cold compile cache of its own (checker/cache.py): a test that runs the
+    """Each test gets a cold compile cache of its own (checker/cache/): a test that runs the
     checker in a subprocess would otherwise read and fill the user's ~/.cache/kcheck, and one
     test's compiles would turn into another's cache hits."""
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg-cache"))
-    # The cache's signing key (checker/store.py) lives under XDG_CONFIG_HOME: the test's own, not
+    # The cache's signing key (checker/cache/store.py) lives under XDG_CONFIG_HOME: the test's own, not
     # the user's ~/.config/kcheck/cache-key.
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg-config"))
 

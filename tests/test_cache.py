@@ -1,4 +1,5 @@
-"""The compile cache (checker/cache.py): real compiles replayed, keys, bad entries, races, bounds."""
+"""The compile cache (checker/cache/compile_cache.py, keys in checker/cache/keys.py): real
+compiles replayed, keys, bad entries, races, bounds."""
 
 from __future__ import annotations
 
@@ -15,14 +16,15 @@ from typing import Any
 import pytest
 import torch
 
-from checker import cache, execute, toolchain
+from checker import execute, toolchain
 from checker.attempts import CompileAttempts
+from checker.cache import compile_cache, keys, store
+from checker.cache.store import STALE_TEMP_S, EntryStore, prune
 from checker.compile import CompileResult, Level, TensorArg
 from checker.diagnostics import Diagnosis
 from checker.model import Category, Record
 from checker.pool import CompileJob, CompileWorker, Died, Error, Ok, TimedOut
 from checker.report.jsonl import read_records
-from checker.store import EntryStore
 from checker.targets import get_target
 
 SM90 = get_target("sm_90")
@@ -41,7 +43,7 @@ def _run(p: pytest.Pytester, cache_dir: Path, *extra: str) -> dict[str, Record]:
 
 
 def _entries(root: Path) -> dict[str, dict[str, Any]]:
-    """The data of each compile entry (inside its signed envelope, checker.store)."""
+    """The data of each compile entry (inside its signed envelope, checker.cache.store)."""
     return {f.name: json.loads(f.read_text())["data"] for f in sorted((root / "compile").glob("*/*.json"))}
 
 
@@ -118,9 +120,12 @@ def _job(**kw: Any) -> CompileJob:
 
 
 def test_key_covers_code_launch_signature_target_level_and_toolchain(monkeypatch: pytest.MonkeyPatch) -> None:
-    base = cache.key(_job())
-    assert base is not None and len(base) == 64 and base == cache.key(_job())
-    assert cache.key(_job(code=_job().code.replace("0123456789abcdef0123", "fedcba9876543210fedc"))) == base
+    base = keys.compile_key(_job())
+    assert base is not None and len(base) == 64 and base == keys.compile_key(_job())
+    assert (
+        keys.compile_key(_job(code=_job().code.replace("0123456789abcdef0123", "fedcba9876543210fedc")))
+        == base
+    )
     differs = [
         _job(code="import triton\n"),
         _job(entry="add2"),
@@ -130,13 +135,13 @@ def test_key_covers_code_launch_signature_target_level_and_toolchain(monkeypatch
         _job(target=get_target("sm_80")),
         _job(level=Level.FULL.value),
     ]
-    keys = {cache.key(j) for j in differs}
-    assert base not in keys and len(keys) == len(differs)
+    found = {keys.compile_key(j) for j in differs}
+    assert base not in found and len(found) == len(differs)
     other = {**toolchain.versions(), "triton": "9.9.9"}
     monkeypatch.setattr(toolchain, "versions", lambda: other)
-    assert cache.key(_job()) != base
-    assert cache.key(_job(fault="segv")) is None
-    assert cache.key(_job(args=(object(),))) is None
+    assert keys.compile_key(_job()) != base
+    assert keys.compile_key(_job(fault="segv")) is None
+    assert keys.compile_key(_job(args=(object(),))) is None
 
 
 def _ok(seconds: float = 1.25) -> CompileAttempts:
@@ -155,7 +160,7 @@ def _numel() -> CompileAttempts:
 
 
 def test_outcomes_round_trip_and_only_verdicts_are_stored(tmp_path: Path) -> None:
-    store = cache.CompileCache(tmp_path)
+    store = compile_cache.CompileCache(tmp_path)
     crash = CompileAttempts(Died(3.0, "SIGSEGV", None, "ptxas died", crash_signal=True))
     alone = CompileAttempts(TimedOut(60.4, 60.0, 20.0), first=TimedOut(60.1, 60.0, 3.0))
     for i, attempts in enumerate((_ok(), _numel(), crash, alone)):
@@ -175,7 +180,7 @@ def test_outcomes_round_trip_and_only_verdicts_are_stored(tmp_path: Path) -> Non
 
 
 def test_a_cached_timeout_counts_only_for_a_timeout_no_longer(tmp_path: Path) -> None:
-    store = cache.CompileCache(tmp_path)
+    store = compile_cache.CompileCache(tmp_path)
     k = "a" * 64
     store.put(k, CompileAttempts(TimedOut(5.1, 5.0, 5.0)))
     assert store.get(k, 10.0) is None  # a longer timeout now: compile again
@@ -186,24 +191,24 @@ def test_a_cached_timeout_counts_only_for_a_timeout_no_longer(tmp_path: Path) ->
 
 
 def _forged_result(**changes: Any) -> bytes:
-    entry = cache.encode(_ok_native())
+    entry = compile_cache.encode(_ok_native())
     assert entry is not None
     entry["result"].update(changes)
     return json.dumps(entry).encode()
 
 
 def test_corrupt_or_forged_entries_are_misses_and_removed(tmp_path: Path) -> None:
-    """Garbage is a miss; so is an entry that is signed (checker.store: as if written with this
+    """Garbage is a miss; so is an entry that is signed (checker.cache.store: as if written with this
     cache's secret) but is no verdict of this schema: the field-by-field check stands behind the
     signature."""
-    store = cache.CompileCache(tmp_path)
+    store = compile_cache.CompileCache(tmp_path)
     k = "b" * 64
     garbage = [b"\x00\xff garbage", b'{"format": 1, "kind": "compile", "da', b"[" * 100000 + b"]" * 100000]
     signed = [
-        json.dumps({**cache.encode(_numel()), "schema": 0}).encode(),  # type: ignore[dict-item]
+        json.dumps({**compile_cache.encode(_numel()), "schema": 0}).encode(),  # type: ignore[dict-item]
         json.dumps(
             {
-                "schema": cache.SCHEMA,
+                "schema": keys.SCHEMA,
                 "kind": "error",
                 "seconds": 1,
                 "stderr_tail": "",
@@ -230,7 +235,9 @@ def test_corrupt_or_forged_entries_are_misses_and_removed(tmp_path: Path) -> Non
 _WRITER = textwrap.dedent(
     """
     import sys
-    from checker import cache
+    from pathlib import Path
+
+    from checker.cache import compile_cache
     from checker.attempts import CompileAttempts
     from checker.diagnostics import Diagnosis
     from checker.model import Category
@@ -239,7 +246,7 @@ _WRITER = textwrap.dedent(
     root, key, tag, n = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
     d = Diagnosis(Category.COMPILER_CRASH, "crash", "0" * 12, {"writer": tag})
     attempts = CompileAttempts(Error(d, 1.0, tag * 400_000))
-    store = cache.CompileCache(cache.Path(root))
+    store = compile_cache.CompileCache(Path(root))
     for _ in range(n):
         assert store.put(key, attempts)
     """
@@ -249,7 +256,7 @@ _WRITER = textwrap.dedent(
 def test_concurrent_writers_never_leave_a_partial_entry(tmp_path: Path) -> None:
     """Four processes rewrite one key with 400 kB entries while this one reads it raw."""
     key = "c" * 64
-    path = cache.CompileCache(tmp_path).path(key)
+    path = compile_cache.CompileCache(tmp_path).path(key)
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
     writers = [
         subprocess.Popen([sys.executable, "-c", _WRITER, str(tmp_path), key, tag, "40"], env=env)
@@ -271,7 +278,7 @@ def test_concurrent_writers_never_leave_a_partial_entry(tmp_path: Path) -> None:
 
 
 def test_prune_removes_least_recently_used_first(tmp_path: Path) -> None:
-    store = cache.CompileCache(tmp_path)
+    store = compile_cache.CompileCache(tmp_path)
     keys = [f"{i:02x}" * 32 for i in range(4)]
     now = time.time()
     for age, k in zip((400, 300, 200, 100), keys, strict=True):
@@ -281,8 +288,8 @@ def test_prune_removes_least_recently_used_first(tmp_path: Path) -> None:
     assert store.get(keys[0], 60.0) is not None  # a hit: now the most recently used
     stale = store.path(keys[0]).parent / f".{keys[0]}.json.a1b2c3.tmp"  # a writer killed mid-write
     stale.write_bytes(b"{")
-    os.utime(stale, (now - 2 * cache.STALE_TEMP_S, now - 2 * cache.STALE_TEMP_S))
-    removed = cache.prune(tmp_path, 2 * size)
+    os.utime(stale, (now - 2 * STALE_TEMP_S, now - 2 * STALE_TEMP_S))
+    removed = prune(tmp_path, 2 * size)
     assert sorted(removed) == sorted([store.path(keys[1]), store.path(keys[2]), stale])
     assert store.get(keys[0], 60.0) is not None and store.get(keys[3], 60.0) is not None
 
@@ -385,7 +392,7 @@ def test_a_native_success_is_reused_only_while_tritons_cache_holds_its_binary(
     assert result.kernel_name == "_double" and result.triton_hash is not None
     assert triton_cache_holds(result.triton_hash, result.kernel_name)
 
-    store = cache.CompileCache(tmp_path / "kc")
+    store = compile_cache.CompileCache(tmp_path / "kc")
     assert store.put("d" * 64, CompileAttempts(outcome))
     hit = store.get("d" * 64, 60.0)
     assert hit is not None and isinstance(hit.outcome, Ok) and hit.outcome.result == result
@@ -400,7 +407,7 @@ def test_a_native_success_is_reused_only_while_tritons_cache_holds_its_binary(
 
 def test_default_location_follows_xdg(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
-    assert cache.default_dir() == tmp_path / "kcheck"
+    assert store.default_dir() == tmp_path / "kcheck"
     monkeypatch.setenv("XDG_CACHE_HOME", "relative/ignored")
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
-    assert cache.default_dir() == tmp_path / "home" / ".cache" / "kcheck"
+    assert store.default_dir() == tmp_path / "home" / ".cache" / "kcheck"

@@ -28,8 +28,10 @@ from typing import Any, ClassVar
 import pytest
 from conftest import kernel_source
 
-from checker import cache, execute, loader, stage_cache
+from checker import execute, loader
 from checker.attempts import CompileAttempts
+from checker.cache import compile_cache, identity, keys, stages, store
+from checker.cache.store import prune
 from checker.diagnostics import Diagnosis
 from checker.model import CaseId, Category, Record
 from checker.pool import Error
@@ -41,7 +43,7 @@ SM90 = get_target("sm_90")
 
 @pytest.fixture(autouse=True)
 def _own_secret(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """A key file of this test's own (checker.store.key_file), not the user's."""
+    """A key file of this test's own (checker.cache.store.key_file), not the user's."""
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
     monkeypatch.delenv("KCHECK_CACHE_SECRET", raising=False)
     monkeypatch.delenv("KCHECK_CACHE_SALT", raising=False)
@@ -72,11 +74,11 @@ def test_a_symlinked_entry_is_neither_read_nor_kept(tmp_path: Path) -> None:
     """An entry that is a symlink to a real entry elsewhere: not followed (a miss), the link
     removed, its target untouched. (The old store read through it: a hit.)"""
     k = "ab" * 32
-    elsewhere = cache.CompileCache(tmp_path / "elsewhere")
+    elsewhere = compile_cache.CompileCache(tmp_path / "elsewhere")
     assert elsewhere.put(k, _numel())
     target = elsewhere.path(k)
     before = target.read_bytes()
-    store = cache.CompileCache(tmp_path / "kc")
+    store = compile_cache.CompileCache(tmp_path / "kc")
     store.path(k).parent.mkdir(parents=True)
     store.path(k).symlink_to(target)
     assert store.get(k, 60.0) is None
@@ -93,7 +95,7 @@ def test_entries_are_never_written_through_a_symlinked_directory(tmp_path: Path,
     k = "cd" * 32
     outside = tmp_path / "outside"
     outside.mkdir()
-    store = cache.CompileCache(tmp_path / "kc")
+    store = compile_cache.CompileCache(tmp_path / "kc")
     link = store.path(k).parent.parent if level == "kind" else store.path(k).parent
     link.parent.mkdir(parents=True)
     link.symlink_to(outside, target_is_directory=True)
@@ -107,9 +109,9 @@ def test_a_symlinked_bucket_is_not_read_through(tmp_path: Path) -> None:
     """A bucket directory that links to another cache's bucket holding a valid entry: a miss.
     (The old store read through it: a hit.)"""
     k = "9a" * 32
-    elsewhere = cache.CompileCache(tmp_path / "elsewhere")
+    elsewhere = compile_cache.CompileCache(tmp_path / "elsewhere")
     assert elsewhere.put(k, _numel())
-    store = cache.CompileCache(tmp_path / "kc")
+    store = compile_cache.CompileCache(tmp_path / "kc")
     store.path(k).parent.parent.mkdir(parents=True)
     store.path(k).parent.symlink_to(elsewhere.path(k).parent, target_is_directory=True)
     assert store.get(k, 60.0) is None
@@ -128,16 +130,16 @@ def test_prune_never_deletes_outside_the_cache(tmp_path: Path) -> None:
     root = tmp_path / "kc"
     root.mkdir()
     (root / "compile").symlink_to(outside, target_is_directory=True)
-    store = cache.CompileCache(root)
-    runs = stage_cache.StageCache(root)
+    store = compile_cache.CompileCache(root)
+    runs = stages.StageCache(root)
     k = "ef" * 32
     # A real entry of another kind, a foreign file beside it, a symlinked entry to a victim.
-    assert runs.put_code(stage_cache.KernelKey("0" * 64, []), _FakeConfig(), "code")
+    assert runs.put_code(keys.KernelKey("0" * 64, []), _FakeConfig(), "code")
     (bucket,) = (root / "codegen").iterdir()
     (bucket / "README.json").write_text("not ours")
     (bucket / f"{'12' * 32}.json").symlink_to(victims[0])
 
-    removed = cache.prune(root, 0)
+    removed = prune(root, 0)
     assert all(v.read_text() == "precious" for v in victims)
     assert not (root / "compile").exists()
     assert (bucket / "README.json").read_text() == "not ours"
@@ -157,7 +159,7 @@ def test_a_fifo_planted_as_an_entry_never_blocks_and_is_removed(tmp_path: Path) 
     """The issue's probe: a FIFO under an entry's name blocked every case until --run-timeout and
     stayed. A lookup returns at once (a miss), removes it, and a store then works."""
     k = "f0" * 32
-    store = cache.CompileCache(tmp_path / "kc")
+    store = compile_cache.CompileCache(tmp_path / "kc")
     fifo = store.path(k)
     fifo.parent.mkdir(parents=True)
     os.mkfifo(fifo)
@@ -176,7 +178,7 @@ def test_a_fifo_planted_as_an_entry_never_blocks_and_is_removed(tmp_path: Path) 
 def test_sockets_and_devices_planted_as_entries_are_removed(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    store = cache.CompileCache(tmp_path / "kc")
+    store = compile_cache.CompileCache(tmp_path / "kc")
     planted: list[Path] = []
     k_sock = "a1" * 32
     store.path(k_sock).parent.mkdir(parents=True)
@@ -204,10 +206,10 @@ def test_a_cache_directory_that_is_itself_a_symlink_works(tmp_path: Path) -> Non
     real = tmp_path / "real"
     real.mkdir()
     (tmp_path / "link").symlink_to(real, target_is_directory=True)
-    store = cache.CompileCache(tmp_path / "link")
+    store = compile_cache.CompileCache(tmp_path / "link")
     assert store.put("b1" * 32, _numel()) and store.get("b1" * 32, 60.0) is not None
     assert len(list(real.rglob("*.json"))) == 1
-    assert len(cache.prune(tmp_path / "link", 0)) == 1 and not list(real.rglob("*.json"))
+    assert len(prune(tmp_path / "link", 0)) == 1 and not list(real.rglob("*.json"))
 
 
 # -- signed entries: bound to their key, kind and this cache's secret ---------------------------
@@ -216,7 +218,6 @@ def test_a_cache_directory_that_is_itself_a_symlink_works(tmp_path: Path) -> Non
 def test_secret_key_file_is_made_private_and_refused_when_not(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from checker import store
 
     key_file = tmp_path / "config" / "kcheck" / "cache-key"
     assert store.key_file() == key_file
@@ -225,11 +226,11 @@ def test_secret_key_file_is_made_private_and_refused_when_not(
     assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
     assert stat.S_IMODE(key_file.parent.stat().st_mode) == 0o700
     assert store.secret() == first
-    assert cache.CompileCache(tmp_path / "kc").put("c1" * 32, _numel())
+    assert compile_cache.CompileCache(tmp_path / "kc").put("c1" * 32, _numel())
 
     key_file.chmod(0o640)  # readable by the group: anyone in it could sign entries
     assert store.secret() is None
-    kc = cache.CompileCache(tmp_path / "kc")
+    kc = compile_cache.CompileCache(tmp_path / "kc")
     assert kc.get("c1" * 32, 60.0) is None and not kc.put("c2" * 32, _numel())
     key_file.chmod(0o600)
     assert kc.get("c1" * 32, 60.0) is not None
@@ -250,7 +251,7 @@ def test_entries_signed_with_another_secret_are_misses(
 ) -> None:
     """A cache written by another user or another CI secret: every entry misses (and is replaced);
     the same secret again hits."""
-    kc = cache.CompileCache(tmp_path / "kc")
+    kc = compile_cache.CompileCache(tmp_path / "kc")
     monkeypatch.setenv("KCHECK_CACHE_SECRET", "trusted")
     assert kc.put("d1" * 32, _numel()) and kc.get("d1" * 32, 60.0) is not None
     monkeypatch.setenv("KCHECK_CACHE_SECRET", "a fork's")
@@ -522,11 +523,11 @@ def test_modules_without_a_file_and_objects_that_raise_are_walked(tmp_path: Path
         """
     )
     spec = loader.specs_in([_kernel(tmp_path, tmp_path.name, source)])[0]
-    files, material = stage_cache._sources([spec.kernel])
+    files, material = identity.sources([spec.kernel])
     assert {Path(f).name for f in files} == {"add.py", "k23_consts.py"}
     assert set(material) == {"files", "reads", "env"}
     module = sys.modules[spec.kernel.fn.__module__]
-    assert {Path(f).name for f in stage_cache._sources([module])[0]} == {"add.py", "k23_consts.py"}
+    assert {Path(f).name for f in identity.sources([module])[0]} == {"add.py", "k23_consts.py"}
 
 
 def test_a_stale_pass_from_a_name_imported_from_another_file_end_to_end(

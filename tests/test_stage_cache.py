@@ -1,4 +1,4 @@
-"""The stage cache (checker/stage_cache.py): generated code, sampled configs and interpreter
+"""The stage cache (checker/cache/stages.py): generated code, sampled configs and interpreter
 verdicts replayed across runs; what must miss does miss; bad entries are misses."""
 
 from __future__ import annotations
@@ -12,11 +12,12 @@ import pytest
 import torch
 from conftest import kernel_source
 
-from checker import execute, loader, stage_cache
+from checker import execute, loader
+from checker.cache import keys
+from checker.cache.store import EntryStore
 from checker.model import CaseId, Category, Record
 from checker.report.jsonl import read_records
 from checker.spec import KernelSpec
-from checker.store import EntryStore
 from checker.targets import get_target, use_target_on_cpu
 
 SM90 = get_target("sm_90")
@@ -156,7 +157,7 @@ def test_corrupt_or_forged_entries_are_misses_and_removed(tmp_path: Path) -> Non
         envelope = json.loads(path.read_text())
         if path.parent.parent.name == "run":
             # A verdict of a category that is never cached, signed as if with this cache's secret
-            # (checker.store): the field-by-field check stands behind the signature.
+            # (checker.cache.store): the field-by-field check stands behind the signature.
             data = envelope["data"]
             data["category"] = "worker-died"
             assert EntryStore(root, "run").put(envelope["key"], data)
@@ -191,8 +192,8 @@ def test_configs_rebuilt_from_json_generate_the_same_code() -> None:
         for config in sample_configs(bound.config_spec, 4, seed=7):
             if isinstance(config, BaseException):
                 continue
-            rebuilt = helion.Config(**stage_cache.config_dict(config))
-            assert stage_cache.config_dict(rebuilt) == stage_cache.config_dict(config)
+            rebuilt = helion.Config(**keys.config_dict(config))
+            assert keys.config_dict(rebuilt) == keys.config_dict(config)
             try:
                 original = codegen.generate(bound, config)
             except Exception:
@@ -205,21 +206,21 @@ def test_configs_rebuilt_from_json_generate_the_same_code() -> None:
 def test_the_run_key_follows_inputs_reference_and_tolerance(tmp_path: Path) -> None:
     spec = _spec(tmp_path, kernel_source())
     x, y = torch.ones(4, 4), torch.full((4, 4), 2.0)
-    base = stage_cache.run_key(spec, (4, 4), "fp32", "code", "add", (x, y), [x + y], SM90)
-    assert base == stage_cache.run_key(spec, (4, 4), "fp32", "code", "add", (x.clone(), y), [x + y], SM90)
+    base = keys.run_key(spec, (4, 4), "fp32", "code", "add", (x, y), [x + y], SM90)
+    assert base == keys.run_key(spec, (4, 4), "fp32", "code", "add", (x.clone(), y), [x + y], SM90)
     y2 = y.clone()
     y2[3, 3] = 2.5
     other = {
-        stage_cache.run_key(spec, (4, 4), "fp32", "code", "add", (x, y2), [x + y], SM90),
-        stage_cache.run_key(spec, (4, 4), "fp32", "code", "add", (x, y), [x + y2], SM90),
-        stage_cache.run_key(spec, (4, 4), "fp32", "code2", "add", (x, y), [x + y], SM90),
-        stage_cache.run_key(spec, (4, 4), "fp32", "code", "add", (x, y.t()), [x + y], SM90),
-        stage_cache.run_key(spec, (4, 4), "fp32", "code", "add", (x, y), [x + y], get_target("sm_80")),
+        keys.run_key(spec, (4, 4), "fp32", "code", "add", (x, y2), [x + y], SM90),
+        keys.run_key(spec, (4, 4), "fp32", "code", "add", (x, y), [x + y2], SM90),
+        keys.run_key(spec, (4, 4), "fp32", "code2", "add", (x, y), [x + y], SM90),
+        keys.run_key(spec, (4, 4), "fp32", "code", "add", (x, y.t()), [x + y], SM90),
+        keys.run_key(spec, (4, 4), "fp32", "code", "add", (x, y), [x + y], get_target("sm_80")),
     }
     from checker.spec import Tolerance
 
     tighter = dataclasses.replace(spec, tolerances={torch.float32: Tolerance(0.0, 0.0, reason="exact")})
-    other.add(stage_cache.run_key(tighter, (4, 4), "fp32", "code", "add", (x, y), [x + y], SM90))
+    other.add(keys.run_key(tighter, (4, 4), "fp32", "code", "add", (x, y), [x + y], SM90))
     assert base not in other and len(other) == 6
 
 

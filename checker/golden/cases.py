@@ -70,7 +70,7 @@ def target_key(target: str, native: bool) -> str:
 
 def generate(spec: KernelSpec, case: CaseId, options: RunOptions) -> tuple[str, Any, bool]:
     """Generated source of ``case`` for its golden file, the config it was generated with, and
-    whether the code came from the stage cache (checker.stage_cache).
+    whether the code came from the stage cache (checker.cache.stages).
 
     ``options`` are the run's (device, target, cache directory). Helion binds to inputs of
     ``make_inputs``'s layout under :data:`GOLDEN_INPUT_SEED`, without their values

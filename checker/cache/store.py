@@ -1,7 +1,8 @@
 """The cache directory's storage: one signed JSON file per key, written atomically, pruned by age.
 
-Every kind of cached result (compile verdicts, checker.cache; generated code, sampled configs and
-interpreter verdicts, checker.stage_cache) lives under one root as
+Every kind of cached result (:class:`Kind`: compile verdicts, checker.cache.compile_cache;
+generated code, sampled configs and interpreter verdicts, checker.cache.stages; their keys,
+checker.cache.keys) lives under one root (:func:`default_dir`) as
 ``<root>/<kind>/<2 hex>/<key>.json``. A cache directory may be restored from a CI cache or be
 writable by someone else, so everything in it is untrusted input (issue 23):
 
@@ -29,6 +30,7 @@ What a writable cache can still do is in the README ("Compile and stage cache").
 from __future__ import annotations
 
 import contextlib
+import enum
 import errno
 import functools
 import hashlib
@@ -49,8 +51,19 @@ from typing import Any, TypeVar
 MAX_ENTRY_BYTES = 1 << 20
 #: Seconds after which a leftover temp file (a writer killed mid-write) is removed by prune.
 STALE_TEMP_S = 3600.0
-#: Every kind of entry under a cache root (the subdirectory names).
-KINDS = ("compile", "codegen", "samples", "run")
+#: Default bound of the cache directory (--cache-max-mb), mebibytes.
+DEFAULT_MAX_MB = 512.0
+
+
+class Kind(enum.StrEnum):
+    """Every kind of entry under a cache root; the values are the subdirectory names."""
+
+    COMPILE = "compile"
+    CODEGEN = "codegen"
+    SAMPLES = "samples"
+    RUN = "run"
+
+
 #: Version of the envelope (the signed wrapper of every entry); bump when it changes meaning.
 FORMAT = 1
 #: Environment variable holding the signing secret (CI: a repository secret); when unset, the
@@ -67,6 +80,14 @@ _CLOEXEC = getattr(os, "O_CLOEXEC", 0)
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_NONBLOCK | _CLOEXEC
 _READ_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | _CLOEXEC
 _CREATE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | _CLOEXEC
+
+
+def default_dir() -> Path:
+    """``$XDG_CACHE_HOME/kcheck``, else ``~/.cache/kcheck`` (the XDG base directory rule: a
+    relative XDG_CACHE_HOME is ignored)."""
+    xdg = os.environ.get("XDG_CACHE_HOME", "")
+    base = Path(xdg) if xdg and os.path.isabs(xdg) else Path.home() / ".cache"
+    return base / "kcheck"
 
 
 class BadEntry(ValueError):
@@ -247,10 +268,10 @@ def _read_regular(directory: int, name: str) -> tuple[bytes, int] | None:
 
 @dataclass(frozen=True)
 class EntryStore:
-    """The entries of one ``kind`` (one of :data:`KINDS`) under cache directory ``root``."""
+    """The entries of one ``kind`` under cache directory ``root``."""
 
     root: Path
-    kind: str
+    kind: Kind
 
     def path(self, key: str) -> Path:
         """Where the entry of ``key`` (64 hex digits) lives."""
@@ -371,7 +392,7 @@ def prune(root: str | os.PathLike[str], max_bytes: int) -> list[Path]:
     except OSError:
         return removed
     try:
-        for kind in KINDS:
+        for kind in Kind:
             try:
                 kind_fd = _open_dir(root_fd, kind, create=False)
             except OSError:
@@ -411,14 +432,14 @@ def prune(root: str | os.PathLike[str], max_bytes: int) -> list[Path]:
             finally:
                 os.close(kind_fd)
         total = sum(e[1] for e in entries)
-        for _, size, kind, bucket, name, inode in sorted(entries):
+        for _, size, entry_kind, bucket, name, inode in sorted(entries):
             if total <= max_bytes:
                 break
             total -= size
             try:
-                with _bucket(base, kind, bucket, create=False) as directory:
+                with _bucket(base, entry_kind, bucket, create=False) as directory:
                     if _remove_unless_replaced(directory, name, inode):
-                        removed.append(base / kind / bucket / name)
+                        removed.append(base / entry_kind / bucket / name)
             except OSError:
                 continue
     finally:

@@ -3,15 +3,16 @@
 A rerun of an unchanged sweep compiled every case again: on an H200 host a warm rerun took 98%
 of a cold run's wall time, and twelve 60 s compile timeouts were paid again in full (issue 15).
 The compile stage's outcome is a function of what is compiled, for what and with what, so it is
-stored under a hash of exactly that (:func:`key`) and reused when the same compile comes again.
+stored under a hash of exactly that (checker.cache.keys.compile_key) and reused when the same
+compile comes again.
 
-One JSON file per key, ``<root>/compile/<2 hex>/<key>.json`` (checker.store). Never pickle: a
+One JSON file per key, ``<root>/compile/<2 hex>/<key>.json`` (checker.cache.store). Never pickle: a
 cache directory may be restored from a CI cache, which is untrusted input; an entry is used only
-when it is a regular file signed for its key with this cache's secret (checker.store), and is
+when it is a regular file signed for its key with this cache's secret (checker.cache.store), and is
 then parsed as JSON and checked field by field (:func:`decode`); one that does not is a miss and
 is removed. Entries are written to a temp file beside the entry and renamed over it, so
 concurrent writers (xdist workers, several runs) and a writer killed with SIGKILL never leave a
-half-written entry under an entry's name; stray temp files are removed by :func:`prune`. The cache
+half-written entry under an entry's name; stray temp files are removed by checker.cache.store.prune. The cache
 is bounded (``--cache-max-mb``): the controller prunes the least recently used entries (mtime,
 touched on every hit) once per run, at its end.
 
@@ -24,176 +25,25 @@ otherwise (the OOM killer), a job that raised something else, and test-hook jobs
 from __future__ import annotations
 
 import dataclasses
-import functools
-import hashlib
-import json
 import math
 import os
 import re
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from checker import toolchain
 from checker.attempts import CompileAttempts
-from checker.compile import CompileResult, TensorArg
+from checker.cache.keys import SCHEMA
+from checker.cache.store import BadEntry, EntryStore, Kind
+from checker.compile import CompileResult
 from checker.diagnostics import Diagnosis
 from checker.model import Category
-from checker.pool import CompileJob, Died, Error, JobOutcome, Ok, TimedOut
-from checker.store import MAX_ENTRY_BYTES, STALE_TEMP_S, BadEntry, EntryStore, prune
+from checker.pool import Died, Error, JobOutcome, Ok, TimedOut
 
-#: Version of the key material and of the entry format; bump it when either changes meaning.
-SCHEMA = 2
-#: Default bound of the cache directory (--cache-max-mb), mebibytes.
-DEFAULT_MAX_MB = 512.0
 #: Error categories that are properties of the compiled code and target, not of the machine:
 #: the only ``Error`` outcomes stored. A ``runtime-error`` may be a full /tmp or a missing ptxas.
 CACHED_ERRORS = frozenset({Category.NUMEL_OVERFLOW, Category.OUT_OF_RESOURCES, Category.COMPILER_CRASH})
-#: Checker modules whose code decides a compile's outcome and its diagnosis: their source is part
-#: of the key, so a checker that classifies differently (a new rule, a new resource check) does
-#: not replay verdicts an older one made (a CI cache restored by a prefix key would).
-_DECIDING_MODULES = ("attempts", "codegen", "compile", "diagnostics", "pool", "targets", "cache")
-#: Environment variables that change no compiled code but vary between runs.
-_IGNORED_ENV = frozenset({"TRITON_CACHE_DIR", "TRITON_INTERPRET", "TRITON_HOME", "TRITON_DUMP_DIR"})
-
-
-def default_dir() -> Path:
-    """``$XDG_CACHE_HOME/kcheck``, else ``~/.cache/kcheck`` (the XDG base directory rule: a
-    relative XDG_CACHE_HOME is ignored)."""
-    xdg = os.environ.get("XDG_CACHE_HOME", "")
-    base = Path(xdg) if xdg and os.path.isabs(xdg) else Path.home() / ".cache"
-    return base / "kcheck"
-
-
-# -- the key ---------------------------------------------------------------------------------
-
-#: Names the checker gives generated modules (checker.codegen.load): a hash of the code itself.
-_GEN_MODULE = re.compile(r"kcheck_gen_[0-9a-f]{20}")
-#: Kernel modules generated code may import (checker.loader.PACKAGE).
-_KERNEL_IMPORT = re.compile(r"\bkcheck_kernels\.[A-Za-z0-9_.]+")
-
-
-def normalize_code(code: str) -> str:
-    """``code`` without what differs between two identical runs.
-
-    Helion's generated code names no temp file and no absolute path (two generations of every
-    kernel in kernels/ were identical; ``# src[softmax.py:21]`` comments hold the file's base
-    name only, and kernel modules are imported under names fixed by their directory and stem,
-    checker.loader.module_name). What could still vary is replaced: the run's scratch directory
-    and the system temp directory in a path, and generated module names.
-    """
-    for directory in filter(None, (os.environ.get("KCHECK_RUN_DIR"), tempfile.gettempdir())):
-        code = re.sub(re.escape(directory.rstrip("/")) + r"/[^\s'\"]*", "<tmp>", code)
-    return _GEN_MODULE.sub("kcheck_gen_<hash>", code)
-
-
-def arg_json(value: Any) -> Any:
-    """A JSON form of one described launch argument (``compile.describe_args``), None when it
-    has none that is stable across runs."""
-    if isinstance(value, TensorArg):
-        return {"shape": list(value.shape), "stride": list(value.stride), "dtype": str(value.dtype)}
-    if value is None or isinstance(value, (bool, int, str)):
-        # The type too: Triton specializes 1 and True and 1.0 differently.
-        return {"type": type(value).__name__, "value": value}
-    if isinstance(value, float):
-        return {"type": "float", "value": repr(value)}  # repr: nan and inf are not JSON
-    text = repr(value)
-    if " at 0x" in text or " object>" in text:
-        return None  # an address: no two runs agree, and nothing says which objects are equal
-    return {"type": type(value).__qualname__, "repr": text}
-
-
-@functools.cache
-def checker_digest(modules: tuple[str, ...] = _DECIDING_MODULES) -> str:
-    """SHA-256 of the source of the checker ``modules`` (names under checker/) that decide a
-    cached result; by default those that decide compile verdicts. Computed once per process."""
-    digest = hashlib.sha256()
-    here = Path(__file__).resolve().parent
-    for name in modules:
-        digest.update(name.encode() + b"\0")
-        try:
-            digest.update((here / f"{name}.py").read_bytes())
-        except OSError:
-            digest.update(b"-")
-    return digest.hexdigest()
-
-
-def triton_env() -> dict[str, str]:
-    """The TRITON_* settings that can change what is compiled or run (TRITON_PTXAS_PATH,
-    TRITON_DEFAULT_FP_FUSION...), without those that vary between runs and change nothing."""
-    return {k: v for k, v in sorted(os.environ.items()) if k.startswith("TRITON_") and k not in _IGNORED_ENV}
-
-
-def _imported_kernel_files(code: str) -> dict[str, str]:
-    """SHA-256 of each kernel module the generated code imports (a ``@triton.jit`` helper in a
-    kernel file is compiled from that file, not from the generated code): of the module's file
-    and of what it depends on, the user's modules it imports transitively, files read at their
-    import and environment variables named or declared (checker.stage_cache.module_sources),
-    when the module is imported in this process (the process whose kernel it is); of its file
-    only otherwise."""
-    import sys
-
-    from checker import loader, stage_cache
-
-    registered = loader.registered()
-    found: dict[str, str] = {}
-    for name in sorted(set(_KERNEL_IMPORT.findall(code))):
-        parts = name.split(".")
-        # `kcheck_kernels.dir__stem.helper` names an attribute of the module dir__stem.
-        prefixes = (".".join(parts[:i]) for i in range(len(parts), 1, -1))
-        module = next((p for p in prefixes if p in registered), None)
-        if module is None:
-            found[name] = "-"
-            continue
-        loaded = sys.modules.get(module)
-        if loaded is not None:
-            found[module] = stage_cache.module_sources(loaded)
-            continue
-        try:
-            found[module] = hashlib.sha256(Path(registered[module]).read_bytes()).hexdigest()
-        except OSError:
-            found[module] = "-"
-    return found
-
-
-def key_material(job: CompileJob) -> dict[str, Any] | None:
-    """What a compile's outcome depends on, as JSON data; None when the job cannot be cached
-    (a test-hook fault, or a launch argument without a stable description)."""
-    if job.fault is not None:
-        return None
-    args = [arg_json(a) for a in job.args]
-    if any(a is None for a in args):
-        return None
-    return {
-        "schema": SCHEMA,
-        "code": normalize_code(job.code),
-        "entry": job.entry,
-        "args": args,
-        # Every profile field can change a verdict: max_shared_memory and the register file
-        # decide out-of-resources, capability and warp_size the compiled code.
-        "target": dataclasses.asdict(job.target),
-        "level": job.level,
-        "toolchain": toolchain.versions(),
-        "checker": checker_digest(),
-        "kernel_files": _imported_kernel_files(job.code),
-        "env": triton_env(),
-        "salt": os.environ.get("KCHECK_CACHE_SALT", ""),
-    }
-
-
-def key(job: CompileJob) -> str | None:
-    """The cache key of ``job``: 64 hex digits of SHA-256 over :func:`key_material` (the
-    normalized generated code, the entry name, the described launch arguments, the target
-    profile, the compile level, the torch/triton/helion/python versions, the deciding checker
-    source, imported kernel files (with what they depend on), TRITON_* settings,
-    ``$KCHECK_CACHE_SALT`` and :data:`SCHEMA`); None if uncacheable."""
-    material = key_material(job)
-    if material is None:
-        return None
-    text = json.dumps(material, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
-    return hashlib.sha256(text.encode()).hexdigest()
 
 
 # -- entries ---------------------------------------------------------------------------------
@@ -361,7 +211,7 @@ class CompileCache:
 
     @property
     def _store(self) -> EntryStore:
-        return EntryStore(self.root, "compile")
+        return EntryStore(self.root, Kind.COMPILE)
 
     def path(self, key: str) -> Path:
         """Where the entry of ``key`` (64 hex digits) lives."""
@@ -391,17 +241,3 @@ class CompileCache:
 def open_cache(root: str | os.PathLike[str] | None) -> CompileCache | None:
     """The cache at ``root``, None when caching is off (``root`` None: ``--no-cache``)."""
     return None if root is None else CompileCache(Path(root))
-
-
-__all__ = [
-    "MAX_ENTRY_BYTES",
-    "STALE_TEMP_S",
-    "BadEntry",
-    "CompileCache",
-    "decode",
-    "encode",
-    "key",
-    "open_cache",
-    "prune",
-    "usable",
-]
