@@ -45,6 +45,13 @@ if [ "$target" != "--system" ]; then
   python="$target/bin/python"
 fi
 pip() { "$python" -m pip --disable-pip-version-check -q "$@"; }
+# Bytecode for everything installed, written now rather than by the first import of each process:
+# torch alone is ~2,000 modules, and a worker process that compiles its imports pays that at
+# start-up (issue 27). compileall skips what is already compiled; PYTHONDONTWRITEBYTECODE (the
+# Dockerfile sets it so that running code writes nothing) does not stop it.
+compile_bytecode() {
+  "$python" -m compileall -q -j 0 "$("$python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')" >/dev/null || true
+}
 
 constraints="${TMPDIR:-/tmp}/kcheck-constraints.$$"
 trap 'rm -f "$constraints"' EXIT
@@ -76,8 +83,10 @@ print("\n".join(tomllib.load(open(sys.argv[1], "rb"))["project"]["dependencies"]
   # Every pin is also a requirement here (with --runtime-only, every runtime dependency); the
   # full install below adds whatever is left.
   pip install -c "$constraints" -r "$requirements"
+  compile_bytecode
   echo "kcheck dependencies${extras:+ and dev extras} installed into $python"
   exit 0
 fi
 pip install -c "$constraints" -e "${here}${extras}"
+compile_bytecode
 "$python" -c "import checker.toolchain as t; print('kcheck installed:', t.versions())"
