@@ -51,7 +51,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))  # the checker of this source tree, installed or not
 
 from checker.model import Category, Record  # noqa: E402
-from checker.report.jsonl import read_records  # noqa: E402
+from checker.results.jsonl import read_records  # noqa: E402
 
 PASSES = ("cold", "warm")
 #: Exit statuses of ``kcheck run`` that mean "the sweep ran to its end" (0: all passed, 1: some

@@ -15,14 +15,15 @@ import shlex
 import sys
 from collections.abc import Sequence
 
-from checker.ingest import command as ingest_command
-from checker.perf import command as perf_command
+from checker.commands import ingest as ingest_command
+from checker.commands import minimize as minimize_command
+from checker.commands import perf as perf_command
+from checker.commands import report as report_commands
+from checker.commands import repro as repro_command
+from checker.commands import triage as triage_command
 from checker.pool import COMPILE_POLICIES, DEFAULT_COMPILE_TIMEOUT_S, DEFAULT_RUN_TIMEOUT_S
-from checker.report import commands as report_commands
 from checker.sweep import DEFAULT_CONFIGS, SHAPE_SETS
 from checker.targets import DEFAULT_TARGET, TARGETS
-from checker.triage import command as triage_command
-from checker.triage import minimize_command, repro_command
 
 
 def _run(args: argparse.Namespace, passthrough: list[str]) -> int:

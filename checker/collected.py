@@ -18,8 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from checker import toolchain
+from checker.atomic import write_atomic
 from checker.model import LOST, CaseId, Category, Mode, Record
-from checker.report.atomic import write_atomic
 
 FILENAME = "collected.json"
 #: Item names the kcheck plugin gives: cases, golden cases, collection errors.

@@ -34,7 +34,7 @@ from checker.targets import DEFAULT_TARGET, TARGETS
 
 # Sharding (--shard), GPU pinning of xdist workers, goldens and --benchmark are plugin modules of
 # their own.
-pytest_plugins = ["checker.shard", "checker.gpus", "checker.golden_plugin", "checker.perf.plugin"]
+pytest_plugins = ["checker.shard", "checker.gpus", "checker.golden_plugin", "checker.perf_plugin"]
 
 RECORD_KEY = "kcheck_record"
 #: Outputs of an earlier run that a new run removes before its first case, so that none of
@@ -653,10 +653,10 @@ def format_failure(rec: Record) -> str:
 
     All of it but the category is record text (a compiler's or kernel's message can print
     anything), and pytest prints it to the log as is. In GitHub Actions it goes through
-    :func:`checker.report.escape.for_log`, so that no line of it (``\\n::error::...``,
+    :func:`checker.escape.for_log`, so that no line of it (``\\n::error::...``,
     ``::add-mask::...``, a legacy ``##[...]``) is run as a workflow command.
     """
-    from checker.report.escape import for_log
+    from checker.escape import for_log
 
     lines = [f"{rec.category.value} [{rec.signature}] {rec.case.name} ({rec.mode}, {rec.target})"]
     if rec.config_repr:
@@ -712,7 +712,7 @@ class _Recorder:
 
     def _writer(self) -> Any:
         if self.state.writer is None:
-            from checker.report.jsonl import JsonlWriter
+            from checker.results.jsonl import JsonlWriter
 
             self.state.writer = JsonlWriter(self.state.reports_dir / "results.jsonl")
         return self.state.writer

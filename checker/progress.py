@@ -19,7 +19,7 @@ from typing import Any, TextIO
 import pytest
 
 from checker.collected import case_of
-from checker.report.escape import for_log
+from checker.escape import for_log
 
 #: Least seconds between two status lines in a log.
 LOG_INTERVAL_S = 30.0

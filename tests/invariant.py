@@ -12,7 +12,7 @@ from pathlib import Path
 
 from checker import collected
 from checker.model import Record
-from checker.report.jsonl import read_records
+from checker.results.jsonl import read_records
 
 
 def check_run(reports: Path, exit_code: int) -> list[Record]:

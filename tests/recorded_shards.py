@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from checker.model import Record
-from checker.report.merge import parse_shard
+from checker.results.merge import parse_shard
 
 DATA = Path(__file__).parent / "data" / "results_cpu.jsonl"
 

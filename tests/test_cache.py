@@ -24,7 +24,7 @@ from checker.compile import CompileResult, Level, TensorArg
 from checker.diagnostics import Diagnosis
 from checker.model import Category, Record
 from checker.pool import CompileJob, CompileWorker, Died, Error, Ok, TimedOut
-from checker.report.jsonl import read_records
+from checker.results.jsonl import read_records
 from checker.targets import get_target
 
 SM90 = get_target("sm_90")

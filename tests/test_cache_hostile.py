@@ -35,7 +35,7 @@ from checker.cache.store import prune
 from checker.diagnostics import Diagnosis
 from checker.model import CaseId, Category, Record
 from checker.pool import Error
-from checker.report.jsonl import read_records
+from checker.results.jsonl import read_records
 from checker.targets import get_target, use_target_on_cpu
 
 SM90 = get_target("sm_90")

@@ -99,9 +99,9 @@ def test_a_kernel_reaching_modules_without_a_file_passes(tmp_path: Path) -> None
 
 def test_report_exits_3_and_the_comment_lists_kcheck_errors_first(tmp_path: Path) -> None:
     from checker.model import CaseId, Mode
-    from checker.report.baseline import classify, exit_code
-    from checker.report.merge import merge, read_shards
     from checker.report.summary import render
+    from checker.results.baseline import classify, exit_code
+    from checker.results.merge import merge, read_shards
 
     def rec(kernel: str, category: Category, sig: str) -> Record:
         return Record(
@@ -129,7 +129,7 @@ def test_report_exits_3_and_the_comment_lists_kcheck_errors_first(tmp_path: Path
     assert comment.index("kcheck errors (a bug in the checker") < comment.index("bug[8-fp32-default]")
     assert "New failures" not in comment.split("kcheck errors")[0]
     # triage: the checker-error group first although the mismatch group is five times larger.
-    from checker.triage.group import triage
+    from checker.results.group import triage
     from checker.triage.render import render_terminal
 
     bug = dataclasses.replace(records[-1], fields={"checker_frame": "checker/x.py:1 in f"})

@@ -6,7 +6,7 @@ import pytest
 
 from checker.cli import main
 from checker.model import Category
-from checker.report.jsonl import read_records
+from checker.results.jsonl import read_records
 
 
 def test_run_sweeps_and_writes_reports(

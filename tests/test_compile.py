@@ -11,7 +11,7 @@ import torch
 from checker.compile import max_warps_for_registers
 from checker.model import Category
 from checker.pool import CompileJob, CompileWorker, Died, Error, TimedOut
-from checker.report.jsonl import read_records
+from checker.results.jsonl import read_records
 from checker.targets import get_target
 
 

@@ -17,7 +17,7 @@ from conftest import kernel_source
 from checker.cli import main
 from checker.golden import store
 from checker.model import Category, Record
-from checker.report.jsonl import read_records
+from checker.results.jsonl import read_records
 
 GOLDEN_INI = "[pytest]\nkcheck_kernel_paths = kernels\nkcheck_golden_dir = golden\n"
 ADD_FILES = [

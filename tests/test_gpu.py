@@ -14,7 +14,7 @@ import pytest
 import torch
 
 from checker.model import Category
-from checker.report.jsonl import read_records
+from checker.results.jsonl import read_records
 from checker.targets import TARGETS, local_cuda_target
 
 pytestmark = [

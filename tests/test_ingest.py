@@ -19,7 +19,7 @@ from checker.ingest.events import INGESTED_MODE
 from checker.ingest.ingest import FileSummary, ingest_bytes, ingest_stream
 from checker.ingest.reader import MAX_LINE_BYTES
 from checker.model import Category, Record
-from checker.report.validate import parse_record
+from checker.results.validate import parse_record
 
 SEED_LOGS = Path(os.environ.get("KCHECK_SEED_LOGS", Path(__file__).parent / "data" / "seed-logs"))
 GEMM = SEED_LOGS / "gemm-benchmark-run.log"

@@ -14,7 +14,7 @@ from invariant import check_run
 from checker import collected
 from checker.cli import main
 from checker.model import Category
-from checker.report.jsonl import read_records
+from checker.results.jsonl import read_records
 
 SMALL = ("--configs", "0", "--shapes", "small", "-p", "no:xdist")
 

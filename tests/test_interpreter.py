@@ -17,7 +17,7 @@ import torch
 
 from checker import interpreter
 from checker.model import Category
-from checker.report.jsonl import read_records
+from checker.results.jsonl import read_records
 
 
 def test_fp8_conversion_rule() -> None:

@@ -18,7 +18,7 @@ from conftest import kernel_source
 
 from checker import cli
 from checker.model import CaseId, Category, Mode, Record
-from checker.report.jsonl import read_records
+from checker.results.jsonl import read_records
 from checker.triage.minimize import REPEATS, Knob, Outcome, apply, knob_diff, minimize
 
 PASSING = {

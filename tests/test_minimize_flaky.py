@@ -19,7 +19,7 @@ import pytest
 
 from checker.cli import main
 from checker.model import CaseId, Category, Mode, Record
-from checker.report.jsonl import read_records
+from checker.results.jsonl import read_records
 from checker.triage import minimize as mz
 
 #: Twelve knob values differ, as in a sampled config against the default one.

@@ -7,8 +7,8 @@ import json
 import pytest
 from invariant import check_run
 
+from checker import perf_plugin
 from checker.perf import bench
-from checker.perf import plugin as perf_plugin
 from checker.perf.records import Role, TimingRecord
 
 ARGS = ("--configs", "1", "--shapes", "small", "-p", "no:xdist")

@@ -22,9 +22,9 @@ from checker.perf.compare import Verdict, compare
 from checker.perf.ingested import timings_of
 from checker.perf.records import BEST, Role, TimingRecord
 from checker.report import junit
-from checker.report.jsonl import JsonlWriter, read_records
-from checker.report.merge import merge, parse_shard
-from checker.report.validate import OtherKind, parse_record
+from checker.results.jsonl import JsonlWriter, read_records
+from checker.results.merge import merge, parse_shard
+from checker.results.validate import OtherKind, parse_record
 
 SEED_LOGS = Path(os.environ.get("KCHECK_SEED_LOGS", Path(__file__).parent / "data" / "seed-logs"))
 

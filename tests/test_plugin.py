@@ -9,7 +9,7 @@ import pytest
 from conftest import kernel_source
 
 from checker.model import Category
-from checker.report.jsonl import read_records
+from checker.results.jsonl import read_records
 
 
 def _records(p: pytest.Pytester) -> list:

@@ -34,13 +34,14 @@ from test_perf import timing
 import checker
 from checker import collected
 from checker.cli import main
+from checker.commands import report as commands
+from checker.commands.report import PostExit
 from checker.model import Category, Record
 from checker.perf import records as perf_records
 from checker.perf.records import Role
-from checker.report import commands, jsonl, merge, validate
-from checker.report.commands import PostExit
-from checker.report.merge import merge as merge_shards
-from checker.report.merge import read_shards
+from checker.results import jsonl, merge, validate
+from checker.results.merge import merge as merge_shards
+from checker.results.merge import read_shards
 
 REPO = Path(__file__).resolve().parent.parent
 # The limits and statuses as docs/reports.md states them (literals, so that this file runs

@@ -13,8 +13,8 @@ from recorded_shards import recorded, write_shard
 
 from checker.model import Category, Record, encodable
 from checker.report import junit
-from checker.report.baseline import FailOn, Status, classify, exit_code, parse_fail_on
-from checker.report.merge import merge, parse_shard, read_shards, record_key
+from checker.results.baseline import FailOn, Status, classify, exit_code, parse_fail_on
+from checker.results.merge import merge, parse_shard, read_shards, record_key
 
 
 def _fail(rec: Record, category: Category = Category.NUMERICAL_MISMATCH, sig: str = "0123456789ab") -> Record:

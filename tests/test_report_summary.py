@@ -11,11 +11,11 @@ import pytest
 from recorded_shards import recorded, write_shard
 
 from checker.cli import main
+from checker.escape import md_block, md_code
 from checker.model import Category, Record
-from checker.report.baseline import classify
-from checker.report.escape import md_block, md_code
-from checker.report.merge import merge, parse_shard, read_shards
 from checker.report.summary import COMMENT_BYTE_LIMIT, COMMENT_CHAR_LIMIT, RunInfo, marker, render
+from checker.results.baseline import classify
+from checker.results.merge import merge, parse_shard, read_shards
 
 
 def _overflow(rec: Record, message: str = "", sig: str = "5e1f00aa0b12") -> Record:

@@ -6,8 +6,8 @@ import os
 import stat
 from pathlib import Path
 
+from checker.atomic import write_atomic
 from checker.model import CaseId, Category, Record
-from checker.report.atomic import write_atomic
 from checker.report.terminal import render
 
 

@@ -30,7 +30,7 @@ from checker import plugin
 from checker.cli import main
 from checker.golden.paths import safe_component
 from checker.model import CaseId, Category, Record
-from checker.report.jsonl import read_records
+from checker.results.jsonl import read_records
 from checker.triage.repro import ReproError, default_output_name, write_repro
 
 TESTS = Path(__file__).parent

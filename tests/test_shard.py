@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from checker import cli
-from checker.report.jsonl import read_records
+from checker.results.jsonl import read_records
 from checker.shard import Shard, parse_shard, read_durations, split
 
 

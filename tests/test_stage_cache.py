@@ -16,7 +16,7 @@ from checker import execute, loader
 from checker.cache import keys
 from checker.cache.store import EntryStore
 from checker.model import CaseId, Category, Record
-from checker.report.jsonl import read_records
+from checker.results.jsonl import read_records
 from checker.spec import KernelSpec
 from checker.targets import get_target, use_target_on_cpu
 

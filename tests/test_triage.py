@@ -12,14 +12,15 @@ from typing import Any
 import pytest
 
 from checker.cli import main
+from checker.console import MAX_EXAMPLES
 from checker.model import CaseId, Category, Record
 from checker.progress import Progress, Snapshot, kernel_of
-from checker.report.baseline import classify
-from checker.report.merge import merge, parse_shard
 from checker.report.summary import render as render_comment
-from checker.report.terminal import MAX_EXAMPLES, render, render_classification
-from checker.triage.context import NO_REASON, not_run_facts, not_run_groups, result_tables
-from checker.triage.group import GroupKey, format_knobs, group_key, headline, shared_knobs, triage
+from checker.report.terminal import render, render_classification
+from checker.results.baseline import classify
+from checker.results.context import NO_REASON, not_run_facts, not_run_groups, result_tables
+from checker.results.group import GroupKey, format_knobs, group_key, headline, shared_knobs, triage
+from checker.results.merge import merge, parse_shard
 from checker.triage.render import render_markdown, render_terminal
 
 NUMEL_MESSAGE = """CompilationError: at 3:14:
@@ -478,7 +479,7 @@ def test_progress_registered_in_a_pytest_run_writes_its_own_line(pytester: pytes
     result.stdout.fnmatch_lines(["kcheck: 4/4 cases (100%), 1 failed, elapsed *, ETA 0s; now: test_k"])
 
 
-# --- not run and result tables (checker/triage/context.py) --------------------------------------
+# --- not run and result tables (checker/results/context.py) --------------------------------------
 
 
 def ingested(

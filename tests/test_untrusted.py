@@ -22,13 +22,14 @@ from recorded_shards import recorded, write_shard
 from test_report_summary import _outside_code
 
 from checker.cli import main
+from checker.commands.report import PostExit
+from checker.escape import log_text
 from checker.model import Category, Record
 from checker.plugin import format_failure
-from checker.report import github, validate
-from checker.report.commands import PostExit
-from checker.report.escape import log_text
-from checker.report.merge import parse_shard
+from checker.report import github
 from checker.report.terminal import render
+from checker.results import validate
+from checker.results.merge import parse_shard
 
 #: What the attacker put in record text: workflow commands on their own lines (LF and CR), one
 #: behind blanks (the runner trims them), a legacy command mid-line, and markdown that would

@@ -22,7 +22,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from checker.report.atomic import write_atomic
+from checker.atomic import write_atomic
 
 VERSION_LINE = "# kcheck golden v1 (docs/goldens.md)"
 END_MARKER = "# ---- end of header ----"

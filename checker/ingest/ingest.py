@@ -24,13 +24,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO, TypeVar
 
+from checker.atomic import replacing
 from checker.ingest.events import Finding
 from checker.ingest.lines import split_process
 from checker.ingest.parser import MAX_EXAMPLES, LogParser
 from checker.ingest.reader import LineReader
 from checker.ingest.records import to_record
 from checker.model import Record
-from checker.report.atomic import replacing
 
 T = TypeVar("T")
 
@@ -213,7 +213,7 @@ def ingest_paths(paths: Sequence[Path], out: Path) -> IngestSummary:
 
 
 def _write_lines_atomic(path: Path, produce: Callable[[Callable[[str], object]], T]) -> T:
-    """Streamed and atomic (:func:`checker.report.atomic.replacing`): ``produce`` gets a function
+    """Streamed and atomic (:func:`checker.atomic.replacing`): ``produce`` gets a function
     that writes one line, so the output is never held in memory."""
     with replacing(path, text=True) as f:
         return produce(lambda line: f.write(line + "\n"))

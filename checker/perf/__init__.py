@@ -6,10 +6,11 @@
                    ceilings (copy bandwidth, matmul throughput), bytes and FLOPs of a case
 - ``bench.py``     which passing cases to time (pure), and the benchmark process that times them
                    (``python -m checker.perf.bench``)
-- ``plugin.py``    ``--benchmark`` for pytest and ``kcheck run`` (timing at session end)
 - ``compare.py``   the regression rule: minimum relative slowdown + modified z-score
 - ``ingested.py``  tritonbench result tables read by ``kcheck ingest-log`` -> timing baselines
 - ``table.py``     speedup tables and the PR comment's regression section (markdown)
 - ``plot.py``      matplotlib (Agg) PNGs: speedup per shape, percent of roofline
-- ``command.py``   ``kcheck bench | compare | plot``
+
+``--benchmark`` for pytest and ``kcheck run`` is checker/perf_plugin.py (pytest wiring), and
+``kcheck bench | compare | plot`` is checker/commands/perf.py.
 """

@@ -3,7 +3,7 @@
 A timing record is not a case record: it has no Category, it never counts as a case and it
 never fails a run by itself. It shares results.jsonl with the case records and is told apart by
 its ``"kind": "timing"`` key (:data:`checker.model.OTHER_KINDS`), which case readers skip
-(:func:`checker.report.jsonl.read_records`, :func:`checker.report.validate.parse_record`).
+(:func:`checker.results.jsonl.read_records`, :func:`checker.results.validate.parse_record`).
 
 Every record is checked where it is made (``__post_init__``) and again where it is read
 (:meth:`TimingRecord.from_json`): a results file may come from a pull request's own run.
@@ -282,7 +282,7 @@ def load(paths: Sequence[Path]) -> Loaded:
 
     Case records are counted and skipped; a line that is neither is named in ``unreadable``, as
     are an archive that cannot be read, one with no such member and a member over
-    :data:`checker.report.merge.MAX_SHARD_BYTES` (read by :func:`checker.report.merge.zip_members`,
+    :data:`checker.results.merge.MAX_SHARD_BYTES` (read by :func:`checker.results.merge.zip_members`,
     as ``kcheck report`` reads them).
 
     Raises:
@@ -299,7 +299,7 @@ def load(paths: Sequence[Path]) -> Loaded:
 
 
 def _load_archive(path: Path, loaded: Loaded) -> None:
-    from checker.report.merge import zip_members
+    from checker.results.merge import zip_members
 
     for member in zip_members(path, FILE_GLOBS):
         if member.data is None:
@@ -328,7 +328,7 @@ def _load_lines(source: str, lines: Iterable[bytes], loaded: Loaded) -> None:
 
 def write(path: Path, records: Iterable[TimingRecord]) -> int:
     """Write ``records`` to ``path`` (replaced), one line each; returns how many."""
-    from checker.report.atomic import write_atomic
+    from checker.atomic import write_atomic
 
     lines = [r.to_json() + "\n" for r in records]
     path.parent.mkdir(parents=True, exist_ok=True)

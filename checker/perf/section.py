@@ -1,7 +1,7 @@
 """Timings in ``kcheck report`` and ``kcheck post``: the comment's regression section, the
 ``--fail-on regression`` policy, and the speedup table and plots in the report directory.
 
-Both commands merge shards with :func:`checker.report.merge.merge`, which carries timing lines
+Both commands merge shards with :func:`checker.results.merge.merge`, which carries timing lines
 unparsed (``MergedRun.other``); they are parsed and checked here.
 """
 
@@ -15,8 +15,8 @@ from pathlib import Path
 from checker.perf.compare import Change, Rule, compare, regressions
 from checker.perf.records import TimingRecord
 from checker.perf.table import markdown_table, regression_section
-from checker.report.baseline import FailOn
-from checker.report.verdict import Verdict
+from checker.results.baseline import FailOn
+from checker.results.verdict import Verdict
 
 #: Files :func:`write_artifacts` adds to the report directory.
 TABLE_FILE = "speedup.md"
@@ -83,8 +83,8 @@ def write_artifacts(perf: PerfSummary, out: Path) -> PerfSummary:
     says they are in the artifact). Nothing is written without timings."""
     if not perf.timings:
         return perf
+    from checker.atomic import write_atomic
     from checker.perf import plot
-    from checker.report.atomic import write_atomic
 
     write_atomic(out / TABLE_FILE, markdown_table(perf.timings).encode("utf-8"))
     names = [TABLE_FILE]

@@ -1,6 +1,6 @@
 """Speedup tables and the PR comment's regression section, in markdown (docs/perf.md).
 
-Every text that came from a results file goes through :func:`checker.report.escape.md_code`
+Every text that came from a results file goes through :func:`checker.escape.md_code`
 (a results file may come from a pull request's own run). Sections are bounded: at most
 :data:`MAX_ROWS` rows per group, the rest counted.
 """
@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from checker.escape import md_code
 from checker.perf.compare import Change, Rule, Verdict, counts, improvements, regressions
 from checker.perf.records import KERNEL_ROLES, Role, TimingRecord
-from checker.report.escape import md_code
 
 #: Rows shown per group in a markdown section (the rest are counted, and are in the artifact).
 MAX_ROWS = 25

@@ -3,13 +3,13 @@
 - Annotations: one ``::error`` per group of new failures / golden changes (never for
   pre-existing or flaky ones), at most ``max_annotations`` (GitHub shows up to 10 error
   annotations per step), each pointing at the kernel file.
-- Untrusted text printed to the log goes through :func:`checker.report.escape.log_text`, so no
+- Untrusted text printed to the log goes through :func:`checker.escape.log_text`, so no
   line of a kernel message can be a workflow command (why lines are escaped rather than wrapped
-  in ``::stop-commands::``: :mod:`checker.report.escape`).
+  in ``::stop-commands::``: :mod:`checker.escape`).
 - ``$GITHUB_STEP_SUMMARY``: GitHub accepts up to 1 MiB per step summary; a longer summary is
   trimmed with a notice (:func:`checker.report.summary.fit`), never dropped.
 
-Escaping follows "Workflow commands for GitHub Actions" (:mod:`checker.report.escape`).
+Escaping follows "Workflow commands for GitHub Actions" (:mod:`checker.escape`).
 """
 
 from __future__ import annotations
@@ -18,9 +18,9 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import TextIO
 
-from checker.report.escape import command_data, command_property, log_text
+from checker.escape import command_data, command_property, log_text
 from checker.report.summary import fit
-from checker.report.verdict import Finding
+from checker.results.verdict import Finding
 
 #: GitHub's size limit of one step's summary file, bytes.
 STEP_SUMMARY_LIMIT = 1024 * 1024
@@ -57,7 +57,7 @@ def emit_annotations(findings: Iterable[Finding], out: TextIO, max_annotations: 
 
 def print_untrusted(text: str, out: TextIO) -> None:
     """Print ``text`` (ending it with a newline) so that none of its lines is a workflow
-    command: :func:`checker.report.escape.log_text`."""
+    command: :func:`checker.escape.log_text`."""
     text = log_text(text)
     out.write(text if text.endswith("\n") else text + "\n")
     out.flush()

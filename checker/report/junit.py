@@ -1,6 +1,6 @@
 """reports/junit.xml from Records, written with junitparser (one testcase per case).
 
-One testsuite per kernel and one testcase per case (key: :func:`checker.report.merge.record_key`),
+One testsuite per kernel and one testcase per case (key: :func:`checker.results.merge.record_key`),
 with kernel, shape, dtype, config, target, mode, category, signature (and the baseline status
 when one is known) as properties. Reruns are not dropped: they use the Maven Surefire elements
 junitparser's ``xunit2`` module writes. A case that failed and later passed is a passed testcase
@@ -28,10 +28,10 @@ from junitparser.xunit2 import (
     TestSuite,
 )
 
+from checker.atomic import write_atomic
+from checker.escape import xml_text
 from checker.model import Category, Mode, Record
-from checker.report.atomic import write_atomic
-from checker.report.escape import xml_text
-from checker.report.merge import CorruptEntry, record_key
+from checker.results.merge import CorruptEntry, record_key
 
 #: Characters of a message kept in a failure's ``message`` attribute (the body keeps 20000).
 ATTR_LIMIT = 500

@@ -4,7 +4,7 @@ Layout: a hidden marker (how ``kcheck post`` finds its own comment), a verdict l
 target, commit and run link; a counts table per kernel; then groups of cases sharing a category
 and signature, in this order: new failures, golden changes, pre-existing failures, flaky cases,
 fixed cases; unreadable shards last. Groups are split as triage.md splits them (mismatch
-categories per kernel, numel overflows per limit: checker/triage/group.py). Each group shows its
+categories per kernel, numel overflows per limit: checker/results/group.py). Each group shows its
 category, signature, how many cases share it, its headline, a link to its triage.md section, one
 representative case with its key fields and repro command.
 
@@ -15,7 +15,7 @@ details group by group; a note names the artifact holding the full report whenev
 left out.
 
 Untrusted text (kernel names, messages, configs, diffs) is only shown as code
-(:mod:`checker.report.escape`), so no @mention, link, HTML or table break renders live.
+(:mod:`checker.escape`), so no @mention, link, HTML or table break renders live.
 """
 
 from __future__ import annotations
@@ -24,10 +24,10 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
+from checker.escape import html_code, md_block, md_code
 from checker.model import Category, Record
-from checker.report.baseline import GOLDEN_CATEGORIES, CaseResult, Classification, Group, Status
-from checker.report.escape import html_code, md_block, md_code
-from checker.triage.group import anchor_of, format_knobs, headline, shown_record, split_groups
+from checker.results.baseline import GOLDEN_CATEGORIES, CaseResult, Classification, Group, Status
+from checker.results.group import anchor_of, format_knobs, headline, shown_record, split_groups
 
 #: GitHub's limit on an issue comment body, in characters (REST API: "body is too long
 #: (maximum is 65536 characters)").

@@ -1,5 +1,5 @@
 """Terminal summaries (rich): per kernel, cases by category (the run), or by baseline status
-(``kcheck report``), then the failures grouped by cause (checker/triage/group.py), one block per
+(``kcheck report``), then the failures grouped by cause (checker/results/group.py), one block per
 group with its count, headline and a few example cases.
 
 Width: the terminal's, or ``$COLUMNS``, else 80 (a CI log). The counts table keeps one column per
@@ -8,27 +8,25 @@ so no kernel or category name is ever cut.
 
 Kernel names, messages and repro commands are record text: they are handed to rich as ``Text``
 (never parsed as rich markup), and the rendered string goes through
-:func:`checker.report.escape.for_log`, so that in GitHub Actions no line of it (rich also wraps
+:func:`checker.escape.for_log`, so that in GitHub Actions no line of it (rich also wraps
 long lines, starting new ones inside a message) is a workflow command.
 """
 
 from __future__ import annotations
 
-import io
-import shutil
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-from rich.console import Console, RenderableType
 from rich.console import Group as Group_
+from rich.console import RenderableType
 from rich.table import Table
 from rich.text import Text
 
+from checker.console import group_block, terminal_width, to_text
 from checker.model import Category, Record
-from checker.report.baseline import Classification, Status
-from checker.report.escape import for_log
-from checker.triage.group import FailureGroup, anchor_of, headline, shown_record, split_groups, triage
+from checker.results.baseline import Classification, Status
+from checker.results.group import FailureGroup, anchor_of, headline, shown_record, split_groups, triage
 
 _STATUS_STYLE = {
     Status.NEW: "bold red",
@@ -39,35 +37,6 @@ _STATUS_STYLE = {
 }
 #: Groups shown in a terminal view; the rest are counted (all are in triage.md / kcheck triage).
 MAX_GROUPS = 20
-#: Example cases named per group.
-MAX_EXAMPLES = 3
-#: Width when neither a terminal nor $COLUMNS says (a CI log).
-DEFAULT_WIDTH = 80
-
-
-def terminal_width() -> int:
-    """Columns of the terminal, else ``$COLUMNS``, else :data:`DEFAULT_WIDTH`."""
-    return shutil.get_terminal_size((DEFAULT_WIDTH, 24)).columns or DEFAULT_WIDTH
-
-
-def to_text(renderable: RenderableType, width: int | None = None, color: bool = False) -> str:
-    """``renderable`` rendered at ``width`` (None: :func:`terminal_width`), plain unless
-    ``color``, escaped for the log in GitHub Actions (:func:`checker.report.escape.for_log`)."""
-    buf = io.StringIO()
-    console = Console(
-        file=buf,
-        width=width or terminal_width(),
-        force_terminal=color,
-        color_system="standard" if color else None,
-        # Only code decides highlighting: record text never gets styled by guessing.
-        highlight=False,
-    )
-    console.print(renderable)
-    text = buf.getvalue()
-    if not color:
-        # rich pads table cells to the full width: trailing blanks only lengthen a log.
-        text = "\n".join(line.rstrip() for line in text.split("\n"))
-    return for_log(text)
 
 
 @dataclass(frozen=True)
@@ -151,45 +120,6 @@ def summary_table(records: Iterable[Record], width: int | None = None) -> Table:
     return _counts_view("kcheck summary", rows, columns, width or terminal_width())
 
 
-def group_block(
-    index: int,
-    title: str,
-    count: int,
-    head: str,
-    examples: Sequence[str],
-    *,
-    tag: str = "",
-    style: str | None = None,
-    details: Sequence[tuple[str, str]] = (),
-    repro: str | None = None,
-) -> Table:
-    """One failure group: ``index. title xCOUNT tag``, its headline, ``details`` (label,
-    value), up to :data:`MAX_EXAMPLES` of the distinct ``examples`` (and how many more), the
-    first one's repro. Text wraps inside the block's indented column."""
-    grid = Table.grid(padding=(0, 1))
-    grid.add_column(no_wrap=True, justify="right")
-    grid.add_column(overflow="fold", ratio=1)
-    top = Text()
-    top.append(title, style=style)
-    top.append(f" x{count}", style="bold")
-    if tag:
-        top.append(f"  {tag}", style="dim")
-    grid.add_row(f"{index}.", top)
-    grid.add_row("", Text(head))
-    for label, value in details:
-        line = Text(f"{label}: ", style="dim")
-        line.append(value)
-        grid.add_row("", line)
-    names = list(dict.fromkeys(examples))
-    for i, name in enumerate(names[:MAX_EXAMPLES]):
-        grid.add_row("", Text("e.g. " if i == 0 else "     ").append(name))
-    if len(names) > MAX_EXAMPLES:
-        grid.add_row("", Text(f"     ... and {len(names) - MAX_EXAMPLES} more", style="dim"))
-    if repro:
-        grid.add_row("", Text("repro: ", style="dim").append(repro))
-    return grid
-
-
 def _triage_block(index: int, group: FailureGroup) -> Table:
     rec = group.representative
     kernels = group.kernels()
@@ -207,7 +137,7 @@ def _triage_block(index: int, group: FailureGroup) -> Table:
 
 
 def failure_groups_view(records: Iterable[Record], max_groups: int = MAX_GROUPS) -> list[RenderableType]:
-    """The failures of one run grouped by cause (:func:`checker.triage.group.triage`), largest
+    """The failures of one run grouped by cause (:func:`checker.results.group.triage`), largest
     group first, at most ``max_groups`` blocks."""
     result = triage([("run", list(records))])
     if not result.groups:
@@ -236,7 +166,7 @@ def failure_groups_view(records: Iterable[Record], max_groups: int = MAX_GROUPS)
 
 def render(records: Iterable[Record], width: int | None = None, color: bool = False) -> str:
     """The summary table and the failure groups as text, for pytest's terminal reporter or a log
-    (escaped for the log in GitHub Actions: :func:`checker.report.escape.for_log`)."""
+    (escaped for the log in GitHub Actions: :func:`checker.escape.for_log`)."""
     records = list(records)
     width = width or terminal_width()
     return to_text(Group_(summary_table(records, width), *failure_groups_view(records)), width, color)
@@ -287,6 +217,6 @@ def classification_view(
 
 def render_classification(result: Classification, width: int | None = None, color: bool = False) -> str:
     """:func:`classification_view` as text, escaped for the log in GitHub Actions
-    (:func:`checker.report.escape.for_log`)."""
+    (:func:`checker.escape.for_log`)."""
     width = width or terminal_width()
     return to_text(classification_view(result, width=width), width, color)

@@ -1,11 +1,11 @@
-"""Rendering a :class:`~checker.triage.group.Triage`: a terminal view (rich) and markdown
+"""Rendering a :class:`~checker.results.group.Triage`: a terminal view (rich) and markdown
 (``triage.md``, which the PR comment links into, one anchor per group). After the failure
 groups both show the last run's cases that did not run, by reason, and its result tables
-(checker/triage/context.py).
+(checker/results/context.py).
 
 All record text (kernel names, messages, configs, repro commands, minimal configs, run names)
 is hostile: in the terminal it is rich ``Text`` (never markup) escaped for the CI log; in
-markdown it is only ever code (:mod:`checker.report.escape`), so no @mention, link, HTML tag or
+markdown it is only ever code (:mod:`checker.escape`), so no @mention, link, HTML tag or
 ``::error::`` line renders or runs.
 """
 
@@ -21,10 +21,10 @@ from rich.padding import Padding
 from rich.table import Table
 from rich.text import Text
 
+from checker.console import group_block, terminal_width, to_text
+from checker.escape import clean, md_block, md_code
 from checker.model import Record
-from checker.report.escape import clean, md_block, md_code
-from checker.report.terminal import group_block, terminal_width, to_text
-from checker.triage.context import (
+from checker.results.context import (
     NotRunGroup,
     ResultTable,
     TableCell,
@@ -32,7 +32,7 @@ from checker.triage.context import (
     not_run_facts,
     reason_counts,
 )
-from checker.triage.group import FailureGroup, Triage, format_knobs
+from checker.results.group import FailureGroup, Triage, format_knobs
 
 #: Values listed per detail line (kernels, dtypes, shapes); the rest are counted.
 MAX_VALUES = 8
@@ -246,7 +246,7 @@ def render_terminal(triage: Triage, width: int | None = None, color: bool = Fals
 def render_markdown(triage: Triage) -> str:
     """The triage as markdown: an index table linking each group, then one section per group
     under an HTML anchor ``<a id="group-…">`` (stable: a hash of category, signature and scope,
-    :attr:`checker.triage.group.GroupKey.anchor`). Record text only ever appears as code."""
+    :attr:`checker.results.group.GroupKey.anchor`). Record text only ever appears as code."""
     runs = ", ".join(md_code(r, limit=200) for r in triage.runs)
     lines = [
         "# kcheck triage",

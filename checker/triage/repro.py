@@ -147,7 +147,7 @@ def read_results(results: Path, case_id: str) -> list[Record]:
     Raises:
         ReproError: the file is missing or malformed.
     """
-    from checker.report.jsonl import read_records
+    from checker.results.jsonl import read_records
 
     results = Path(results)
     if not results.is_file():

@@ -18,7 +18,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from checker.model import Category, Record
-from checker.report.jsonl import read_records
+from checker.results.jsonl import read_records
 
 
 def _expected() -> dict[str, tuple[Category, Category | None]]:

@@ -20,7 +20,7 @@ from checker.model import Record, other_kind
 #: Bytes read from a stream at a time.
 CHUNK_BYTES = 1 << 20
 #: Most lines with content read from one file or zip member (blank lines are not counted). A
-#: real record is 0.5-2 KB, so a 1 GiB shard (the size limit, checker/report/merge.py) holds at
+#: real record is 0.5-2 KB, so a 1 GiB shard (the size limit, checker/results/merge.py) holds at
 #: most about 2 million; past this the rest of the file is not read and the reader says so.
 MAX_LINES = 2_000_000
 
@@ -159,7 +159,7 @@ def read_records(path: Path) -> Iterator[Record]:
     """Records of a results.jsonl file; lines of other record kinds (timing records,
     :data:`checker.model.OTHER_KINDS`) are skipped: they are not cases.
 
-    Each line is bounded as :func:`checker.report.validate.loads` bounds it (size, nesting
+    Each line is bounded as :func:`checker.results.validate.loads` bounds it (size, nesting
     depth), so a hostile line is a ValueError naming it, never a RecursionError or a
     line-sized allocation.
 
@@ -167,7 +167,7 @@ def read_records(path: Path) -> Iterator[Record]:
         ValueError: naming the file and line of a malformed record.
         OSError: the file cannot be read.
     """
-    from checker.report.validate import MAX_RECORD_BYTES, loads
+    from checker.results.validate import MAX_RECORD_BYTES, loads
 
     with open(path, "rb") as f:
         scanner = scan_lines(f, MAX_RECORD_BYTES)

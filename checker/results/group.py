@@ -28,9 +28,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from checker.model import Category, Record
-from checker.report.baseline import CaseResult, Group, Status
-from checker.report.merge import record_key
-from checker.triage.context import NotRunGroup, ResultTable, not_run_groups, result_tables
+from checker.results.baseline import CaseResult, Group, Status
+from checker.results.context import NotRunGroup, ResultTable, not_run_groups, result_tables
+from checker.results.merge import record_key
 
 #: Categories whose failures belong to one kernel: the kernel is part of the group key.
 PER_KERNEL: frozenset[Category] = frozenset(
@@ -266,7 +266,7 @@ def _count_cases(records: Iterable[Record], key: Any) -> Counter[str]:
 class Triage:
     """The failure groups of one or several runs (``runs``: their names, oldest first), largest
     group first; and, of the last run only, the cases that did not run (``not_run``, by reason)
-    and tritonbench's result tables (``tables``, checker/triage/context.py)."""
+    and tritonbench's result tables (``tables``, checker/results/context.py)."""
 
     runs: tuple[str, ...]
     groups: tuple[FailureGroup, ...]
@@ -309,7 +309,7 @@ def triage(runs: Sequence[tuple[str, Sequence[Record]]]) -> Triage:
 
 
 def split_groups(groups: Sequence[Group]) -> list[Group]:
-    """Baseline groups (category + signature, checker/report/baseline.py) split by
+    """Baseline groups (category + signature, checker/results/baseline.py) split by
     :func:`group_key`, so that the PR comment and the terminal show the same groups as triage.md;
     biggest first. The record a group is keyed by is the one the baseline grouped it by (the
     base's for fixed cases)."""

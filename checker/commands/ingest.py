@@ -13,9 +13,9 @@ import sys
 from pathlib import Path
 from typing import TextIO
 
+from checker.commands.report import EXIT_UNWRITABLE
+from checker.escape import for_log
 from checker.ingest.ingest import IngestSummary, LogUnreadable, ingest_paths
-from checker.report.commands import EXIT_UNWRITABLE
-from checker.report.escape import for_log
 
 #: Where records go without ``-o``.
 DEFAULT_OUT = Path("reports/ingested.jsonl")

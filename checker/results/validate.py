@@ -15,7 +15,7 @@ checks, before :meth:`checker.model.Record.from_json` builds the record, that th
 Anything else is a ``ValueError`` whose message is short (hostile keys and values are shown
 through ``repr`` and cut), so the caller records a ``report-corrupt`` entry and goes on; a record
 that cannot be read is never silently dropped and never a traceback. Sizes of strings are not
-limited here: every writer cuts what it shows (:mod:`checker.report.escape`).
+limited here: every writer cuts what it shows (:mod:`checker.escape`).
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from checker.model import OTHER_KINDS, SCHEMA_VERSION, Category, Mode, Record
 
 #: Longest results.jsonl line read, in bytes. A real record is a few KiB (messages are cut to
 #: 20,000 characters when recorded, golden diffs are bounded); a longer line is rejected before
-#: it is parsed (readers drop it while reading, :func:`checker.report.jsonl.scan_lines`), so one
+#: it is parsed (readers drop it while reading, :func:`checker.results.jsonl.scan_lines`), so one
 #: forged line cannot make a report take gigabytes of memory.
 MAX_RECORD_BYTES = 4 * 1024 * 1024
 #: Deepest nesting of arrays and objects in a line (the line itself is depth 1). A real record

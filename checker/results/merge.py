@@ -8,7 +8,7 @@ own directory, inside the archive or on disk, so the cases a killed run lost cou
 
 Reading never raises on bad content and never takes memory in proportion to what a hostile
 input expands to: every file and zip member is streamed line by line
-(:class:`checker.report.jsonl.LineScanner`: bounded lines, at most ``MAX_LINES`` of them); a
+(:class:`checker.results.jsonl.LineScanner`: bounded lines, at most ``MAX_LINES`` of them); a
 file over :data:`MAX_SHARD_BYTES`, a zip member that declares more, or one that declares more
 than :data:`MAX_INFLATE_RATIO` times its compressed size (a zip bomb: a megabyte of compressed
 newlines declaring a gigabyte) is refused before it is read; only regular files are opened (a
@@ -41,8 +41,8 @@ from typing import BinaryIO
 
 from checker import collected
 from checker.model import Record
-from checker.report.jsonl import LineScanner
-from checker.report.validate import MAX_RECORD_BYTES, OtherKind, parse_record
+from checker.results.jsonl import LineScanner
+from checker.results.validate import MAX_RECORD_BYTES, OtherKind, parse_record
 
 #: Shard file names picked up inside directories and zip archives.
 SHARD_GLOB = "results*.jsonl"
@@ -107,12 +107,12 @@ def parse_stream(source: str, stream: BinaryIO, verb: str = "read") -> Shard:
     """Parse one results.jsonl read from the binary ``stream``, line by line in bounded memory.
 
     Each malformed line becomes a CorruptEntry (lines are checked by
-    :func:`checker.report.validate.parse_record`: types, known categories, size, nesting); a
-    line over :data:`~checker.report.validate.MAX_RECORD_BYTES` is dropped while it is read; a
+    :func:`checker.results.validate.parse_record`: types, known categories, size, nesting); a
+    line over :data:`~checker.results.validate.MAX_RECORD_BYTES` is dropped while it is read; a
     last line without its newline that does not parse is reported as truncated (a run killed
     mid-write); a shard without any record is reported as empty. At most
     :data:`MAX_CORRUPT_PER_SHARD` unreadable lines are listed (the rest counted) and at most
-    :data:`~checker.report.jsonl.MAX_LINES` lines read. A stream that fails part way (a zip
+    :data:`~checker.results.jsonl.MAX_LINES` lines read. A stream that fails part way (a zip
     member's bad CRC or corrupt data, an I/O error) keeps the lines read before and gets a
     ``cannot {verb}`` entry.
     """

@@ -11,11 +11,11 @@
   (checker/perf/plot.py). Exit status 0; 2 without timings or without matplotlib (the table is
   written anyway); 5 ``-o`` cannot be written.
 
-Inputs are read as ``kcheck report`` reads shards (:func:`checker.report.merge.members`: files,
+Inputs are read as ``kcheck report`` reads shards (:func:`checker.results.merge.members`: files,
 directories, zip artifacts; streamed line by line, every line bounded in size and nesting by
-:func:`checker.report.validate.loads`), so no input ends these commands in a traceback or takes
+:func:`checker.results.validate.loads`), so no input ends these commands in a traceback or takes
 memory in proportion to what it expands to. Record text is printed through
-:func:`checker.report.escape.for_log`.
+:func:`checker.escape.for_log`.
 """
 
 from __future__ import annotations
@@ -28,14 +28,14 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from checker.commands.report import unwritable
+from checker.escape import for_log
 from checker.model import Mode
 from checker.perf.compare import Rule, compare, counts, regressions
 from checker.perf.records import FILE_GLOBS, KIND, Loaded, TimingRecord
-from checker.report.commands import unwritable
-from checker.report.escape import for_log
-from checker.report.jsonl import LineScanner, ScannedLine
-from checker.report.merge import READ_ERRORS, Member, Refused, members
-from checker.report.validate import MAX_RECORD_BYTES, loads, parse_record
+from checker.results.jsonl import LineScanner, ScannedLine
+from checker.results.merge import READ_ERRORS, Member, Refused, members
+from checker.results.validate import MAX_RECORD_BYTES, loads, parse_record
 
 DEFAULT_TIMINGS = Path("reports/timings.jsonl")
 DEFAULT_RESULTS = Path("reports/results.jsonl")
@@ -240,7 +240,7 @@ def run_compare(args: argparse.Namespace) -> int:
     print(for_log(change_lines(changes, verbose=args.all)), end="")
     n = counts(changes)
     if args.markdown:
-        from checker.report.atomic import write_atomic
+        from checker.atomic import write_atomic
 
         try:
             write_atomic(args.markdown, regression_section(changes, rule).encode("utf-8"))
@@ -264,10 +264,10 @@ def run_plot(args: argparse.Namespace) -> int:
     if not timings:
         _say("plot", "no timing records (run with --benchmark, or kcheck bench)")
         return 2
+    from checker.atomic import write_atomic
     from checker.perf import plot
     from checker.perf.section import TABLE_FILE
     from checker.perf.table import markdown_table
-    from checker.report.atomic import write_atomic
 
     out: Path = args.out
     try:
@@ -304,7 +304,7 @@ def run_bench(args: argparse.Namespace) -> int:
     import torch
 
     from checker.perf import bench, records
-    from checker.report.jsonl import read_records
+    from checker.results.jsonl import read_records
 
     if not torch.cuda.is_available():
         _say("bench", "needs a CUDA GPU; nothing timed")

@@ -31,9 +31,9 @@ from pathlib import Path
 from typing import Any
 
 from checker import rundir
+from checker.atomic import write_atomic
+from checker.escape import for_log
 from checker.model import Mode, Record
-from checker.report.atomic import write_atomic
-from checker.report.escape import for_log
 from checker.triage import minimize
 from checker.triage.repro import ReproError, command_options, find_in, kernel_file_for, read_results, spec_of
 

@@ -12,8 +12,8 @@ import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from checker.report.atomic import write_atomic
-from checker.report.baseline import Classification, FailOn, Group, Status, exit_code, fail_reasons
+from checker.atomic import write_atomic
+from checker.results.baseline import Classification, FailOn, Group, Status, exit_code, fail_reasons
 
 VERDICT_SCHEMA = 1
 

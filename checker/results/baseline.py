@@ -1,6 +1,6 @@
 """Comparing a run with the base branch's results: what is new, what was already broken.
 
-Each case (see :func:`checker.report.merge.record_key`) gets one :class:`Status`:
+Each case (see :func:`checker.results.merge.record_key`) gets one :class:`Status`:
 
 ========================  ==================================================================
 status                    rule
@@ -27,7 +27,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from checker.model import EXIT_CHECKER_ERROR, Category, Record
-from checker.report.merge import CorruptEntry, MergedRun
+from checker.results.merge import CorruptEntry, MergedRun
 
 GOLDEN_CATEGORIES = frozenset({Category.GOLDEN_DIFF, Category.GOLDEN_MISSING, Category.GOLDEN_STALE})
 

@@ -1,7 +1,7 @@
 """``kcheck triage [RESULTS ...] [--markdown FILE]``: failures grouped by cause (docs/triage.md).
 
 Each RESULTS argument is one run, oldest first: a results.jsonl, a directory of shards or a zip
-artifact, read as ``kcheck report`` reads shards (checker/report/merge.py). Default:
+artifact, read as ``kcheck report`` reads shards (checker/results/merge.py). Default:
 reports/results.jsonl. Exit status: 0 (a view, whatever failed); 2 when an input cannot be read
 at all (missing, not a results file, no readable record), naming it; 5 when ``--markdown``
 cannot be written (the exit statuses of every reports command: docs/reports.md).
@@ -15,12 +15,12 @@ import sys
 from collections.abc import Mapping
 from pathlib import Path
 
+from checker.atomic import write_atomic
+from checker.commands.report import EXIT_UNWRITABLE
+from checker.escape import for_log
 from checker.model import Record
-from checker.report.atomic import write_atomic
-from checker.report.commands import EXIT_UNWRITABLE
-from checker.report.escape import for_log
-from checker.report.merge import merge, read_shards
-from checker.triage.group import triage
+from checker.results.group import triage
+from checker.results.merge import merge, read_shards
 from checker.triage.render import render_markdown, render_terminal
 
 #: Unreadable lines named one by one on stderr; the rest are counted.

@@ -30,12 +30,13 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from checker.atomic import write_atomic
+from checker.escape import for_log, md_code
 from checker.perf import section as perf_section
-from checker.report import junit, summary, verdict
-from checker.report.atomic import write_atomic
-from checker.report.baseline import DEFAULT_FAIL_ON, Classification, FailOn, classify, parse_fail_on
-from checker.report.escape import for_log, md_code
-from checker.report.merge import CorruptEntry, MergedRun, merge, read_shards
+from checker.report import junit, summary
+from checker.results import verdict
+from checker.results.baseline import DEFAULT_FAIL_ON, Classification, FailOn, classify, parse_fail_on
+from checker.results.merge import CorruptEntry, MergedRun, merge, read_shards
 
 #: The merged baseline ``kcheck report`` compared with, written beside results.jsonl so that
 #: ``kcheck post`` can redo the comparison from records (not a shard: SHARD_GLOB skips it).
@@ -200,7 +201,7 @@ def run_report(args: argparse.Namespace, env: Mapping[str, str] = os.environ) ->
     record; 2 usage errors and unreadable input; 5 ``--out`` cannot be written; 70 a bug).
 
     Everything it prints that holds record text (the terminal view, unreadable-shard reasons,
-    shard names) goes through :func:`checker.report.escape.for_log`.
+    shard names) goes through :func:`checker.escape.for_log`.
     """
     return _guarded("report", lambda: _report(args, env), env)
 
@@ -291,7 +292,7 @@ def _write_reports(
 
 
 def _triage_markdown(run: MergedRun, out: Path) -> bytes:
-    from checker.triage.group import triage
+    from checker.results.group import triage
     from checker.triage.render import render_markdown
 
     text = render_markdown(triage([(str(out / "results.jsonl"), run.records)]))
@@ -337,11 +338,11 @@ def run_post(args: argparse.Namespace, env: Mapping[str, str] = os.environ) -> i
     """``kcheck post``; returns a :class:`PostExit` value (as an int).
 
     What is trusted: nothing in ``--reports-dir``. The comment is rendered here from
-    results.jsonl (each line checked by :func:`checker.report.validate.parse_record`; a line
+    results.jsonl (each line checked by :func:`checker.results.validate.parse_record`; a line
     that fails is an unreadable entry, listed in the comment, that fails the verdict whatever
     ``--fail-on`` says), all record text escaped by :mod:`checker.report.summary`; the verdict is
     computed here. The PR number, commit and run link come from the event. Printed text goes
-    through :func:`checker.report.escape.for_log`. A failure of post itself (a bug) is
+    through :func:`checker.escape.for_log`. A failure of post itself (a bug) is
     :data:`EXIT_INTERNAL`, never 1, which a workflow accepts as "the tests failed".
     """
     return _guarded("post", lambda: int(_post(args, env)), env)
