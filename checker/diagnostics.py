@@ -279,6 +279,32 @@ def normalize(text: str) -> str:
     return " ".join(text.split())
 
 
+# What a comparison message (checker/numerics.py, execute._compare, execute._clobbered_input)
+# says about values, in every form they are printed: torch dtypes and kcheck's short dtype names
+# first (they hold digits), then numbers as %.3g or repr prints them (``92%``, ``33.4%``,
+# ``1.3e-06``, ``-0.96``, ``1.6562641035353959e+37``) and non-finite values, then the tuples and
+# lists those leave behind (an index or a shape of any rank: ``(N, N)``, ``(N,)``, ``()``).
+_VALUE_NORMALIZERS = (
+    (re.compile(r"\btorch\.(?:float|bfloat|int|uint|bool|complex)\w*"), "DTYPE"),
+    (re.compile(r"\b(?:fp8e4m3|fp8e5m2|fp\d+|bf16|[iu]\d+|bool)\b"), "DTYPE"),
+    (re.compile(r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?%?"), "N"),
+    (re.compile(r"[-+]?\b(?:nan|inf)\b"), "N"),
+    (re.compile(r"\((?:\s*N\s*,)*\s*N?\s*\)"), "(N)"),
+    (re.compile(r"\[(?:\s*N\s*,)*\s*N?\s*\]"), "[N]"),
+)
+
+
+def normalize_values(text: str) -> str:
+    """:func:`normalize`, and besides every value a comparison message names replaced: numbers
+    in any format (sign, decimals, exponent, percent), ``nan``/``inf``, dtypes, and the index
+    and shape tuples of any rank. What is left says which output failed and how (outside the
+    tolerance, non-finite, all zeros, wrong shape or dtype, an input written), never by how much
+    or where."""
+    for pattern, repl in _VALUE_NORMALIZERS:
+        text = pattern.sub(repl, text)
+    return normalize(text)
+
+
 def _innermost_tool_frame(exc: BaseException) -> str:
     """``module:function`` of the innermost traceback frame inside triton or helion, or ''."""
     frames = traceback.extract_tb(exc.__traceback__) if exc.__traceback__ else []
@@ -293,8 +319,16 @@ def _innermost_tool_frame(exc: BaseException) -> str:
 
 def signature(category: Category, message: str, frame: str = "") -> str:
     """Stable 12-hex-digit signature of a failure: the same crash in two configs, machines or
-    runs gets the same value."""
-    key = f"{category.value}\n{normalize(message)[:500]}\n{frame}"
+    runs gets the same value.
+
+    A mismatch-like category's (:attr:`Category.is_mismatch`) message is normalized with
+    :func:`normalize_values`: one wrong constant in a kernel fails 92% of the elements of one
+    case and 33.4% of another, under rtol=1.3e-06 or 0.016, and is one signature (triage scopes
+    those by kernel). Any other category's with :func:`normalize`, which keeps what the digits
+    were embedded in (``numel (N)``, ``(CN)`` of a ptxas code), so that different crashes stay
+    apart."""
+    text = normalize_values(message) if category.is_mismatch else normalize(message)
+    key = f"{category.value}\n{text[:500]}\n{frame}"
     return hashlib.sha256(encodable(key).encode()).hexdigest()[:12]
 
 

@@ -67,6 +67,14 @@ class Category(enum.StrEnum):
         """True for categories that mean "this case was not checked", not "it is broken"."""
         return self in _SKIPS
 
+    @property
+    def is_mismatch(self) -> bool:
+        """True for the categories a comparison of the kernel's results with the reference
+        decides: numerical, non-finite, shape and dtype mismatches, and an input the kernel
+        wrote. Their messages describe values; their signatures hold none
+        (checker.diagnostics.signature), and triage groups them per kernel."""
+        return self in _MISMATCHES
+
 
 #: Exit status of ``kcheck run`` and ``kcheck report`` when any record is a ``checker-error``: a
 #: kcheck bug decides the run's status before any kernel's failure does (pytest's own
@@ -98,6 +106,15 @@ class Mode(enum.StrEnum):
 
 _SKIPS = frozenset({Category.NOT_RUN, Category.INTERPRETER_UNSUPPORTED})
 _NON_FAILURES = _SKIPS | {Category.PASSED}
+_MISMATCHES = frozenset(
+    {
+        Category.NUMERICAL_MISMATCH,
+        Category.NONFINITE_MISMATCH,
+        Category.SHAPE_MISMATCH,
+        Category.DTYPE_MISMATCH,
+        Category.INPUT_MUTATED,
+    }
+)
 
 
 @dataclass(frozen=True)

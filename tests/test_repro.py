@@ -162,6 +162,85 @@ def test_mismatch_file_embeds_code_inputs_reference_and_the_recorded_tolerance(
     assert float(expected["returned"][0][comparison.worst_index]) == comparison.worst_expected
 
 
+def test_run_it_names_the_interpreter_that_wrote_the_file(
+    run: Run, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """``kcheck repro`` prints ``run it: <its own sys.executable> FILE`` (a bare ``python`` may
+    lack torch), and that command, pasted, reproduces the failure."""
+    monkeypatch.chdir(run.path)
+    out = tmp_path / "pasted.py"
+    assert main(["repro", NUMEL, "--results", str(run.results), "-o", str(out)]) == 0
+    [line] = [x for x in capsys.readouterr().out.splitlines() if x.startswith("run it: ")]
+    argv = shlex.split(line.removeprefix("run it: "))
+    assert argv == [sys.executable, str(out)]
+    assert f"# run with:  {sys.executable!a}" in out.read_text()
+    env = {k: v for k, v in os.environ.items() if k not in ("TRITON_INTERPRET", "PYTHONPATH")}
+    proc = subprocess.run(argv, cwd=tmp_path, capture_output=True, text=True, timeout=300, env=env)
+    assert _verdict(proc).startswith("REPRODUCED numel-overflow: "), proc.stderr[-2000:]
+    assert proc.returncode == 1
+
+
+@pytest.mark.parametrize("case", [NUMEL, MISMATCH])
+def test_a_python_without_the_toolchain_cannot_run_it(
+    run: Run, case: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """Issue 25: a ``python`` without triton printed ``NOT REPRODUCED: got runtime-error
+    (recorded: numel-overflow): ModuleNotFoundError: No module named 'triton'`` and exited 0.
+    ``-S`` leaves site-packages (torch, triton, helion) off this interpreter's path."""
+    path = _repro(run, case, monkeypatch)
+    argv = [sys.executable, "-I", "-S", str(path)]
+    probe = subprocess.run([*argv[:3], "-c", "import torch"], capture_output=True, check=False)
+    assert probe.returncode != 0, "the premise: this Python cannot import torch"
+    proc = subprocess.run(argv, cwd=tmp_path, capture_output=True, text=True, timeout=120, check=False)
+    verdict = _verdict(proc)
+    assert verdict.startswith(f"CANNOT RUN: this Python ({sys.executable}) has no torch, triton, helion")
+    assert f"Run it with the Python that wrote it: {sys.executable} {path}" in verdict
+    assert proc.returncode == 2
+    assert "Traceback" not in proc.stderr
+
+
+def test_another_toolchain_cannot_run_it_unless_asked(
+    run: Run, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """A record made with another Triton release: CANNOT RUN (exit 2), naming both versions;
+    ``--any-toolchain`` replays it here, with a warning. Another local label of the same torch
+    release (``+cu126`` for ``+cpu``: a build for other devices) is not another toolchain."""
+    here = run.records[NUMEL].toolchain
+    toolchain = {**here, "triton": "3.5.0", "torch": here["torch"].split("+")[0] + "+cu126"}
+    record = dataclasses.replace(run.records[NUMEL], toolchain=toolchain)
+    monkeypatch.chdir(run.path)
+    path = write_repro(record, run.path / "repro_suite" / "compile_faults.py", tmp_path / "old.py")
+    proc = _execute(path, tmp_path)
+    verdict = _verdict(proc)
+    assert verdict.startswith(f"CANNOT RUN: triton {here['triton']} here, 3.5.0 in the record: "), verdict
+    assert "torch" not in verdict.split(":")[1] and "--any-toolchain" in verdict
+    assert proc.returncode == 2
+    anyway = _execute(path, tmp_path, "--any-toolchain")
+    assert _verdict(anyway).startswith("REPRODUCED numel-overflow: ")
+    assert anyway.returncode == 1
+    assert f"WARNING: triton {here['triton']} here, 3.5.0 in the record" in anyway.stderr
+
+
+@pytest.mark.parametrize("case", [NUMEL, MISMATCH])
+def test_generated_code_this_python_cannot_import_is_cannot_run(
+    run: Run, case: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """Generated code that imports what is not here (the kernel's own module, for helpers its
+    host code calls: docs/repro.md, Limits) is CANNOT RUN, exit 2; it was a traceback (exit 1,
+    which reads as reproduced) on the run path and ``NOT REPRODUCED`` on the compile path."""
+    path = _repro(run, case, monkeypatch)
+    start = "GENERATED_CODE = \"\".join(\n    [\n        'from __future__ import annotations\\n',\n"
+    text = path.read_text()
+    assert start in text
+    path.write_text(text.replace(start, start + "        'import kcheck_no_such_module\\n',\n", 1))
+    proc = _execute(path, tmp_path)
+    assert _verdict(proc) == (
+        "CANNOT RUN: the generated code imports what this Python cannot: ModuleNotFoundError: "
+        "No module named 'kcheck_no_such_module'"
+    ), proc.stderr[-2000:]
+    assert proc.returncode == 2
+
+
 def test_compile_failures_carry_layouts_only(run: Run, monkeypatch: pytest.MonkeyPatch) -> None:
     data = _data(_repro(run, NUMEL, monkeypatch))
     assert data["stage"] == "compile" and data["compile_level"] == "check"

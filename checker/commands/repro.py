@@ -41,7 +41,8 @@ def add_parser(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Find the record, write the reproducer, print its path and how to run it.
+    """Find the record, write the reproducer, print its path and how to run it (with this
+    interpreter, ``sys.executable``).
 
     Returns:
         0 when the file was written; 2 when the record, the kernel file or the code cannot be
@@ -67,5 +68,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"kcheck repro: case {args.case}: {exc}", file=sys.stderr)
         return 2
     print(out)
-    print(f"run it: python {shlex.quote(str(out))}")
+    # This interpreter has torch, triton and helion (it just generated the code); a bare
+    # `python` may be another one, where the file can only say CANNOT RUN.
+    print(f"run it: {shlex.quote(sys.executable)} {shlex.quote(str(out))}")
     return 0

@@ -4,18 +4,20 @@ it hit (docs/triage.md).
 A group's key is the record's category and signature (checker/diagnostics.py), plus a *scope*
 where the signature alone would merge or split causes wrongly:
 
-- Mismatch-like categories (:data:`PER_KERNEL`): their signature is the normalized comparison
-  message ("N of N elements outside rtol=... atol=..."), the same text for every kernel, so two
-  unrelated kernels that compute wrong numbers would share it. What went wrong is in the kernel,
-  so the kernel is part of the key.
+- Mismatch-like categories (:data:`PER_KERNEL`): their signature is the comparison message
+  without any value ("N of N elements (N) outside rtol=N atol=N; ...",
+  checker.diagnostics.normalize_values), the same text for every kernel, so two unrelated
+  kernels that compute wrong numbers would share it. What went wrong is in the kernel, so the
+  kernel is part of the key: one wrong constant in one kernel is one group over every shape,
+  dtype and config.
 - ``numel-overflow``: the numbers are stripped from the signature, so both the tile's numel and
   Triton's limit are gone; the limit is put back (it names the rule that was broken, the numel
   only how far a config overshot it).
 - Everything else (compiler crashes, out-of-resources, timeouts, CUDA errors): the signature
   holds no kernel name and no shape numbers, so one compiler bug across kernels is one group.
 
-The records keep their signatures unchanged: a baseline recorded before this grouping compares
-the same way, and several runs of different ages group together.
+The scope is added here, not put into the records' signatures: the signature of a crash stays
+one value across kernels, and records written before a scope rule changes group by it too.
 """
 
 from __future__ import annotations
@@ -32,17 +34,11 @@ from checker.results.baseline import CaseResult, Group, Status
 from checker.results.context import NotRunGroup, ResultTable, not_run_groups, result_tables
 from checker.results.merge import record_key
 
-#: Categories whose failures belong to one kernel: the kernel is part of the group key.
+#: Categories whose failures belong to one kernel: the kernel is part of the group key. The
+#: mismatches (Category.is_mismatch), and reference errors: the spec (inputs, reference) is at
+#: fault, and every spec is its own.
 PER_KERNEL: frozenset[Category] = frozenset(
-    {
-        Category.NUMERICAL_MISMATCH,
-        Category.NONFINITE_MISMATCH,
-        Category.SHAPE_MISMATCH,
-        Category.DTYPE_MISMATCH,
-        Category.INPUT_MUTATED,
-        # The spec (inputs, reference) is at fault, and every spec is its own.
-        Category.REFERENCE_ERROR,
-    }
+    {c for c in Category if c.is_mismatch} | {Category.REFERENCE_ERROR}
 )
 
 #: Longest headline, characters (a headline is one line of a log or a comment).

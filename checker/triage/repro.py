@@ -26,6 +26,7 @@ import json
 import re
 import shlex
 import symtable
+import sys
 import textwrap
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -633,6 +634,9 @@ def write_repro(record: Record, kernel_file: Path, out_path: Path) -> Path:
         or (record.category is Category.COMPILER_CRASH and record.fields.get("stage") == "native"),
         "timeout_s": float(timeout) if isinstance(timeout, (int, float)) else None,
         "toolchain": record.toolchain,
+        # The Python that wrote the file (it imported torch and helion to do so): the one the
+        # file names when this Python lacks the toolchain.
+        "interpreter": sys.executable,
         "command": record.repro or "",
         "nodeid": record.nodeid or "",
         "config": dict(config.config),
@@ -776,6 +780,7 @@ def render(
         f"# category:  {record.category.value!a} (mode {str(record.mode)!a}, stage {data['stage']!a})",
         f"# target:    {record.target!a}",
         f"# toolchain: {json.dumps(record.toolchain, sort_keys=True)!a}",
+        f"# run with:  {sys.executable!a} (the Python that wrote this file)",
         f"# made by:   {record.repro or ''!a}",
         f"# inputs:    {inputs_form!a}; reference: {reference_form!a}",
         "",

@@ -7,7 +7,8 @@ with against the one here, then one verdict line, and exits
 * 1 ``REPRODUCED <category>: ...``: the recorded failure happened again;
 * 0 ``NOT REPRODUCED: ...``: the case passed here, or failed differently (the line says how);
 * 2 ``CANNOT RUN: ...``: this machine cannot run the case (a native case without a GPU, inputs
-  that were not embedded...).
+  that were not embedded...), or this Python cannot: it lacks torch, triton or helion, or has
+  other versions of them than the record was made with (``--any-toolchain`` runs it anyway).
 
 Compile-stage failures (numel overflow, shared memory over the target's limit, compiler
 crashes) are reproduced by compiling the generated Triton for the record's target, which needs
@@ -16,7 +17,8 @@ the Triton interpreter (TRITON_INTERPRET=1, CPU) for ``interpreter`` records.
 
 Options: ``--show-code`` prints the generated Triton and exits; ``--level check|full`` changes
 how far a compile goes; ``--random-inputs`` runs with random values of the recorded layout when
-the inputs were not embedded; ``--interpret`` runs a ``native`` record under the interpreter.
+the inputs were not embedded; ``--interpret`` runs a ``native`` record under the interpreter;
+``--any-toolchain`` replays the case with a toolchain other than the record's.
 
 Everything below the data block is the same in every reproducer; the data block holds the
 case: the record's fields, the generated code, the inputs and the expected outputs.
@@ -37,6 +39,7 @@ import math
 import os
 import platform
 import re
+import shlex
 import shutil
 import subprocess
 import sys
@@ -130,6 +133,62 @@ def _print_header() -> None:
                 "the outcome may differ for that reason alone",
                 file=sys.stderr,
             )
+
+
+#: What the file imports besides the standard library, as distribution and import names.
+TOOLCHAIN = ("torch", "triton", "helion")
+
+
+def _release(version: str) -> str:
+    """A version without its local label: ``2.13.0+cpu`` and ``2.13.0+cu126`` are one release
+    of the same source, built for other devices."""
+    return version.split("+", 1)[0]
+
+
+def toolchain_problem(any_toolchain: bool) -> str | None:
+    """Why this Python cannot replay the record, or None.
+
+    A missing torch, triton or helion (found without importing anything: triton must not be
+    imported before TRITON_INTERPRET is set) always stops the file: it would fail with an
+    ImportError, which says nothing about the kernel. A release of one of them other than the
+    record's stops it too, unless ``any_toolchain``: a different Triton may fix the crash or cause
+    another, so neither verdict would be about the record. The Python version is only warned
+    about (:func:`_print_header`)."""
+    rerun = f"{shlex.quote(DATA['interpreter'])} {shlex.quote(sys.argv[0] or __file__)}"
+    missing = [name for name in TOOLCHAIN if importlib.util.find_spec(name) is None]
+    if missing:
+        return (
+            f"this Python ({sys.executable}) has no {', '.join(missing)}; the file needs torch, triton "
+            f"and helion. Run it with the Python that wrote it: {rerun}"
+        )
+    if any_toolchain:
+        return None
+    here, recorded = _versions(), DATA["toolchain"]
+    differ = [
+        f"{name} {here[name] if here[name] != '-' else 'of unknown version'} here, {recorded[name]} "
+        "in the record"
+        for name in TOOLCHAIN
+        if recorded.get(name, "-") != "-" and _release(here[name]) != _release(recorded[name])
+    ]
+    if not differ:
+        return None
+    return (
+        f"{'; '.join(differ)}: another toolchain may fix the failure or cause another, so its verdict "
+        f"would not be the record's. Run it where the record's toolchain is installed (the Python "
+        f"that wrote this file: {rerun}), or pass --any-toolchain to replay it with this one"
+    )
+
+
+def _import_toolchain() -> None:
+    """Import torch, triton and helion now (after TRITON_INTERPRET is decided), so that a broken
+    install is ``CANNOT RUN`` and not the kernel's ``runtime-error``."""
+    for name in TOOLCHAIN:
+        try:
+            importlib.import_module(name)
+        except ImportError as exc:
+            raise CannotRun(
+                f"this Python ({sys.executable}) cannot import {name}: {type(exc).__name__}: {exc}"
+            ) from exc
 
 
 # ---------------------------------------------------------------------------------------------
@@ -249,7 +308,13 @@ def _load_generated() -> Any:
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module
-    spec.loader.exec_module(module)
+    try:
+        spec.loader.exec_module(module)
+    except ImportError as exc:
+        # e.g. the kernel's own module, for helpers its host code calls (docs/repro.md, Limits)
+        raise CannotRun(
+            f"the generated code imports what this Python cannot: {type(exc).__name__}: {exc}"
+        ) from exc
     return getattr(module, DATA["entry"])
 
 
@@ -769,9 +834,12 @@ def run_case(native: bool, random_inputs: bool) -> Outcome:
 
 def _reproduce(args: argparse.Namespace) -> Outcome:
     """Run the failing stage in this process; the caller set TRITON_INTERPRET as needed."""
+    _import_toolchain()
     if DATA["stage"] == "compile":
         try:
             return compile_for_target(args.level or DATA["compile_level"])
+        except CannotRun:
+            raise
         except Exception as exc:
             return classify(exc)
     native = DATA["mode"] == "native" and not args.interpret
@@ -847,6 +915,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--level", choices=("check", "full"), help="how far a compile goes")
     parser.add_argument("--random-inputs", action="store_true", help="random inputs when none were embedded")
     parser.add_argument("--interpret", action="store_true", help="run a native case under the interpreter")
+    parser.add_argument(
+        "--any-toolchain",
+        action="store_true",
+        help="replay the case with this Python's torch, triton and helion even where their versions "
+        "differ from the record's (their differences are then warnings)",
+    )
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.show_code:
@@ -871,6 +945,10 @@ def main(argv: list[str] | None = None) -> int:
         print(_CHILD_MARK + json.dumps(data), flush=True)
         return 0
     _print_header()
+    problem = toolchain_problem(args.any_toolchain)
+    if problem is not None:
+        print(f"CANNOT RUN: {problem}")
+        return EXIT_CANNOT_RUN
     try:
         outcome = _in_child(args) if DATA["isolate"] else _reproduce(args)
     except CannotRun as exc:
