@@ -24,8 +24,8 @@ import pytest
 from checker.cli import main
 from checker.diagnostics import normalize_values, signature
 from checker.model import Category, Record
-from checker.report.jsonl import read_records
-from checker.triage.group import triage
+from checker.results.group import triage
+from checker.results.jsonl import read_records
 
 TESTS = Path(__file__).parent
 RUNS = TESTS.parent / "docs" / "runs"
