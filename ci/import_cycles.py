@@ -5,7 +5,8 @@ Every ``import``/``from ... import`` statement of every module is an edge, where
 module level, inside a function or method, under ``try`` or ``if``. An import inside a function
 closes a cycle as surely as one at the top of the file, only later, so it counts the same. Only
 imports under ``if TYPE_CHECKING:`` are left out (they never run), unless
-``--include-type-checking`` is given.
+``--include-type-checking`` is given. With ``--rooms`` each sub-package is one node, for the
+walls between rooms rather than between modules.
 
 An edge goes to the module that the statement names: ``import checker.a.b`` and
 ``from checker.a import b`` (``b`` a submodule) import ``checker.a.b``; ``from checker.a import
@@ -145,6 +146,26 @@ def build_graph(root: Path, include_type_checking: bool = False) -> Graph:
     return graph
 
 
+def rooms(graph: Graph, top: str) -> Graph:
+    """``graph`` with each sub-package of ``top`` as one node (``checker.report.junit`` ->
+    ``checker.report``); imports inside one room are dropped."""
+
+    def room(module: str) -> str:
+        return ".".join(module.split(".")[:2])
+
+    out: Graph = {}
+    for source, targets in graph.items():
+        edges = out.setdefault(room(source), {})
+        for target, sites in targets.items():
+            if room(target) != room(source):
+                merged = edges.setdefault(room(target), [])
+                merged.extend(site for site in sites if site not in merged)
+    for targets in out.values():
+        for sites in targets.values():
+            sites.sort(key=lambda site: (site.path, site.line))
+    return out
+
+
 def strongly_connected(graph: Graph) -> list[list[str]]:
     """Tarjan's strongly connected components with more than one module, each sorted, in order."""
     index: dict[str, int] = {}
@@ -263,6 +284,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         action="store_true",
         help="count imports under `if TYPE_CHECKING:` too",
     )
+    parser.add_argument(
+        "--rooms",
+        action="store_true",
+        help="count each sub-package as one node (checker.report, checker.triage...)",
+    )
     args = parser.parse_args(argv)
     root: Path = args.root.resolve()
     if not (root / "__init__.py").is_file():
@@ -270,6 +296,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     top = root.name
 
     graph = build_graph(root, args.include_type_checking)
+    if args.rooms:
+        graph = rooms(graph, top)
     stale: list[str] = []
     for spec in args.ignore:
         source, sep, target = spec.partition(":")

@@ -109,3 +109,22 @@ def test_every_edge_of_a_knot_is_on_some_printed_cycle(script, capsys, tmp_path)
     assert "  pkg.a -> pkg.c -> pkg.a" in out
     assert "  pkg.a -> pkg.b -> pkg.c -> pkg.a" in out
     assert out.strip().endswith("2 import cycles in 1 cycle sets")
+
+
+def test_rooms_count_a_sub_package_as_one_node(script, capsys, tmp_path):
+    # No module cycle: report.a -> triage.b -> report.c; between the rooms, report <-> triage.
+    pkg = _package(
+        tmp_path,
+        {
+            "report/__init__.py": "",
+            "report/a.py": "from pkg.triage import b\n",
+            "report/c.py": "",
+            "triage/__init__.py": "",
+            "triage/b.py": "def f():\n    from pkg.report import c\n",
+        },
+    )
+    assert _run(script, capsys, "--root", str(pkg))[:2] == (0, "no import cycles\n")
+    rc, out, _ = _run(script, capsys, "--root", str(pkg), "--rooms")
+    assert rc == 1
+    assert "pkg.report -> pkg.triage -> pkg.report" in out
+    assert "pkg.triage -> pkg.report: pkg/triage/b.py:2" in out
