@@ -336,7 +336,7 @@ def classify(exc: BaseException) -> Diagnosis:
     """Diagnose an exception raised while generating, compiling or running a case.
 
     An exception carrying a worker's diagnosis (``kcheck_diagnosis``: a plain Triton golden
-    case's TTIR, checker/triton_codegen.py) keeps it."""
+    case's TTIR, checker/triton_ttir.py) keeps it."""
     carried = getattr(exc, "kcheck_diagnosis", None)
     if isinstance(carried, Diagnosis):
         return carried

@@ -54,7 +54,7 @@ from torch.overrides import TorchFunctionMode
 
 from checker import blame
 from checker.model import Category, Comparison
-from checker.spec import DTYPE_NAMES, KernelSpec, Output, Tolerance, is_exact_dtype
+from checker.spec import DOT_PRECISIONS, DTYPE_NAMES, KernelSpec, Output, Tolerance, is_exact_dtype
 
 _ASSERT_CLOSE = "torch.testing.assert_close default"
 
@@ -114,47 +114,6 @@ DEFAULT_TOLERANCES: dict[torch.dtype, Tolerance] = {
 CONFIDENCE = 4.0
 
 
-@dataclass(frozen=True)
-class DotPrecision:
-    """How a kernel's dots and reductions round, beyond what the float64 reference sees.
-
-    Attributes:
-        operand_u: unit roundoff the dot's operands are rounded to inside the kernel (0: the
-            operands are used as given).
-        accumulate_u: unit roundoff of the accumulator (per addition).
-        source: where the numbers come from.
-    """
-
-    name: str
-    operand_u: float
-    accumulate_u: float
-    source: str
-
-
-_FP32_ACC = 2.0**-23
-DOT_PRECISIONS: dict[str, DotPrecision] = {
-    "ieee": DotPrecision(
-        "ieee",
-        0.0,
-        _FP32_ACC,
-        "fp32 accumulation, round-toward-zero u = 2**-23 (Fasi et al. 2021: tensor cores truncate)",
-    ),
-    "tf32": DotPrecision(
-        "tf32",
-        2.0**-10,
-        _FP32_ACC,
-        "fp32 operands read as tf32 (10-bit mantissa, truncated: u = 2**-10), fp32 accumulation",
-    ),
-    "fp8-fast-accum": DotPrecision(
-        "fp8-fast-accum",
-        0.0,
-        2.0**-13,
-        "fp8 MMA accumulation keeps ~14 bits (DeepSeek-V3 report, 3.3.2; Triton's default "
-        "max_num_imprecise_acc on sm_90), truncated: u = 2**-13",
-    ),
-}
-
-
 def tolerance_for(
     dtype: torch.dtype,
     overrides: Mapping[torch.dtype, Tolerance] | None = None,
@@ -170,7 +129,7 @@ def tolerance_for(
         overrides: the spec's per-dtype overrides; one for ``dtype`` replaces the policy.
         output_dtype: the dtype the kernel returns (defaults to ``dtype``); picks the
             output-rounding default.
-        dot_precision: a key of :data:`DOT_PRECISIONS`.
+        dot_precision: a key of :data:`checker.spec.DOT_PRECISIONS`.
         reduction_length: K, the number of terms each output accumulates; None for none.
 
     Returns:

@@ -101,6 +101,50 @@ class Tolerance:
 
 
 @dataclass(frozen=True)
+class DotPrecision:
+    """How a kernel's dots and reductions round, beyond what the float64 reference sees.
+
+    Attributes:
+        operand_u: unit roundoff the dot's operands are rounded to inside the kernel (0: the
+            operands are used as given).
+        accumulate_u: unit roundoff of the accumulator (per addition).
+        source: where the numbers come from.
+    """
+
+    name: str
+    operand_u: float
+    accumulate_u: float
+    source: str
+
+
+_FP32_ACC = 2.0**-23
+#: The values a spec's ``dot_precision`` may name, with their rounding models; the spec
+#: validates names against it and ``numerics.tolerance_for`` turns a model into tolerance terms
+#: (docs/numerics.md).
+DOT_PRECISIONS: dict[str, DotPrecision] = {
+    "ieee": DotPrecision(
+        "ieee",
+        0.0,
+        _FP32_ACC,
+        "fp32 accumulation, round-toward-zero u = 2**-23 (Fasi et al. 2021: tensor cores truncate)",
+    ),
+    "tf32": DotPrecision(
+        "tf32",
+        2.0**-10,
+        _FP32_ACC,
+        "fp32 operands read as tf32 (10-bit mantissa, truncated: u = 2**-10), fp32 accumulation",
+    ),
+    "fp8-fast-accum": DotPrecision(
+        "fp8-fast-accum",
+        0.0,
+        2.0**-13,
+        "fp8 MMA accumulation keeps ~14 bits (DeepSeek-V3 report, 3.3.2; Triton's default "
+        "max_num_imprecise_acc on sm_90), truncated: u = 2**-13",
+    ),
+}
+
+
+@dataclass(frozen=True)
 class Output:
     """One output of a kernel, for kernels that return several or write arguments in place.
 
@@ -187,7 +231,7 @@ class KernelSpec:
         dot_precision: per swept dtype, how the kernel's dots round: ``"ieee"`` (the default:
             operands as given, fp32 accumulation), ``"tf32"`` (fp32 operands read as tf32,
             Helion's default ``dot_precision`` for fp32 dots on GPUs) or ``"fp8-fast-accum"``
-            (fp8 MMAs with reduced-precision accumulation); see ``numerics.DOT_PRECISIONS``.
+            (fp8 MMAs with reduced-precision accumulation); see :data:`DOT_PRECISIONS`.
         reduction_length: ``shape -> K``, the number of terms each output element accumulates
             (K of a matmul, the normalized dimension of a norm); the tolerance grows with
             sqrt(K). None: no reduction.
@@ -285,8 +329,6 @@ class KernelSpec:
         self._validate_golden(where)
 
     def _validate_numerics(self, where: str) -> None:
-        from checker.numerics import DOT_PRECISIONS
-
         for dtype, name in self.dot_precision.items():
             if dtype not in self.dtypes:
                 raise SpecError(f"{where}: dot_precision for {dtype}, which the spec does not sweep")

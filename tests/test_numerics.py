@@ -22,7 +22,6 @@ from checker.numerics import (
     BOOL_POISON,
     CONFIDENCE,
     DEFAULT_TOLERANCES,
-    DOT_PRECISIONS,
     FORMATS,
     PoisonOutputs,
     all_zero_inputs,
@@ -31,7 +30,7 @@ from checker.numerics import (
     integer_sentinel,
     tolerance_for,
 )
-from checker.spec import DEFAULT, DTYPE_NAMES, KernelSpec, SpecError, Tolerance
+from checker.spec import DEFAULT, DOT_PRECISIONS, DTYPE_NAMES, KernelSpec, SpecError, Tolerance
 from checker.targets import DEFAULT_TARGET, TARGETS, local_cuda_target
 
 TOL = Tolerance(1e-3, 1e-5, "test")

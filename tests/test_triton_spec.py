@@ -1,4 +1,4 @@
-"""Plain Triton kernels (checker/triton_spec.py, checker/triton_codegen.py).
+"""Plain Triton kernels (checker/triton_spec.py, triton_launch.py, triton_codegen.py, triton_ttir.py).
 
 Unit tests of configs, the sampled space, spec validation and the host module, then whole runs
 (``kcheck run`` in a subprocess, CPU): the fault kernels of tests/triton_faults produce each
@@ -22,8 +22,10 @@ import triton.language as tl
 from checker.spec import DEFAULT, SpecError
 from checker.sweep import sample_configs
 from checker.triage.minimize import knob_diff
-from checker.triton_codegen import host_module, normalize_ttir
-from checker.triton_spec import ConfigSpace, TritonConfig, TritonKernel, TritonSpec
+from checker.triton_codegen import host_module
+from checker.triton_launch import TritonConfig
+from checker.triton_spec import ConfigSpace, TritonKernel, TritonSpec
+from checker.triton_ttir import normalize_ttir
 
 ROOT = Path(__file__).resolve().parents[1]
 FAULTS = ROOT / "tests" / "triton_faults"

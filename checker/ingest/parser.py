@@ -1,10 +1,12 @@
 """The log state machine: classified lines in, findings out, one line at a time.
 
 State is small and bounded whatever the log's size: the run's context (kernel, operator, input
-shard, inputs done, the implementation being benchmarked, its autotuned config), at most one
-traceback chain being read (frames and message capped), and a result table's column spans.
-Nothing holds the log's lines. Every line is either understood (it matched a pattern, or belongs
-to a block that did: generated code, a traceback, a table) or counted as skipped.
+shard, inputs done, the implementation being benchmarked, its autotuned config:
+checker/ingest/context.py), at most one traceback chain being read (frames and message capped),
+and a result table's column spans. Nothing holds the log's lines. Every line is either
+understood (it matched a pattern, or belongs to a block that did: generated code, a traceback, a
+table) or counted as skipped. What a completed block or line becomes is built by
+checker/ingest/findings.py.
 """
 
 from __future__ import annotations
@@ -14,10 +16,10 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from checker import diagnostics
-from checker.ingest import tables
-from checker.ingest.configs import config_label, find_config_call, parse_config
-from checker.ingest.events import Finding, NotRunReason, Role, role_of
+from checker.ingest import findings, tables
+from checker.ingest.configs import find_config_call
+from checker.ingest.context import MAX_NAMES, RunContext, Shard, clean_name
+from checker.ingest.events import Finding, NotRunReason
 from checker.ingest.lines import STRUCTURAL, Line, LineKind, classify_line, split_progress
 from checker.ingest.tracebacks import (
     FRAME,
@@ -25,25 +27,19 @@ from checker.ingest.tracebacks import (
     Frame,
     TracebackBlock,
     diagnose,
-    innermost_frame,
     innermost_operator_frame,
     package_of,
 )
-from checker.model import Category
 
 #: Skipped lines quoted in the summary (the first ones, cut to EXAMPLE_CHARS).
 MAX_EXAMPLES = 5
 EXAMPLE_CHARS = 120
-#: Names kept per run (kernels started, implementations, autotuned configs): a forged log with
-#: endless names cannot grow the parser's state.
-MAX_NAMES = 256
 #: Lines of an exception block after "Error:" in Helion's "Triton compile failed" message.
 MAX_ERROR_LINES = 50
 
 _SM = re.compile(r"\bsm_(\d{2,3})[a-z]?\b")
 _PYTHON = re.compile(r"/python(\d+\.\d+)/(?:site|dist)-packages/")
 _CODE_START = re.compile(r"^(?:from |import |@|def |class |#|[A-Za-z_]\w*\s*(?::[^=]*)?=[^=])")
-_NAME_CHARS = re.compile(r"[^\w.\-]")
 
 
 class State(enum.Enum):
@@ -77,43 +73,6 @@ class Stats:
             self.skipped_examples.append((line, text[:EXAMPLE_CHARS]))
 
 
-@dataclass
-class _Shard:
-    index: int
-    shards: int
-    first: int
-    last: int
-    total: int
-
-    @property
-    def size(self) -> int:
-        return max(0, self.last - self.first + 1)
-
-
-@dataclass
-class _Context:
-    """Where the run is: reset piecewise as kernels, shards and inputs start."""
-
-    kernels_planned: int | None = None
-    kernels_named: list[str] | None = None
-    kernels_started: list[str] = field(default_factory=list)
-    operator: str = ""
-    shard: _Shard | None = None
-    done: int | None = None
-    progress_total: int | None = None
-    implementation: str = ""
-    implementations: list[str] = field(default_factory=list)
-    best_configs: dict[str, str] = field(default_factory=dict)
-    early_termination: bool = False
-    shard_closed: bool = False
-    stop_reason: NotRunReason | None = None
-
-
-def _name(text: str) -> str:
-    """A kernel or implementation name from the log, reduced to name characters."""
-    return _NAME_CHARS.sub("_", text.strip())[:100] or "unknown"
-
-
 class LogParser:
     """Feed it a log's lines in order with :meth:`feed`, then call :meth:`finish`; both return
     the findings the lines completed. ``target`` and ``toolchain`` hold what the log revealed so
@@ -125,7 +84,7 @@ class LogParser:
         self.stats = Stats()
         self.target = "unknown"
         self.toolchain: dict[str, str] = {}
-        self._ctx = _Context()
+        self._ctx = RunContext(log_name)
         self._state = State.TOP
         self._block: TracebackBlock | None = None
         self._chain: list[TracebackBlock] = []
@@ -170,14 +129,9 @@ class LogParser:
     def fork(self) -> LogParser:
         """A parser for another process's lines of the same log (checker/ingest/ingest.py): its
         own blocks, context and counts, so interleaved tracebacks stay apart; it starts knowing
-        only what this one is running (operator, implementation, autotuned configs), for
-        attribution, not its run plan, shard or progress (those would be reported twice)."""
+        only what this one is running (:meth:`RunContext.fork`)."""
         child = LogParser(self.log_name)
-        ctx, mine = child._ctx, self._ctx
-        ctx.operator = mine.operator
-        ctx.implementation = mine.implementation
-        ctx.implementations = list(mine.implementations)
-        ctx.best_configs = dict(mine.best_configs)
+        child._ctx = self._ctx.fork()
         return child
 
     def recover(self) -> None:
@@ -229,7 +183,7 @@ class LogParser:
             elif not (line.kind is LineKind.TRACEBACK and self._chain_open):
                 self._flush_chain(out)
         if progress is not None:
-            self._progress(*progress)
+            self._ctx.progress(*progress)
             if line.kind is LineKind.BLANK:
                 self._understood()
                 return
@@ -254,35 +208,35 @@ class LogParser:
             self._end_run(n, out)
             self._ctx.kernels_planned = int(v["count"])
             if kind is LineKind.RUN_LIST:
-                names = [_name(k) for k in v["names"].split(",") if k.strip()]
+                names = [clean_name(k) for k in v["names"].split(",") if k.strip()]
                 self._ctx.kernels_named = names[:MAX_NAMES]
         elif kind is LineKind.KERNEL_BANNER:
             self._end_shard(n, out)
-            self._start_kernel(_name(v["name"]))
+            self._ctx.start_kernel(clean_name(v["name"]))
             self._banner = True
         elif kind is LineKind.OPERATOR_START:
-            operator = _name(v["operator"])
+            operator = clean_name(v["operator"])
             if not self._banner:
                 # run.py prints no banner for a single kernel: this line starts it.
                 self._end_shard(n, out)
-                self._start_kernel(operator)
+                self._ctx.start_kernel(operator)
             self._banner = False
             self._ctx.operator = operator
         elif kind is LineKind.SHARD:
             self._end_shard(n, out)
-            self._ctx.shard = _Shard(
+            self._ctx.shard = Shard(
                 int(v["index"]), int(v["shards"]), int(v["first"]), int(v["last"]), int(v["total"])
             )
-            self._reset_shard()
+            self._ctx.reset_shard()
         elif kind is LineKind.BENCH_FUNCTION:
-            impl = _name(v["name"])
+            impl = clean_name(v["name"])
             self._ctx.implementation = impl
             if impl not in self._ctx.implementations and len(self._ctx.implementations) < MAX_NAMES:
                 self._ctx.implementations.append(impl)
         elif kind is LineKind.OUTPUT_CODE:
             self._state = State.CODE
         elif kind is LineKind.COMPILE_TIMEOUT:
-            out.append(self._compile_timeout(n, v, rest))
+            out.append(findings.compile_timeout(self._ctx, n, v, rest))
         elif kind is LineKind.COMPILE_FAILED:
             self._state = State.COMPILE_FAILED
             self._failed_block = {"line": n, "config": None, "error": []}
@@ -294,7 +248,7 @@ class LogParser:
             if hint and config and impl and len(self._ctx.best_configs) < MAX_NAMES:
                 self._ctx.best_configs[impl] = config
         elif kind is LineKind.ACCURACY_FAILED:
-            out.append(self._accuracy_failed(n, v.get("config", "")))
+            out.append(findings.accuracy_failed(self._ctx, n, v.get("config", "")))
         elif kind is LineKind.EARLY_TERMINATION:
             self._ctx.early_termination = True
         elif kind is LineKind.TRACEBACK:
@@ -305,81 +259,12 @@ class LogParser:
             self._start_table(n, previous_unknown, rest)
         elif kind is LineKind.PROCESS_DIED:
             what = v.get("what", rest.strip())
-            died = self._process_died(n, what)
+            died = findings.process_died(self._ctx, n, what)
             out.append(died)
             self._close_shard(NotRunReason.DIED, what, died.signature, n, out)
         elif kind is LineKind.PY_WARNING:
             self._after_warning = True
         # BLANK, RULE, AUTOTUNE, BANG_RULE, CHAIN, DYNAMO_HINT, NOISE, LOG_INFO: understood, no state.
-
-    # -- context -------------------------------------------------------------------------------
-
-    def _start_kernel(self, name: str) -> None:
-        ctx = self._ctx
-        if name not in ctx.kernels_started and len(ctx.kernels_started) < MAX_NAMES:
-            ctx.kernels_started.append(name)
-        ctx.operator = name
-        ctx.shard = None
-        ctx.implementations = []
-        ctx.best_configs = {}
-        self._reset_shard()
-
-    def _reset_shard(self) -> None:
-        ctx = self._ctx
-        ctx.done = None
-        ctx.progress_total = None
-        ctx.implementation = ""
-        ctx.early_termination = False
-        ctx.shard_closed = False
-
-    def _progress(self, done: int, total: int) -> None:
-        ctx = self._ctx
-        if ctx.done != done:
-            ctx.implementation = ""  # a new input: no implementation has started on it yet
-        ctx.done = done
-        ctx.progress_total = total
-
-    @property
-    def _input_index(self) -> int | None:
-        ctx = self._ctx
-        if ctx.done is None:
-            return ctx.shard.first if ctx.shard is not None else None
-        return (ctx.shard.first if ctx.shard is not None else 0) + ctx.done
-
-    def _context(self, line: int) -> dict[str, Any]:
-        ctx = self._ctx
-        out: dict[str, Any] = {"log_file": self.log_name, "log_line": line}
-        if ctx.operator:
-            out["operator"] = ctx.operator
-        if ctx.shard is not None:
-            out["shard"] = f"{ctx.shard.index}/{ctx.shard.shards}"
-            out["shard_inputs"] = [ctx.shard.first, ctx.shard.last]
-            out["inputs_total"] = ctx.shard.total
-        index = self._input_index
-        if index is not None:
-            out["input_index"] = index
-        if ctx.done is not None:
-            out["inputs_done_in_shard"] = ctx.done
-        return out
-
-    def _case_config(self, config_repr: str | None = None) -> str:
-        parts = []
-        index = self._input_index
-        if index is not None:
-            parts.append(f"input{index}")
-        if config_repr:
-            parts.append(config_label(config_repr))
-        return "-".join(parts) or "run"
-
-    def _implementation_fields(self, impl: str) -> dict[str, Any]:
-        role = role_of(impl)
-        out: dict[str, Any] = {"role": role.value}
-        if impl:
-            out["implementation"] = impl
-        best = self._ctx.best_configs.get(impl)
-        if best is not None:
-            out["config_context"] = best  # the config Helion's autotuner picked for this kernel
-        return out
 
     # -- blocks --------------------------------------------------------------------------------
 
@@ -463,78 +348,14 @@ class LogParser:
         self._emit_compile_failed(out)
         return False
 
-    # -- findings ------------------------------------------------------------------------------
-
-    def _compile_timeout(self, n: int, v: dict[str, str], text: str) -> Finding:
-        config_repr = v["config"]
-        seconds = float(v["seconds"])
-        impl = self._ctx.implementation
-        fields = {
-            **self._context(n),
-            **self._implementation_fields(impl),
-            "seconds": int(seconds) if seconds.is_integer() else seconds,
-            "sigkill_required": "sigkill" in v,
-        }
-        fields.pop("config_context", None)  # the record's own config is the one that timed out
-        return Finding(
-            Category.COMPILE_TIMEOUT,
-            impl or self._ctx.operator or "unknown",
-            self._case_config(config_repr),
-            n,
-            text.strip(),
-            diagnostics.signature(Category.COMPILE_TIMEOUT, "compile timeout"),
-            fields,
-            config=parse_config(config_repr),
-            config_repr=config_repr,
-        )
-
-    def _accuracy_failed(self, n: int, decorator: str) -> Finding:
-        impl = self._ctx.implementation
-        config_repr = find_config_call(decorator)
-        fields = {**self._context(n), **self._implementation_fields(impl), "check": "tritonbench accuracy"}
-        fields.pop("config_context", None)
-        return Finding(
-            Category.NUMERICAL_MISMATCH,
-            impl or self._ctx.operator or "unknown",
-            self._case_config(config_repr),
-            n,
-            f"TritonBench accuracy check failed with Helion kernel config: {decorator}",
-            diagnostics.signature(Category.NUMERICAL_MISMATCH, "tritonbench accuracy check failed"),
-            fields,
-            config=parse_config(config_repr) if config_repr else None,
-            config_repr=config_repr,
-        )
+    # -- completed outcomes (their findings: checker/ingest/findings.py) ------------------------
 
     def _emit_compile_failed(self, out: list[Finding]) -> None:
         block, self._failed_block = self._failed_block, {}
         self._state = State.TOP
         if not block:
             return
-        n = block["line"]
-        error = block["error"] or ["unknown error"]
-        tb = TracebackBlock(start_line=n)
-        tb.set_exception(error[0])
-        for line in error[1:]:
-            tb.add_message(line)
-        d = diagnose([tb])
-        category, fields = d.category, dict(d.fields)
-        if category is Category.RUNTIME_ERROR:
-            category, fields["stage"] = Category.COMPILER_CRASH, "triton"
-        impl = self._ctx.implementation
-        config_repr = block["config"]
-        out.append(
-            Finding(
-                category,
-                impl or self._ctx.operator or "unknown",
-                self._case_config(config_repr),
-                n,
-                "Triton compile failed (Helion autotuner skipped the config)\n" + d.message,
-                diagnostics.signature(category, d.message.splitlines()[0] if d.message else ""),
-                {**self._context(n), **self._implementation_fields(impl), **fields},
-                config=parse_config(config_repr) if config_repr else None,
-                config_repr=config_repr,
-            )
-        )
+        out.append(findings.compile_failed(self._ctx, block["line"], block["config"], block["error"]))
 
     def _flush_chain(self, out: list[Finding]) -> None:
         chain, self._chain = self._chain, []
@@ -543,15 +364,16 @@ class LogParser:
             return
         outer = chain[-1]
         if outer.short_type == "KeyboardInterrupt":
-            self._interrupted(chain, out)
+            out.append(findings.interrupted(self._ctx, chain))
+            self._close_shard(NotRunReason.INTERRUPTED, "KeyboardInterrupt", None, outer.start_line, out)
             return
         d = diagnose(chain)
         frame = innermost_operator_frame(chain)
         impl = self._ctx.implementation
         if frame is not None:
-            impl = _name(frame.function)  # tritonbench calls each implementation by its name
+            impl = clean_name(frame.function)  # tritonbench calls each implementation by its name
         kernel = impl or self._ctx.operator or "unknown"
-        index = self._input_index
+        index = self._ctx.input_index
         key = (kernel, d.signature, index)
         if key == self._last_failure:
             # The same exception printed again: tritonbench logs it, then it ends the process
@@ -559,69 +381,10 @@ class LogParser:
             self.stats.duplicates += 1
             return
         self._last_failure = key
-        n = chain[0].start_line
-        fields = {**self._context(n), **self._implementation_fields(impl), **d.fields}
-        if role_of(impl) is Role.UNKNOWN and innermost_frame(chain, "helion") is not None:
-            fields["role"] = Role.HELION.value
-        inner = innermost_frame(chain)
-        if inner is not None:
-            fields["innermost_frame"] = inner.short
-        helion = innermost_frame(chain, "helion")
-        if helion is not None:
-            fields["helion_frame"] = helion.short
-        out.append(Finding(d.category, kernel, self._case_config(), n, d.message, d.signature, fields))
+        out.append(findings.exception_chain(self._ctx, chain, d, impl, kernel))
         if self._ctx.early_termination:
             cause = f"{kernel}: {outer.short_type}"
-            self._close_shard(NotRunReason.ABORTED, cause, d.signature, n, out)
-
-    def _interrupted(self, chain: list[TracebackBlock], out: list[Finding]) -> None:
-        n = chain[-1].start_line
-        impl = self._ctx.implementation
-        kernel = impl or self._ctx.operator or "unknown"
-        fields = {
-            **self._context(n),
-            **self._implementation_fields(impl),
-            "reason": NotRunReason.INTERRUPTED.value,
-            "exception": "KeyboardInterrupt",
-        }
-        where = ""
-        inner = innermost_frame(chain)
-        if inner is not None:
-            fields["innermost_frame"] = inner.short
-            where = f" in {inner.short}"
-        helion = innermost_frame(chain, "helion")
-        if helion is not None:
-            fields["helion_frame"] = helion.short
-            where += f" (Helion: {helion.short})"
-        index = self._input_index
-        on_input = f" on input {index}" if index is not None else ""
-        out.append(
-            Finding(
-                Category.NOT_RUN,
-                kernel,
-                self._case_config(),
-                n,
-                f"run interrupted (KeyboardInterrupt) while {kernel} ran{on_input}{where}",
-                diagnostics.signature(Category.NOT_RUN, "ingested interrupted"),
-                fields,
-            )
-        )
-        self._close_shard(NotRunReason.INTERRUPTED, "KeyboardInterrupt", None, n, out)
-
-    def _process_died(self, n: int, what: str) -> Finding:
-        impl = self._ctx.implementation
-        kernel = impl or self._ctx.operator or "unknown"
-        fields = {**self._context(n), **self._implementation_fields(impl), "signal": what}
-        finding = Finding(
-            Category.WORKER_DIED,
-            kernel,
-            self._case_config(),
-            n,
-            f"the benchmark process died: {what}",
-            diagnostics.signature(Category.WORKER_DIED, f"process died {what}"),
-            fields,
-        )
-        return finding
+            self._close_shard(NotRunReason.ABORTED, cause, d.signature, chain[0].start_line, out)
 
     def _close_shard(
         self, reason: NotRunReason, cause: str, cause_signature: str | None, n: int, out: list[Finding]
@@ -632,36 +395,9 @@ class LogParser:
             return
         ctx.shard_closed = True
         ctx.stop_reason = reason
-        size = ctx.shard.size if ctx.shard is not None else ctx.progress_total
-        done = ctx.done or 0
-        if size is None or done >= size:
-            return
-        first = (ctx.shard.first if ctx.shard is not None else 0) + done
-        last = (ctx.shard.first if ctx.shard is not None else 0) + size - 1
-        fields = {
-            **self._context(n),
-            "reason": reason.value,
-            "cause": cause,
-            "inputs_not_completed": [first, last],
-            "inputs_not_completed_count": last - first + 1,
-            "implementations": list(ctx.implementations),
-        }
-        if cause_signature is not None:
-            fields["cause_signature"] = cause_signature
-        fields.pop("input_index", None)
-        kernel = ctx.operator or "unknown"
-        out.append(
-            Finding(
-                Category.NOT_RUN,
-                kernel,
-                f"inputs{first}-{last}",
-                n,
-                f"{kernel}: inputs {first} to {last} of shard {fields.get('shard', '?')} did not "
-                f"complete ({reason.value}: {cause})",
-                diagnostics.signature(Category.NOT_RUN, f"ingested {reason.value} inputs"),
-                fields,
-            )
-        )
+        finding = findings.inputs_not_completed(ctx, reason, cause, cause_signature, n)
+        if finding is not None:
+            out.append(finding)
 
     def _end_shard(self, n: int, out: list[Finding]) -> None:
         ctx = self._ctx
@@ -670,41 +406,8 @@ class LogParser:
             self._close_shard(NotRunReason.LOG_ENDED, "the log shows no more of this shard", None, n, out)
 
     def _end_run(self, n: int, out: list[Finding]) -> None:
-        ctx = self._ctx
-        planned = ctx.kernels_planned
-        if planned is not None:
-            started = ctx.kernels_started
-            if ctx.kernels_named is not None:
-                missing = [(k, True) for k in ctx.kernels_named if k not in started]
-            else:
-                missing = [
-                    (f"unnamed-kernel-{i}-of-{planned}", False) for i in range(len(started) + 1, planned + 1)
-                ]
-            for name, known in missing[:MAX_NAMES]:
-                fields: dict[str, Any] = {
-                    "log_file": self.log_name,
-                    "log_line": n,
-                    "reason": NotRunReason.NEVER_STARTED.value,
-                    "kernels_planned": planned,
-                    "kernels_started": list(started),
-                    "name_known": known,
-                }
-                if ctx.stop_reason is not None:
-                    fields["run_stopped"] = ctx.stop_reason.value
-                stopped = f" (the run stopped: {ctx.stop_reason.value})" if ctx.stop_reason else ""
-                out.append(
-                    Finding(
-                        Category.NOT_RUN,
-                        name,
-                        "run",
-                        n,
-                        f"{name} never started: the run announced {planned} kernels and started "
-                        f"{len(started)}{stopped}",
-                        diagnostics.signature(Category.NOT_RUN, "ingested never started"),
-                        fields,
-                    )
-                )
-        self._ctx = _Context()
+        out.extend(findings.never_started(self._ctx, n))
+        self._ctx = RunContext(self.log_name)
         self._banner = False
 
     # -- tables --------------------------------------------------------------------------------
@@ -733,63 +436,5 @@ class LogParser:
         self._understood()
         self.stats.table_rows += 1
         if self._result_table:
-            out.extend(self._table_row(n, text))
+            out.extend(findings.table_row(self._ctx, n, text, self._columns, self._table_line))
         return True
-
-    def _table_row(self, n: int, text: str) -> list[Finding]:
-        values = tables.cells(text, self._columns)
-        x_val = values[0]
-        if x_val == "average" or not x_val:
-            return []
-        groups: dict[str, list[tuple[str, str]]] = {}
-        for col, cell in zip(self._columns[1:], values[1:], strict=False):
-            if col.implementation:
-                groups.setdefault(col.implementation, []).append((col.metric, cell))
-        shape = tables.shape_of(x_val)
-        label = "table" if shape else "x" + _name(x_val)[:60]
-        out = []
-        for impl_raw, items in groups.items():
-            impl = _name(impl_raw)
-            metrics: dict[str, float | bool] = {}
-            for metric, cell in items:
-                value = tables.cell_value(cell)
-                if value is not None:
-                    metrics[metric] = value
-            fields = {
-                **self._context(n),
-                **self._implementation_fields(impl),
-                "x_val": x_val,
-                "table_line": self._table_line,
-            }
-            fields.pop("input_index", None)  # the row names its input by x_val
-            fields.pop("inputs_done_in_shard", None)
-            error = items[0][1]
-            if not metrics and error:
-                out.append(self._error_cell(impl, label, shape, n, error, fields))
-                continue
-            if not metrics:
-                continue
-            fields["metrics"] = metrics
-            accuracy = metrics.get("accuracy")
-            failed = accuracy is False or (accuracy is not True and accuracy == 0.0)
-            category = Category.NUMERICAL_MISMATCH if failed else Category.PASSED
-            message = f"accuracy check failed for x_val {x_val}" if failed else ""
-            sig = diagnostics.signature(category, "tritonbench accuracy check failed") if failed else None
-            out.append(Finding(category, impl, label, n, message, sig, fields, shape=shape))
-        return out
-
-    def _error_cell(
-        self, impl: str, label: str, shape: tuple[int, ...], n: int, error: str, fields: dict[str, Any]
-    ) -> Finding:
-        if error == "CUDA OOM":
-            category = Category.CUDA_OOM
-        elif error == "not supported":
-            category = Category.NOT_RUN
-            fields["reason"] = NotRunReason.NOT_SUPPORTED.value
-        else:
-            category = Category.RUNTIME_ERROR
-        fields["cell"] = error
-        message = f"{impl} on x_val {fields['x_val']}: {error}"
-        return Finding(
-            category, impl, label, n, message, diagnostics.signature(category, error), fields, shape=shape
-        )
