@@ -243,7 +243,7 @@ class KernelSpec:
             the first full shape, every dtype); see :class:`GoldenTracking`.
         expectations: FileCheck directives per named config that its generated code (on the
             canonical golden shape, every dtype) must satisfy, e.g.
-            ``{"tma": "CHECK: tl.make_tensor_descriptor"}`` (checker/golden/expect.py).
+            ``{"tma": "CHECK: tl.make_tensor_descriptor"}`` (checker/expect.py).
         sample_configs: False checks the named configs only, whatever ``--configs`` says (for
             kernels whose behaviour is defined by one config, such as the fault-injection set).
         outputs: per-output settings (:class:`Output`): names, dtypes, tolerances, reduction
@@ -400,7 +400,7 @@ class KernelSpec:
             return []
 
     def _validate_golden(self, where: str) -> None:
-        from checker.golden.expect import ExpectationError, validate_checks
+        from checker.expect import ExpectationError, validate_checks
 
         golden = self.golden
         if not isinstance(golden, GoldenTracking):

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from checker.golden import expect, paths, store, summary
+from checker import expect
+from checker.golden import paths, store, summary
 from checker.golden.normalize import normalize
 from checker.golden.unused import Manifest, find_unused, prune
 

@@ -24,7 +24,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from checker import diagnostics, toolchain
-from checker.golden import cases, expect, paths, store, summary
+from checker import expect
+from checker.golden import cases, paths, store, summary
 from checker.golden.normalize import normalize
 from checker.model import Category, Mode, Record
 from checker.spec import KernelSpec
