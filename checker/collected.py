@@ -17,8 +17,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from checker import toolchain
-from checker.model import LOST, CaseId, Category, Mode, Record
+from checker.model import LOST, CaseId, Category, Mode, Record, new_record
 from checker.report.atomic import write_atomic
 
 FILENAME = "collected.json"
@@ -127,15 +126,11 @@ def lost_records(collected: Iterable[str], records: Iterable[Record], target: st
             continue
         case, mode = found
         lost.append(
-            Record(
-                case=case,
-                category=Category.NOT_RUN,
-                mode=mode,
-                target=target,
-                config=None,
-                config_repr=None,
-                toolchain=toolchain.versions(),
-                duration_s=0.0,
+            new_record(
+                case,
+                Category.NOT_RUN,
+                mode,
+                target,
                 message=(
                     f"{nodeid} was collected but no record arrived: the run was interrupted or "
                     "killed, or the worker that had the case was lost"

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 from checker import diagnostics, toolchain
 from checker.golden import cases, expect, paths, store, summary
 from checker.golden.normalize import normalize
-from checker.model import Category, Mode, Record
+from checker.model import Category, Mode, Record, new_record
 from checker.spec import KernelSpec
 
 if TYPE_CHECKING:
@@ -101,15 +101,12 @@ def check_golden(spec: KernelSpec, gcase: cases.GoldenCase, ctx: GoldenContext, 
     fields: dict[str, Any] = {}
 
     def record(category: Category, message: str = "", signature: str | None = None) -> Record:
-        cfg = getattr(config, "config", None)
-        return Record(
-            case=case,
-            category=category,
-            mode=MODE,
-            target=ctx.target,
-            config=dict(cfg) if cfg is not None else None,
-            config_repr=repr(config) if config is not None else None,
-            toolchain=toolchain.versions(),
+        return new_record(
+            case,
+            category,
+            MODE,
+            ctx.target,
+            helion_config=config,
             duration_s=round(time.perf_counter() - started, 4),
             stages=stages,
             message=diagnostics.sanitize(message),
