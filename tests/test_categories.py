@@ -312,7 +312,7 @@ def _outcome_categories(tree: ast.AST) -> set[str]:
         if isinstance(node, ast.IfExp):
             return literals(node.body) | literals(node.orelse)
         if isinstance(node, ast.JoinedStr):
-            tail = "".join(v.value for v in node.values if isinstance(v, ast.Constant))
+            tail = "".join(str(v.value) for v in node.values if isinstance(v, ast.Constant))
             return {stage.value + tail for stage in Replay}
         return set()
 
