@@ -17,9 +17,8 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from checker import toolchain
 from checker.atomic import write_atomic
-from checker.model import LOST, CaseId, Category, Mode, Record
+from checker.model import LOST, CaseId, Category, Mode, Record, new_record
 
 FILENAME = "collected.json"
 #: Item names the kcheck plugin gives: cases, golden cases, collection errors.
@@ -127,15 +126,11 @@ def lost_records(collected: Iterable[str], records: Iterable[Record], target: st
             continue
         case, mode = found
         lost.append(
-            Record(
-                case=case,
-                category=Category.NOT_RUN,
-                mode=mode,
-                target=target,
-                config=None,
-                config_repr=None,
-                toolchain=toolchain.versions(),
-                duration_s=0.0,
+            new_record(
+                case,
+                Category.NOT_RUN,
+                mode,
+                target,
                 message=(
                     f"{nodeid} was collected but no record arrived: the run was interrupted or "
                     "killed, or the worker that had the case was lost"

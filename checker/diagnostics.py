@@ -25,12 +25,17 @@ MAX_MESSAGE = 4000
 @dataclass(frozen=True)
 class Rule:
     """Exceptions whose type (or a base's) name is in ``types`` (empty: any) and whose message
-    matches ``pattern`` (None: any) get ``category``; named groups become integer/str fields."""
+    matches ``pattern`` (None: any) get ``category``; named groups become integer/str fields.
+
+    ``in_reproducer``: the standalone reproducer classifies by this rule too (its category,
+    types and pattern are written into every reproducer, checker/triage/repro.py); False for
+    exceptions only the checker's own stages raise."""
 
     category: Category
     types: tuple[str, ...] = ()
     pattern: re.Pattern[str] | None = None
     extra: Callable[[BaseException, str], dict[str, Any]] | None = None
+    in_reproducer: bool = True
 
 
 def _helion_location(_: BaseException, message: str) -> dict[str, Any]:
@@ -200,7 +205,9 @@ RULES: tuple[Rule, ...] = (
         ),
         extra=_numel_details,
     ),
-    Rule(Category.INTERPRETER_UNSUPPORTED, types=("InterpreterGap",)),
+    # The checker's interpreter shims raise InterpreterGap (checker/interpreter.py); a reproducer
+    # has its own shims, which raise what an unshimmed interpreter would.
+    Rule(Category.INTERPRETER_UNSUPPORTED, types=("InterpreterGap",), in_reproducer=False),
     # Triton 3.6's interpreter has no TMA reductions (Helion's atomic_indexing=tensor_descriptor):
     # "AttributeError: 'InterpreterBuilder' object has no attribute 'create_descriptor_reduce'"
     Rule(
@@ -215,13 +222,16 @@ RULES: tuple[Rule, ...] = (
             r"out of resource: (?P<resource>[\w ]+?), Required: (?P<required>\d+), "
             r"Hardware limit: (?P<limit>\d+)"
         ),
+        # Only adds fields: a reproducer's verdict line names the exception, by the next rule.
+        in_reproducer=False,
     ),
     Rule(Category.OUT_OF_RESOURCES, types=("OutOfResources",)),
     Rule(Category.COMPILER_CRASH, types=("PTXASError",), extra=_ptxas_details),
     # Triton's MLIR pipeline failing (H100, causal_attention fp16 sampled config, 2026-11-21)
     Rule(Category.COMPILER_CRASH, pattern=re.compile(r"PassManager::run failed"), extra=_stage("mlir-pass")),
     Rule(Category.INVALID_CONFIG, types=("InvalidConfig",)),
-    Rule(Category.HELION_INTERNAL_ERROR, types=("Base",), extra=_helion_location),
+    # Helion's own errors arise while generating code, which a reproducer does not do.
+    Rule(Category.HELION_INTERNAL_ERROR, types=("Base",), extra=_helion_location, in_reproducer=False),
     Rule(Category.CUDA_OOM, types=("OutOfMemoryError",)),
     Rule(Category.CUDA_OOM, pattern=re.compile(r"CUDA out of memory")),
     Rule(Category.ILLEGAL_MEMORY_ACCESS, pattern=re.compile(r"illegal memory access|misaligned address")),

@@ -44,8 +44,6 @@ from checker.execute import RunOptions, diagnosed_unconfigured_record, unconfigu
 from checker.model import CaseId, Category, Record
 from checker.pool import DEFAULT_RUN_TIMEOUT_S, Died, Error, JobOutcome, Ok, TimedOut, Worker
 
-#: Categories after which the CUDA context of the process that saw them is unusable.
-STICKY = frozenset({Category.ILLEGAL_MEMORY_ACCESS, Category.DEVICE_ASSERT, Category.LAUNCH_FAILURE})
 #: Seconds a fresh worker may take to start, import torch/triton/helion and pass its health check.
 HEALTH_TIMEOUT_S = 180.0
 #: Seconds a worker may take to free its memory (:class:`FreeMemory`) before it is killed instead.
@@ -193,17 +191,13 @@ def gpu_lock_name(native: bool) -> str:
     return "gpu-" + re.sub(r"[^\w.-]", "_", first)
 
 
-#: Categories the supervisor gives a case that produced no record itself: never retried alone.
-_SUPERVISOR_MADE = frozenset({Category.WORKER_DIED, Category.RUN_TIMEOUT})
-
-
 def out_of_memory(record: Record) -> bool:
     """Whether the case ran out of GPU memory: ``cuda-oom`` (its inputs, launch or comparison), or
     another failure whose exception is torch's ``OutOfMemoryError`` (``reference-error``: the
     reference), or whose first line says ``CUDA out of memory``."""
     if record.category is Category.CUDA_OOM:
         return True
-    if not record.category.is_failure or record.category in _SUPERVISOR_MADE:
+    if not record.category.is_failure or record.category.traits.supervisor_made:
         return False
     first_line = record.message.split("\n", 1)[0]
     return record.fields.get("exception") == "OutOfMemoryError" or "CUDA out of memory" in first_line
@@ -339,7 +333,7 @@ class CaseRunner:
             )
         if isinstance(outcome, Ok):
             record: Record = outcome.result
-            if record.category in STICKY:
+            if record.category.traits.sticky:
                 # The CUDA context is gone: the next case gets a fresh, health-checked worker.
                 self._worker.kill()
                 record = dataclasses.replace(

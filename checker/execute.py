@@ -21,13 +21,13 @@ from typing import Any
 
 import torch
 
-from checker import codegen, diagnostics, interpreter, toolchain
+from checker import codegen, diagnostics, interpreter
 from checker.attempts import CompileAttempts, allowance_s, compile_attempts
 from checker.blame import CaseFault
 from checker.cache import compile_cache, keys
 from checker.cache import stages as stage_entries
 from checker.compile import CompileResult, Level, describe_args, triton_cache_holds
-from checker.model import CaseId, Category, Mode, Record
+from checker.model import CaseId, Category, Mode, Record, new_record
 from checker.numerics import (
     PoisonOutputs,
     Verdict,
@@ -434,15 +434,12 @@ def check_case(spec: KernelSpec, case: CaseId, opts: RunOptions, config_override
     mode = Mode.NATIVE if opts.native else (Mode.INTERPRETER if small else Mode.CODEGEN_ONLY)
 
     def record(category: Category, message: str = "", **kw: Any) -> Record:
-        cfg = getattr(config, "config", None)
-        return Record(
-            case=case,
-            category=category,
-            mode=mode,
-            target=opts.target.name,
-            config=dict(cfg) if cfg is not None else None,
-            config_repr=repr(config) if config is not None else None,
-            toolchain=toolchain.versions(),
+        return new_record(
+            case,
+            category,
+            mode,
+            opts.target.name,
+            helion_config=config,
             duration_s=round(time.perf_counter() - started, 4),
             stages=stages,
             message=message,
@@ -878,14 +875,11 @@ def unconfigured_record(
     """A record for a case that produced none itself (its worker died or timed out): no config,
     the mode the case would have run in, ``message`` sanitized, the signature from
     ``signature_text``. ``kw`` are further Record fields (``fields``, ``nodeid``, ``repro``)."""
-    return Record(
-        case=case,
-        category=category,
-        mode=Mode.NATIVE if opts.native else Mode.INTERPRETER,
-        target=opts.target.name,
-        config=None,
-        config_repr=None,
-        toolchain=toolchain.versions(),
+    return new_record(
+        case,
+        category,
+        Mode.NATIVE if opts.native else Mode.INTERPRETER,
+        opts.target.name,
         duration_s=duration_s,
         message=diagnostics.sanitize(message),
         signature=diagnostics.signature(category, signature_text),

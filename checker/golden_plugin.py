@@ -28,7 +28,7 @@ import pytest
 from checker.golden import cases, paths
 from checker.golden.check import MODE, GoldenContext, check_golden
 from checker.golden.unused import Manifest, find_unused, prune
-from checker.model import Category, Record
+from checker.model import GOLDEN_CATEGORIES, Category, Record
 from checker.plugin import RECORD_KEY, STATE, CollectionErrorItem, KernelModule, repro_command
 from checker.spec import KernelSpec
 
@@ -409,7 +409,7 @@ def summary_text(state: _GoldenState) -> str:
             parts.append(f"{failing} failing")
         return ", ".join(parts)
     counts = Counter(r.category for r in records)
-    order = [Category.PASSED, Category.GOLDEN_DIFF, Category.GOLDEN_MISSING, Category.GOLDEN_STALE]
+    order = [Category.PASSED, *(c for c in Category if c in GOLDEN_CATEGORIES)]
     parts = [f"{counts.pop(c, 0)} {c.value}" for c in order]
     parts += [f"{n} {c.value}" for c, n in sorted(counts.items())]
     parts.append(f"{n_unused} unused" + (" (warning)" if n_unused and state.warn_unused else ""))

@@ -1,15 +1,20 @@
 """Records every stage passes along: the case, its outcome category and the record.
 
 The category set is closed (see docs/records.md); a new category is added here, deliberately,
-together with the fields it carries.
+with its row of :data:`TRAITS` (what it means to every view and stage) and the fields it carries
+(docs/architecture.md, "Adding a failure category").
 """
 
 from __future__ import annotations
 
 import enum
 import json
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
+from types import MappingProxyType
 from typing import Any
+
+from checker import toolchain as _toolchain
 
 #: Version of the results.jsonl record schema (docs/records.md). Bump on any incompatible change.
 SCHEMA_VERSION = 1
@@ -52,20 +57,26 @@ class Category(enum.StrEnum):
     CHECKER_ERROR = "checker-error"
 
     @property
+    def traits(self) -> Traits:
+        """This category's row of :data:`TRAITS`: everything the checker's views and stages
+        need to know about it."""
+        return TRAITS[self]
+
+    @property
     def is_failure(self) -> bool:
         """True for categories that fail the case (everything but passed and the skips)."""
-        return self not in _NON_FAILURES
+        return self.traits.kind is Kind.FAILURE
 
     @property
     def shown_first(self) -> bool:
         """True for ``checker-error``: views list kcheck's own bugs before any kernel's failure,
         whatever the group sizes."""
-        return self is Category.CHECKER_ERROR
+        return self.traits.owner is Owner.CHECKER
 
     @property
     def is_skip(self) -> bool:
         """True for categories that mean "this case was not checked", not "it is broken"."""
-        return self in _SKIPS
+        return self.traits.kind is Kind.SKIP
 
     @property
     def is_mismatch(self) -> bool:
@@ -73,7 +84,8 @@ class Category(enum.StrEnum):
         decides: numerical, non-finite, shape and dtype mismatches, and an input the kernel
         wrote. Their messages describe values; their signatures hold none
         (checker.diagnostics.signature), and triage groups them per kernel."""
-        return self in _MISMATCHES
+        traits = self.traits
+        return traits.compared and traits.kind is Kind.FAILURE
 
 
 #: Exit status of ``kcheck run`` and ``kcheck report`` when any record is a ``checker-error``: a
@@ -104,17 +116,181 @@ class Mode(enum.StrEnum):
     INGESTED = "ingested"
 
 
-_SKIPS = frozenset({Category.NOT_RUN, Category.INTERPRETER_UNSUPPORTED})
-_NON_FAILURES = _SKIPS | {Category.PASSED}
-_MISMATCHES = frozenset(
+class Kind(enum.StrEnum):
+    """What a category says about a case: it passed, was not checked, or failed."""
+
+    PASS = "pass"
+    #: Not checked here, not a verdict on the kernel: JUnit ``skipped``, never fails a run
+    #: (unless the record is a lost case, :attr:`Record.failed`).
+    SKIP = "skip"
+    FAILURE = "failure"
+
+
+class Owner(enum.StrEnum):
+    """Whose state a category describes: the kernel's verdict, or something around it."""
+
+    #: The kernel: its code, its config, compiling and running it (also a crash or hang of the
+    #: worker that ran it).
+    KERNEL = "kernel"
+    #: The kernel's spec: its reference or its inputs (failures group per kernel).
+    SPEC = "spec"
+    #: This machine or the Triton interpreter cannot check the case (the skips).
+    MACHINE = "machine"
+    #: The kernel file could not be collected.
+    MODULE = "module"
+    #: An expect file (docs/goldens.md): baseline status ``golden``, the comment shows the diff.
+    GOLDEN = "golden"
+    #: kcheck's own bug: shown before every other group (terminal, triage, its own section of
+    #: the PR comment), never ``pre-existing``, and the run exits :data:`EXIT_CHECKER_ERROR`.
+    CHECKER = "checker"
+
+
+class JUnitElement(enum.StrEnum):
+    """The element of a case's JUnit testcase (checker/report/junit.py)."""
+
+    #: No result element: the testcase passed.
+    NONE = "none"
+    SKIPPED = "skipped"
+    FAILURE = "failure"
+    #: ``<error>``: the case could not even be set up (a module that was not collected).
+    ERROR = "error"
+
+
+class Headline(enum.StrEnum):
+    """The line of a record's message that titles its failure group (checker/results/group.py)."""
+
+    #: The first line that is not only a source position (``CompilationError: at 3:14:``).
+    FIRST_LINE = "first-line"
+    #: The innermost exception line of the chain (an error names its cause last).
+    INNERMOST_EXCEPTION = "innermost-exception"
+    #: The ``numel (N) exceeds triton maximum tensor numel (M)`` line.
+    NUMEL = "numel"
+    #: The ``out of resource: ...`` line.
+    OUT_OF_RESOURCE = "out-of-resource"
+    #: ptxas's first ``fatal`` line, else the failing MLIR pass, else the innermost exception.
+    COMPILER_CRASH = "compiler-crash"
+
+
+class GroupScope(enum.StrEnum):
+    """What a failure group's key adds to category and signature (docs/triage.md)."""
+
+    #: Nothing: the signature holds no kernel name, so one compiler bug across kernels is one
+    #: group.
+    SIGNATURE = "signature"
+    #: The kernel: the signature is the normalized comparison message, the same for every
+    #: kernel (or the spec, which every kernel has its own of, is at fault).
+    KERNEL = "kernel"
+    #: Triton's limit (``fields.limit``): the signature lost its numbers.
+    LIMIT = "limit"
+
+
+class Replay(enum.StrEnum):
+    """The stage a standalone reproducer replays (checker/triage/repro.py, docs/repro.md)."""
+
+    #: Cross-compile the generated Triton for the record's target (no GPU needed).
+    COMPILE = "compile"
+    #: Launch the host function (GPU, or the interpreter) and compare with the reference.
+    RUN = "run"
+
+
+@dataclass(frozen=True)
+class Traits:
+    """One row of :data:`TRAITS`: what a category means to every part of the checker."""
+
+    kind: Kind
+    owner: Owner
+    junit: JUnitElement
+    headline: Headline = Headline.FIRST_LINE
+    scope: GroupScope = GroupScope.SIGNATURE
+    #: The stage ``kcheck repro`` replays; None: nothing the generated code can replay.
+    replay: Replay | None = None
+    #: The case ran to its comparison with the reference (a verdict the stage cache may keep,
+    #: and that a reproducer without a reference cannot check).
+    compared: bool = False
+    #: A deterministic compile failure: the compile cache may keep it.
+    compile_cacheable: bool = False
+    #: The CUDA context of the process that saw it is unusable: its case worker is recycled.
+    sticky: bool = False
+    #: The case's worker made no record (it died or outran ``--run-timeout``); its supervisor
+    #: did. The case never reached its comparison; it is never retried alone for memory.
+    supervisor_made: bool = False
+    #: Observed from outside a process (a signal, an exit, a hang): a reproducer replays it in
+    #: a child process, with the record's timeout.
+    observed_outside: bool = False
+
+
+def _failure(**kw: Any) -> Traits:
+    """A row of a kernel's failure (a JUnit ``failure``)."""
+    return Traits(Kind.FAILURE, Owner.KERNEL, JUnitElement.FAILURE, **kw)
+
+
+def _mismatch() -> Traits:
+    """A row of a completed comparison that failed."""
+    return _failure(scope=GroupScope.KERNEL, replay=Replay.RUN, compared=True)
+
+
+def _skip(**kw: Any) -> Traits:
+    """A row of a case this machine cannot check."""
+    return Traits(Kind.SKIP, Owner.MACHINE, JUnitElement.SKIPPED, **kw)
+
+
+#: Every category's properties: the one place a category is described (docs/architecture.md,
+#: "Adding a failure category"). The sets the checker uses are derived from it.
+TRAITS: Mapping[Category, Traits] = MappingProxyType(
     {
-        Category.NUMERICAL_MISMATCH,
-        Category.NONFINITE_MISMATCH,
-        Category.SHAPE_MISMATCH,
-        Category.DTYPE_MISMATCH,
-        Category.INPUT_MUTATED,
+        Category.PASSED: Traits(Kind.PASS, Owner.KERNEL, JUnitElement.NONE, replay=Replay.RUN, compared=True),
+        Category.NUMERICAL_MISMATCH: _mismatch(),
+        Category.NONFINITE_MISMATCH: _mismatch(),
+        Category.SHAPE_MISMATCH: _mismatch(),
+        Category.DTYPE_MISMATCH: _mismatch(),
+        Category.NUMEL_OVERFLOW: _failure(
+            headline=Headline.NUMEL,
+            scope=GroupScope.LIMIT,
+            replay=Replay.COMPILE,
+            compile_cacheable=True,
+        ),
+        Category.COMPILE_TIMEOUT: _failure(replay=Replay.COMPILE, observed_outside=True),
+        Category.OUT_OF_RESOURCES: _failure(
+            headline=Headline.OUT_OF_RESOURCE, replay=Replay.COMPILE, compile_cacheable=True
+        ),
+        Category.COMPILER_CRASH: _failure(
+            headline=Headline.COMPILER_CRASH, replay=Replay.COMPILE, compile_cacheable=True
+        ),
+        Category.HELION_INTERNAL_ERROR: _failure(headline=Headline.INNERMOST_EXCEPTION),
+        Category.INVALID_CONFIG: _failure(),
+        Category.CUDA_OOM: _failure(replay=Replay.RUN),
+        Category.ILLEGAL_MEMORY_ACCESS: _failure(replay=Replay.RUN, sticky=True),
+        Category.DEVICE_ASSERT: _failure(replay=Replay.RUN, sticky=True),
+        Category.LAUNCH_FAILURE: _failure(replay=Replay.RUN, sticky=True),
+        Category.RUNTIME_ERROR: _failure(headline=Headline.INNERMOST_EXCEPTION, replay=Replay.RUN),
+        Category.RUN_TIMEOUT: _failure(replay=Replay.RUN, supervisor_made=True, observed_outside=True),
+        Category.WORKER_DIED: _failure(replay=Replay.RUN, supervisor_made=True, observed_outside=True),
+        Category.REFERENCE_ERROR: Traits(
+            Kind.FAILURE, Owner.SPEC, JUnitElement.FAILURE, scope=GroupScope.KERNEL
+        ),
+        Category.INPUT_MUTATED: _mismatch(),
+        Category.INTERPRETER_UNSUPPORTED: _skip(),
+        Category.GOLDEN_DIFF: Traits(Kind.FAILURE, Owner.GOLDEN, JUnitElement.FAILURE),
+        Category.GOLDEN_MISSING: Traits(Kind.FAILURE, Owner.GOLDEN, JUnitElement.FAILURE),
+        Category.GOLDEN_STALE: Traits(Kind.FAILURE, Owner.GOLDEN, JUnitElement.FAILURE),
+        # A lost case (Record.lost) is a not-run record that fails and has nothing to replay.
+        Category.NOT_RUN: _skip(replay=Replay.COMPILE),
+        Category.COLLECTION_ERROR: Traits(Kind.FAILURE, Owner.MODULE, JUnitElement.ERROR),
+        Category.CHECKER_ERROR: Traits(Kind.FAILURE, Owner.CHECKER, JUnitElement.FAILURE),
     }
 )
+if set(TRAITS) != set(Category):  # a new category without its row fails at import, not later
+    raise RuntimeError(f"checker.model.TRAITS lacks {sorted(set(Category) - set(TRAITS))}")
+
+
+def categories(predicate: Callable[[Traits], bool]) -> frozenset[Category]:
+    """The categories whose :data:`TRAITS` row satisfies ``predicate``, e.g.
+    ``categories(lambda t: t.compared)``."""
+    return frozenset(c for c in Category if predicate(c.traits))
+
+
+#: The golden checks' failures (docs/goldens.md): baseline status ``golden``.
+GOLDEN_CATEGORIES = categories(lambda t: t.owner is Owner.GOLDEN)
 
 
 @dataclass(frozen=True)
@@ -280,6 +456,43 @@ class Record:
             )
         except (KeyError, TypeError) as exc:
             raise ValueError(f"malformed record: {exc}") from exc
+
+
+def new_record(
+    case: CaseId,
+    category: Category,
+    mode: Mode,
+    target: str,
+    *,
+    helion_config: Any = None,
+    toolchain: Mapping[str, str] | None = None,
+    **fields_of_record: Any,
+) -> Record:
+    """A :class:`Record` of an outcome made in this process: the one way the checker makes
+    records (:meth:`Record.from_json` reads them back).
+
+    ``helion_config`` is the ``helion.Config`` the case used: the record keeps its ``config``
+    dict and its repr (None: neither, unless ``config``/``config_repr`` are given as they are,
+    as a benchmark log's records give them). ``toolchain`` defaults to this process's versions
+    (checker/toolchain.py). ``fields_of_record`` are the other :class:`Record` fields
+    (``duration_s`` defaults to 0.0); ``message`` is kept as given: text from outside the
+    checker is sanitized by the caller (``checker.diagnostics.sanitize``).
+    """
+    if helion_config is not None:
+        cfg = getattr(helion_config, "config", None)
+        fields_of_record["config"] = dict(cfg) if cfg is not None else None
+        fields_of_record["config_repr"] = repr(helion_config)
+    fields_of_record.setdefault("config", None)
+    fields_of_record.setdefault("config_repr", None)
+    fields_of_record.setdefault("duration_s", 0.0)
+    return Record(
+        case=case,
+        category=category,
+        mode=mode,
+        target=target,
+        toolchain=dict(toolchain) if toolchain is not None else _toolchain.versions(),
+        **fields_of_record,
+    )
 
 
 def encodable(text: str) -> str:

@@ -22,10 +22,10 @@ from typing import Any, NoReturn
 
 import pytest
 
-from checker import diagnostics, toolchain
+from checker import diagnostics
 from checker.blame import CaseFault
 from checker.golden.paths import safe_component
-from checker.model import EXIT_CHECKER_ERROR, CaseId, Category, Mode, Record
+from checker.model import EXIT_CHECKER_ERROR, CaseId, Category, Mode, Owner, Record, new_record
 from checker.pipesafe import PipeSafe
 from checker.pool import COMPILE_POLICIES, DEFAULT_COMPILE_TIMEOUT_S, DEFAULT_RUN_TIMEOUT_S
 from checker.spec import KernelSpec, SpecError, specs_of_module
@@ -589,15 +589,11 @@ class CollectionErrorItem(pytest.Item):
         super().__init__(**kw)
         self.error = error
         kernel = self.name.split("[", 1)[0] if "[" in self.name else self.path.stem
-        self.record = Record(
-            case=CaseId(kernel=kernel, shape=(), dtype="", config="collection"),
-            category=Category.COLLECTION_ERROR,
-            mode=Mode.COLLECTION,
-            target="-",
-            config=None,
-            config_repr=None,
-            toolchain=toolchain.versions(),
-            duration_s=0.0,
+        self.record = new_record(
+            CaseId(kernel=kernel, shape=(), dtype="", config="collection"),
+            Category.COLLECTION_ERROR,
+            Mode.COLLECTION,
+            "-",
             message=diagnostics.sanitize(error),
             signature=diagnostics.signature(Category.COLLECTION_ERROR, error.splitlines()[-1]),
             nodeid=self.nodeid,
@@ -772,7 +768,7 @@ class _Recorder:
                 self._writer().write(rec)
             if lost and session.exitstatus == pytest.ExitCode.OK:
                 session.exitstatus = pytest.ExitCode.TESTS_FAILED
-        if any(r.category is Category.CHECKER_ERROR for r in state.records):
+        if any(r.category.traits.owner is Owner.CHECKER for r in state.records):
             # Its own status (3, pytest's INTERNAL_ERROR): a kcheck bug, whatever the kernels did.
             session.exitstatus = EXIT_CHECKER_ERROR
         if not state.records:

@@ -53,7 +53,9 @@ WARM_MODULES = (
 )
 #: Characters of worker stderr kept in a crash record.
 STDERR_TAIL = 4000
-_CRASH_SIGNALS = {signal.SIGSEGV, signal.SIGABRT, signal.SIGBUS, signal.SIGILL, signal.SIGFPE}
+#: Signals that make a compile worker's death a ``compiler-crash`` (any other end: ``worker-died``);
+#: the standalone reproducer gets the same set (checker/triage/repro.py).
+CRASH_SIGNALS = frozenset({signal.SIGSEGV, signal.SIGABRT, signal.SIGBUS, signal.SIGILL, signal.SIGFPE})
 
 
 @dataclass(frozen=True)
@@ -380,7 +382,7 @@ class Worker:
             signal=sig,
             exit_status=status if status >= 0 else None,
             stderr_tail=tail,
-            crash_signal=status < 0 and signal.Signals(-status) in _CRASH_SIGNALS,
+            crash_signal=status < 0 and signal.Signals(-status) in CRASH_SIGNALS,
         )
 
     def _stderr_size(self) -> int:

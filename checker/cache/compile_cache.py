@@ -38,12 +38,13 @@ from checker.cache.keys import SCHEMA
 from checker.cache.store import BadEntry, EntryStore, Kind
 from checker.compile import CompileResult
 from checker.diagnostics import Diagnosis
-from checker.model import Category
+from checker.model import Category, categories
 from checker.pool import Died, Error, JobOutcome, Ok, TimedOut
 
 #: Error categories that are properties of the compiled code and target, not of the machine:
 #: the only ``Error`` outcomes stored. A ``runtime-error`` may be a full /tmp or a missing ptxas.
-CACHED_ERRORS = frozenset({Category.NUMEL_OVERFLOW, Category.OUT_OF_RESOURCES, Category.COMPILER_CRASH})
+#: (checker.model.TRAITS: ``compile_cacheable``.)
+CACHED_ERRORS = categories(lambda t: t.compile_cacheable)
 
 
 # -- entries ---------------------------------------------------------------------------------

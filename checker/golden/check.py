@@ -27,7 +27,7 @@ from checker import diagnostics, toolchain
 from checker import expect
 from checker.golden import cases, paths, store, summary
 from checker.golden.normalize import normalize
-from checker.model import Category, Mode, Record
+from checker.model import Category, Mode, Record, new_record
 from checker.spec import KernelSpec
 
 if TYPE_CHECKING:
@@ -102,15 +102,12 @@ def check_golden(spec: KernelSpec, gcase: cases.GoldenCase, ctx: GoldenContext, 
     fields: dict[str, Any] = {}
 
     def record(category: Category, message: str = "", signature: str | None = None) -> Record:
-        cfg = getattr(config, "config", None)
-        return Record(
-            case=case,
-            category=category,
-            mode=MODE,
-            target=ctx.target,
-            config=dict(cfg) if cfg is not None else None,
-            config_repr=repr(config) if config is not None else None,
-            toolchain=toolchain.versions(),
+        return new_record(
+            case,
+            category,
+            MODE,
+            ctx.target,
+            helion_config=config,
             duration_s=round(time.perf_counter() - started, 4),
             stages=stages,
             message=diagnostics.sanitize(message),

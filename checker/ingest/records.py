@@ -6,7 +6,7 @@ from collections.abc import Mapping
 
 from checker.diagnostics import sanitize
 from checker.ingest.events import INGESTED_MODE, Finding
-from checker.model import CaseId, Mode, Record
+from checker.model import CaseId, Mode, Record, new_record
 
 #: ``case.dtype`` of ingested records: benchmark logs do not say which dtype a case ran in.
 UNKNOWN_DTYPE = "unknown"
@@ -19,20 +19,19 @@ def to_record(finding: Finding, *, target: str, toolchain: Mapping[str, str]) ->
     ``nodeid`` and ``worker`` are None: the case ran outside kcheck; ``fields['log_file']`` and
     ``fields['log_line']`` say where it was read.
     """
-    return Record(
-        case=CaseId(
+    return new_record(
+        CaseId(
             kernel=finding.kernel,
             shape=finding.shape,
             dtype=UNKNOWN_DTYPE,
             config=finding.case_config,
         ),
-        category=finding.category,
-        mode=Mode(INGESTED_MODE),
-        target=target,
+        finding.category,
+        Mode(INGESTED_MODE),
+        target,
         config=finding.config,
         config_repr=finding.config_repr,
-        toolchain=dict(toolchain),
-        duration_s=0.0,
+        toolchain=toolchain,
         message=sanitize(finding.message),
         signature=finding.signature,
         fields=dict(finding.fields),

@@ -30,7 +30,7 @@ from junitparser.xunit2 import (
 
 from checker.atomic import write_atomic
 from checker.escape import xml_text
-from checker.model import Category, Mode, Record
+from checker.model import Category, JUnitElement, Mode, Record
 from checker.results.merge import CorruptEntry, record_key
 
 #: Characters of a message kept in a failure's ``message`` attribute (the body keeps 20000).
@@ -64,14 +64,22 @@ def _properties(rec: Record, attempts: int, status: str | None) -> Properties:
     return props
 
 
+def element(rec: Record) -> JUnitElement:
+    """The result element of ``rec``'s testcase: its category's (checker.model.TRAITS), but a
+    lost case, whose category is a skip, fails."""
+    found = rec.category.traits.junit
+    return JUnitElement.FAILURE if rec.lost and found is JUnitElement.SKIPPED else found
+
+
 def _final(rec: Record) -> list[FinalResult]:
-    if rec.category is Category.PASSED:
+    kind = element(rec)
+    if kind is JUnitElement.NONE:
         return []
     label = f"{rec.category.value}: {_first_line(rec)}"
-    if rec.category.is_skip and not rec.lost:
+    if kind is JUnitElement.SKIPPED:
         return [Skipped(xml_text(label, limit=ATTR_LIMIT))]
     result: Failure | Error
-    if rec.category is Category.COLLECTION_ERROR:
+    if kind is JUnitElement.ERROR:
         result = Error(xml_text(_first_line(rec), limit=ATTR_LIMIT), rec.category.value)
     else:
         result = Failure(xml_text(label, limit=ATTR_LIMIT), rec.category.value)
@@ -80,7 +88,7 @@ def _final(rec: Record) -> list[FinalResult]:
 
 
 def _interim(rec: Record, flaky: bool) -> FlakyFailure | FlakyError | RerunFailure | RerunError:
-    error = rec.category is Category.COLLECTION_ERROR
+    error = element(rec) is JUnitElement.ERROR
     cls = (FlakyError if error else FlakyFailure) if flaky else (RerunError if error else RerunFailure)
     item = cls(xml_text(f"{rec.category.value}: {_first_line(rec)}", limit=ATTR_LIMIT), rec.category.value)
     item.stack_trace = _body(rec)

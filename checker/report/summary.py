@@ -25,8 +25,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from checker.escape import html_code, md_block, md_code
-from checker.model import Category, Record
-from checker.results.baseline import GOLDEN_CATEGORIES, CaseResult, Classification, Group, Status
+from checker.model import GOLDEN_CATEGORIES, Owner, Record
+from checker.results.baseline import CaseResult, Classification, Group, Status
 from checker.results.group import anchor_of, format_knobs, headline, shown_record, split_groups
 
 #: GitHub's limit on an issue comment body, in characters (REST API: "body is too long
@@ -369,7 +369,7 @@ def render(
         # Split like triage.md, so each group links to one entry there.
         every = split_groups(result.groups(status))
         # kcheck's own bugs first, in a section of their own: never under the kernels' failures.
-        bugs = [g for g in every if g.category is Category.CHECKER_ERROR]
+        bugs = [g for g in every if g.category.traits.owner is Owner.CHECKER]
         if bugs:
             cases = sum(len(g.cases) for g in bugs)
             heading = (
@@ -378,7 +378,7 @@ def render(
             )
             blocks = [_Block(_group_levels(i, g, result.baseline_given)) for i, g in enumerate(bugs, 1)]
             sections.append((heading, blocks))
-        groups = [g for g in every if g.category is not Category.CHECKER_ERROR]
+        groups = [g for g in every if g.category.traits.owner is not Owner.CHECKER]
         if groups:
             shown = sum(len(g.cases) for g in groups)
             heading = f"\n### {title}: {_plural(shown, 'case')}, {_plural(len(groups), 'group')}\n"

@@ -26,10 +26,8 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from checker.model import EXIT_CHECKER_ERROR, Category, Record
+from checker.model import EXIT_CHECKER_ERROR, GOLDEN_CATEGORIES, Category, Owner, Record
 from checker.results.merge import CorruptEntry, MergedRun
-
-GOLDEN_CATEGORIES = frozenset({Category.GOLDEN_DIFF, Category.GOLDEN_MISSING, Category.GOLDEN_STALE})
 
 
 class Outcome(enum.StrEnum):
@@ -179,7 +177,7 @@ def _status(attempts: tuple[Record, ...], base: tuple[Record, ...], baseline_giv
     if now is Outcome.PASSED:
         return Status.FIXED if before is Outcome.FAILED else Status.PASSED
     category = [r for r in attempts if r.failed][-1].category
-    if category is Category.CHECKER_ERROR:
+    if category.traits.owner is Owner.CHECKER:
         return Status.NEW  # a kcheck bug is never "pre-existing": it is not the kernel's state
     base_failures = {r.category for r in base if r.failed}
     if category in GOLDEN_CATEGORIES:
@@ -233,7 +231,7 @@ def fail_reasons(result: Classification, fail_on: Iterable[FailOn] = DEFAULT_FAI
 
 def checker_errors(result: Classification) -> list[CaseResult]:
     """Cases with a ``checker-error`` attempt (a kcheck bug), in run order."""
-    return [c for c in result.cases if any(r.category is Category.CHECKER_ERROR for r in c.attempts)]
+    return [c for c in result.cases if any(r.category.traits.owner is Owner.CHECKER for r in c.attempts)]
 
 
 def exit_code(result: Classification, fail_on: Iterable[FailOn] = DEFAULT_FAIL_ON) -> int:

@@ -2,17 +2,18 @@
 it hit (docs/triage.md).
 
 A group's key is the record's category and signature (checker/diagnostics.py), plus a *scope*
-where the signature alone would merge or split causes wrongly:
+where the signature alone would merge or split causes wrongly (each category's ``scope`` in
+checker.model.TRAITS):
 
-- Mismatch-like categories (:data:`PER_KERNEL`): their signature is the comparison message
-  without any value ("N of N elements (N) outside rtol=N atol=N; ...",
-  checker.diagnostics.normalize_values), the same text for every kernel, so two unrelated
-  kernels that compute wrong numbers would share it. What went wrong is in the kernel, so the
-  kernel is part of the key: one wrong constant in one kernel is one group over every shape,
-  dtype and config.
-- ``numel-overflow``: the numbers are stripped from the signature, so both the tile's numel and
-  Triton's limit are gone; the limit is put back (it names the rule that was broken, the numel
-  only how far a config overshot it).
+- Mismatch-like categories (``GroupScope.KERNEL``, :attr:`Category.is_mismatch`): their
+  signature is the comparison message without any value ("N of N elements (N) outside rtol=N
+  atol=N; ...", checker.diagnostics.normalize_values), the same text for every kernel, so two
+  unrelated kernels that compute wrong numbers would share it. What went wrong is in the kernel
+  (or its spec, for ``reference-error``), so the kernel is part of the key: one wrong constant in
+  one kernel is one group over every shape, dtype and config.
+- ``numel-overflow`` (``GroupScope.LIMIT``): the numbers are stripped from the signature, so
+  both the tile's numel and Triton's limit are gone; the limit is put back (it names the rule
+  that was broken, the numel only how far a config overshot it).
 - Everything else (compiler crashes, out-of-resources, timeouts, CUDA errors): the signature
   holds no kernel name and no shape numbers, so one compiler bug across kernels is one group.
 
@@ -29,17 +30,10 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from checker.model import Category, Record
+from checker.model import Category, GroupScope, Headline, Record
 from checker.results.baseline import CaseResult, Group, Status
 from checker.results.context import NotRunGroup, ResultTable, not_run_groups, result_tables
 from checker.results.merge import record_key
-
-#: Categories whose failures belong to one kernel: the kernel is part of the group key. The
-#: mismatches (Category.is_mismatch), and reference errors: the spec (inputs, reference) is at
-#: fault, and every spec is its own.
-PER_KERNEL: frozenset[Category] = frozenset(
-    {c for c in Category if c.is_mismatch} | {Category.REFERENCE_ERROR}
-)
 
 #: Longest headline, characters (a headline is one line of a log or a comment).
 MAX_HEADLINE = 200
@@ -48,7 +42,8 @@ MAX_HEADLINE = 200
 @dataclass(frozen=True)
 class GroupKey:
     """What makes failures one group: category, signature and scope (``kernel=NAME`` for
-    :data:`PER_KERNEL` categories, ``limit=N`` for numel overflows, else empty)."""
+    categories of scope ``GroupScope.KERNEL``, ``limit=N`` for ``GroupScope.LIMIT``, else
+    empty)."""
 
     category: Category
     signature: str | None
@@ -65,9 +60,10 @@ class GroupKey:
 def group_key(rec: Record) -> GroupKey:
     """The group a failing record belongs to (rules in the module docstring)."""
     scope = ""
-    if rec.category in PER_KERNEL:
+    rule = rec.category.traits.scope
+    if rule is GroupScope.KERNEL:
         scope = f"kernel={rec.case.kernel}"
-    elif rec.category is Category.NUMEL_OVERFLOW and rec.fields.get("limit") is not None:
+    elif rule is GroupScope.LIMIT and rec.fields.get("limit") is not None:
         scope = f"limit={rec.fields['limit']}"
     return GroupKey(rec.category, rec.signature, scope)
 
@@ -84,15 +80,19 @@ _EXCEPTION_LINE = re.compile(r"^[A-Za-z_][\w.]*(Error|Exception|Failure|Interrup
 
 
 def headline(rec: Record) -> str:
-    """The most informative line of a record's message, for group titles.
+    """The most informative line of a record's message, for group titles, by its category's
+    ``headline`` rule (checker.model.TRAITS):
 
-    - ``numel-overflow``: the ``numel (N) exceeds triton maximum tensor numel (M)`` line (not the
-      ``CompilationError: at 3:14:`` position that starts the message);
-    - ``out-of-resources``: the ``out of resource: ...`` line;
-    - ``compiler-crash``: ptxas's first ``fatal`` line, else the failing MLIR pass, else the
-      innermost exception line (a Triton frontend error names its cause last);
-    - ``runtime-error`` and ``helion-internal-error``: the innermost exception line;
-    - otherwise the first line that is not only a source position.
+    - ``Headline.NUMEL`` (``numel-overflow``): the ``numel (N) exceeds triton maximum tensor
+      numel (M)`` line (not the ``CompilationError: at 3:14:`` position that starts the message);
+    - ``Headline.OUT_OF_RESOURCE`` (``out-of-resources``): the ``out of resource: ...`` line;
+    - ``Headline.COMPILER_CRASH`` (``compiler-crash``): ptxas's first ``fatal`` line, else the
+      failing MLIR pass, else the innermost exception line (a Triton frontend error names its
+      cause last);
+    - ``Headline.INNERMOST_EXCEPTION`` (``runtime-error``, ``helion-internal-error``): the
+      innermost exception line;
+    - ``Headline.FIRST_LINE``, and when a rule finds nothing: the first line that is not only a
+      source position.
 
     At most :data:`MAX_HEADLINE` characters; the category's name when the message is empty.
     """
@@ -104,22 +104,23 @@ def headline(rec: Record) -> str:
 
 def _pick(rec: Record, message: str) -> str:
     lines = [line.strip() for line in message.splitlines() if line.strip()]
-    if rec.category is Category.NUMEL_OVERFLOW:
+    rule = rec.category.traits.headline
+    if rule is Headline.NUMEL:
         m = _NUMEL.search(message)
         if m:
             return m.group(0)
-    if rec.category is Category.OUT_OF_RESOURCES:
+    if rule is Headline.OUT_OF_RESOURCE:
         m = _OUT_OF_RESOURCE.search(message)
         if m:
             return m.group(0)
-    if rec.category is Category.COMPILER_CRASH:
+    if rule is Headline.COMPILER_CRASH:
         m = _PTXAS_FATAL.search(message)
         if m:
             return m.group(0)
         failing_pass = rec.fields.get("pass")
         if isinstance(failing_pass, str) and failing_pass:
             return f"MLIR pass {failing_pass} failed"
-    if rec.category in (Category.COMPILER_CRASH, Category.RUNTIME_ERROR, Category.HELION_INTERNAL_ERROR):
+    if rule in (Headline.COMPILER_CRASH, Headline.INNERMOST_EXCEPTION):
         chain = [line for line in lines if _EXCEPTION_LINE.match(line) and not _POSITION_ONLY.match(line)]
         if chain:
             return chain[-1]

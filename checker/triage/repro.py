@@ -2,12 +2,13 @@
 
 :func:`write_repro` regenerates the case's Triton code from its record (the full Helion config,
 the target, the sweep seed in the record's command) with the checker's own codegen, and writes
-``checker/triage/repro_template.py`` with its data block filled in: the record's fields, the
-generated code, the inputs (embedded as ``torch.save`` bytes when small, else the spec's seeded
-``make_inputs`` source when it is self-contained, else their layout only), the reference
-(expected outputs embedded when small, else the reference's source when self-contained) and the
-tolerance of every compared value exactly as the checker applied it. docs/repro.md describes the
-file.
+``checker/triage/repro_template.py`` with its data block filled in: the checker's
+classification (:func:`classification`, from checker/diagnostics.py and checker.model.TRAITS,
+so the file cannot drift from it), the record's fields, the generated code, the inputs (embedded
+as ``torch.save`` bytes when small, else the spec's seeded ``make_inputs`` source when it is
+self-contained, else their layout only), the reference (expected outputs embedded when small,
+else the reference's source when self-contained) and the tolerance of every compared value
+exactly as the checker applied it. docs/repro.md describes the file.
 
 Everything embedded comes from kernel files, compilers and records, so it is written as
 ``ascii()`` string literals (or JSON inside one): no name or message can become code.
@@ -35,7 +36,7 @@ from typing import Any
 
 import torch
 
-from checker.model import Category, Record
+from checker.model import Category, Record, Replay
 from checker.spec import DTYPES_BY_NAME, KernelSpec, Output
 
 #: Inputs (and expected outputs) up to this many bytes are embedded in the file (1 MiB).
@@ -55,15 +56,6 @@ class ReproError(Exception):
     nothing to replay, or the code cannot be regenerated. The message names the case."""
 
 
-class Stage(enum.StrEnum):
-    """The stage a reproducer replays."""
-
-    #: Cross-compile the generated Triton for the record's target (no GPU needed).
-    COMPILE = "compile"
-    #: Launch the host function (GPU, or the interpreter) and compare with the reference.
-    RUN = "run"
-
-
 class InputsForm(enum.StrEnum):
     """How the file carries the case's inputs."""
 
@@ -80,30 +72,6 @@ class ReferenceForm(enum.StrEnum):
     NONE = "none"
 
 
-_COMPILE_CATEGORIES = frozenset(
-    {Category.NUMEL_OVERFLOW, Category.OUT_OF_RESOURCES, Category.COMPILER_CRASH, Category.COMPILE_TIMEOUT}
-)
-_RUN_CATEGORIES = frozenset(
-    {
-        Category.PASSED,
-        Category.NUMERICAL_MISMATCH,
-        Category.NONFINITE_MISMATCH,
-        Category.SHAPE_MISMATCH,
-        Category.DTYPE_MISMATCH,
-        Category.INPUT_MUTATED,
-        Category.CUDA_OOM,
-        Category.ILLEGAL_MEMORY_ACCESS,
-        Category.DEVICE_ASSERT,
-        Category.LAUNCH_FAILURE,
-        Category.RUNTIME_ERROR,
-        Category.RUN_TIMEOUT,
-        Category.WORKER_DIED,
-    }
-)
-#: Failures observed from outside a process (a signal, a hang): the file replays them in a child.
-_ISOLATED = frozenset({Category.WORKER_DIED, Category.RUN_TIMEOUT, Category.COMPILE_TIMEOUT})
-
-
 @dataclasses.dataclass(frozen=True)
 class _Embedded:
     """Text for one form of the inputs or the reference: the data-block entry and the payload."""
@@ -112,8 +80,9 @@ class _Embedded:
     payload: str = ""
 
 
-def stage_of(record: Record) -> Stage:
-    """The stage that produced ``record``'s category.
+def stage_of(record: Record) -> Replay:
+    """The stage that produced ``record``'s category: its ``replay`` (checker.model.TRAITS), but
+    the compile for a worker that died compiling, and none for a lost case.
 
     Raises:
         ReproError: the category has nothing a reproducer can replay (skips, spec errors,
@@ -121,11 +90,10 @@ def stage_of(record: Record) -> Stage:
     """
     category = record.category
     if category is Category.WORKER_DIED and record.message.startswith("compile worker died"):
-        return Stage.COMPILE
-    if category in _COMPILE_CATEGORIES or (category is Category.NOT_RUN and not record.lost):
-        return Stage.COMPILE
-    if category in _RUN_CATEGORIES:
-        return Stage.RUN
+        return Replay.COMPILE
+    replay = category.traits.replay
+    if replay is not None and not record.lost:
+        return replay
     raise ReproError(
         f"case {record.case.name}: category {category.value} has nothing to reproduce "
         "(not a kernel failure the generated code can replay)"
@@ -592,7 +560,7 @@ def write_repro(record: Record, kernel_file: Path, out_path: Path) -> Path:
     layout = execute.layout_inputs(spec.make_inputs, shape, dtype, torch.Generator().manual_seed(seed), "cpu")
     small = layout is not None and _nbytes(layout) <= EMBED_LIMIT_BYTES
     real: tuple[Any, ...] | None = None
-    if layout is None or (small and stage is Stage.RUN):
+    if layout is None or (small and stage is Replay.RUN):
         made = spec.make_inputs(shape, dtype, torch.Generator().manual_seed(seed))
         real = tuple(made)
     args = real if real is not None else layout
@@ -612,7 +580,8 @@ def write_repro(record: Record, kernel_file: Path, out_path: Path) -> Path:
     inputs = _inputs_form(stage, spec, record, real, small, seed)
     reference = _reference_form(stage, spec, record, inputs, real, mutated)
     declared, default, mutated_slots = _slots(spec, record, args, mutated)
-    timeout = record.fields.get("timeout_s") if record.category in _ISOLATED else None
+    outside = record.category.traits.observed_outside
+    timeout = record.fields.get("timeout_s") if outside else None
     data: dict[str, Any] = {
         "format": 1,
         "case": name,
@@ -630,7 +599,7 @@ def write_repro(record: Record, kernel_file: Path, out_path: Path) -> Path:
         "target": profile,
         "stage": stage.value,
         "compile_level": _compile_level(record),
-        "isolate": record.category in _ISOLATED
+        "isolate": outside
         or (record.category is Category.COMPILER_CRASH and record.fields.get("stage") == "native"),
         "timeout_s": float(timeout) if isinstance(timeout, (int, float)) else None,
         "toolchain": record.toolchain,
@@ -660,9 +629,9 @@ def write_repro(record: Record, kernel_file: Path, out_path: Path) -> Path:
 
 
 def _inputs_form(
-    stage: Stage, spec: KernelSpec, record: Record, real: tuple[Any, ...] | None, small: bool, seed: int
+    stage: Replay, spec: KernelSpec, record: Record, real: tuple[Any, ...] | None, small: bool, seed: int
 ) -> _Embedded:
-    if stage is Stage.COMPILE:
+    if stage is Replay.COMPILE:
         return _Embedded({"form": InputsForm.LAYOUT.value, "reason": "a compile never reads values"})
     if real is not None and small:
         size = _nbytes(real)
@@ -678,7 +647,7 @@ def _inputs_form(
 
 
 def _reference_form(
-    stage: Stage,
+    stage: Replay,
     spec: KernelSpec,
     record: Record,
     inputs: _Embedded,
@@ -689,9 +658,9 @@ def _reference_form(
         "dtype": _dtype_name(spec.reference_dtype),
         "device": spec.reference_device or "",
     }
-    if stage is Stage.COMPILE:
+    if stage is Replay.COMPILE:
         return _Embedded({**base, "form": ReferenceForm.NONE.value, "reason": "a compile has no outputs"})
-    if record.category in (Category.WORKER_DIED, Category.RUN_TIMEOUT):
+    if record.category.traits.supervisor_made:
         reason = "the case never reached its comparison"
         return _Embedded({**base, "form": ReferenceForm.NONE.value, "reason": reason})
     if inputs.data["form"] == InputsForm.EMBEDDED.value and real is not None:
@@ -731,6 +700,33 @@ def _chunks(text: str, width: int = 100) -> str:
     return f'"".join(\n    [\n{body}    ]\n)'
 
 
+def classification() -> dict[str, Any]:
+    """The checker's classification as a reproducer applies it (its ``CLASSIFICATION``), from
+    the checker's own tables, so the two cannot drift apart:
+
+    - ``rules``: ``[category, [exception type names], pattern or None]`` of every
+      ``checker.diagnostics.RULES`` entry a reproducer can meet (``in_reproducer``), in order;
+    - ``fallback``: the category of an exception no rule claims;
+    - ``compared``, ``supervisor_made``: the categories with that trait (checker.model.TRAITS);
+    - ``crash_signals``: the signals that make a dead compile a ``compiler-crash``
+      (checker/pool.py).
+    """
+    from checker import diagnostics
+    from checker.pool import CRASH_SIGNALS
+
+    return {
+        "rules": [
+            [rule.category.value, list(rule.types), rule.pattern.pattern if rule.pattern else None]
+            for rule in diagnostics.RULES
+            if rule.in_reproducer
+        ],
+        "fallback": Category.RUNTIME_ERROR.value,
+        "compared": sorted(c.value for c in Category if c.traits.compared),
+        "supervisor_made": sorted(c.value for c in Category if c.traits.supervisor_made),
+        "crash_signals": sorted(s.name for s in CRASH_SIGNALS),
+    }
+
+
 def _template_text() -> str:
     from checker.triage import repro_template
 
@@ -754,9 +750,12 @@ def render(
         raise ReproError("checker/triage/repro_template.py has no data block markers")
     inputs_form, reference_form = data["inputs"]["form"], data["reference"]["form"]
     data_json = _text_literal(json.dumps(data, indent=1, sort_keys=True))
+    rules_json = _text_literal(json.dumps(classification(), indent=1, sort_keys=True))
     block = "\n".join(
         [
             _DATA_BEGIN.rstrip("\n"),
+            "# The checker's classification of outcomes, as this file applies it (JSON).",
+            f"CLASSIFICATION: dict[str, Any] = json.loads(\n{rules_json}\n)",
             "# The record's fields, the case's arguments, tolerances and what the file embeds (JSON).",
             f"DATA: dict[str, Any] = json.loads(\n{data_json}\n)",
             "# The Triton code Helion generated for the record's config (what the checker compiled and ran).",

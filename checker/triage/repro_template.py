@@ -21,7 +21,9 @@ the inputs were not embedded; ``--interpret`` runs a ``native`` record under the
 ``--any-toolchain`` replays the case with a toolchain other than the record's.
 
 Everything below the data block is the same in every reproducer; the data block holds the
-case: the record's fields, the generated code, the inputs and the expected outputs.
+case (the record's fields, the generated code, the inputs and the expected outputs) and the
+checker's classification this file applies (``CLASSIFICATION``: its rules for exceptions, the
+categories it names), written from the checker's own tables by ``kcheck repro``.
 """
 
 from __future__ import annotations
@@ -51,6 +53,7 @@ from importlib import metadata
 from typing import Any
 
 # ---- data: written by kcheck repro ----
+CLASSIFICATION: dict[str, Any] = {}
 DATA: dict[str, Any] = {}
 GENERATED_CODE = ""
 INPUTS_B64 = ""
@@ -72,16 +75,6 @@ BF16_CAVEAT = (
 )
 #: Seconds a child may spend starting Python and importing torch, triton and helion.
 CHILD_STARTUP_S = 120.0
-_CRASH_SIGNALS = {"SIGSEGV", "SIGABRT", "SIGBUS", "SIGILL", "SIGFPE"}
-#: Categories of a case compared with its reference; without a reference they cannot be checked.
-_COMPARED = {
-    "passed",
-    "numerical-mismatch",
-    "nonfinite-mismatch",
-    "shape-mismatch",
-    "dtype-mismatch",
-    "input-mutated",
-}
 
 
 class CannotRun(Exception):
@@ -192,22 +185,9 @@ def _import_toolchain() -> None:
 
 
 # ---------------------------------------------------------------------------------------------
-# Classification of exceptions: the part of the checker's rules that a reproducer can meet.
-
-_RULES: tuple[tuple[str, tuple[str, ...], str | None], ...] = (
-    ("numel-overflow", (), r"numel \(\d+\) exceeds triton maximum tensor numel \(\d+\)"),
-    ("interpreter-unsupported", (), r"'InterpreterBuilder' object has no attribute '\w+'"),
-    ("out-of-resources", ("OutOfResources",), None),
-    ("compiler-crash", ("PTXASError",), None),
-    ("compiler-crash", (), r"PassManager::run failed"),
-    ("invalid-config", ("InvalidConfig",), None),
-    ("cuda-oom", ("OutOfMemoryError",), None),
-    ("cuda-oom", (), r"CUDA out of memory"),
-    ("illegal-memory-access", (), r"illegal memory access|misaligned address"),
-    ("device-assert", (), r"device-side assert"),
-    ("launch-failure", (), r"unspecified launch failure|illegal instruction"),
-    ("compiler-crash", ("CompilationError",), None),
-)
+# Classification of exceptions: the part of the checker's rules that a reproducer can meet
+# (CLASSIFICATION["rules"]: category, exception type names, message pattern; the first that
+# matches decides, as in checker/diagnostics.py).
 
 
 def _chain(exc: BaseException) -> list[BaseException]:
@@ -224,7 +204,7 @@ def classify(exc: BaseException) -> Outcome:
     chain = _chain(exc)
     message = "\n".join(f"{type(e).__name__}: {e}" for e in chain)
     names = {cls.__name__ for e in chain for cls in type(e).__mro__}
-    for category, types, pattern in _RULES:
+    for category, types, pattern in CLASSIFICATION["rules"]:
         if types and not names.intersection(types):
             continue
         found = re.search(pattern, message) if pattern is not None else None
@@ -238,7 +218,7 @@ def classify(exc: BaseException) -> Outcome:
         root = chain[-1]
         cause = f" ({type(root).__name__}: {_first_line(root)})" if root is not typed else ""
         return Outcome(category, f"{type(typed).__name__}: {_first_line(typed)}{cause}\n{message}")
-    return Outcome("runtime-error", message)
+    return Outcome(CLASSIFICATION["fallback"], message)
 
 
 def _first_line(exc: BaseException) -> str:
@@ -755,7 +735,8 @@ def run_case(native: bool, random_inputs: bool) -> Outcome:
     inputs = _inputs(device, random_inputs)
     mutated = {int(k): v for k, v in DATA["mutated"].items()}
     expected = None
-    if DATA["category"] not in ("worker-died", "run-timeout"):
+    # A case its worker never finished (it died or timed out) never reached its comparison.
+    if DATA["category"] not in CLASSIFICATION["supervisor_made"]:
         expected = _expected(inputs)
     if not native:
         _patch_num_sm(int(DATA["interpreter_sm_count"]))
@@ -878,7 +859,7 @@ def _in_child(args: argparse.Namespace) -> Outcome:
         import signal
 
         name = signal.Signals(-proc.returncode).name
-        crashed = stage == "compile" and name in _CRASH_SIGNALS
+        crashed = stage == "compile" and name in CLASSIFICATION["crash_signals"]
         return Outcome(
             "compiler-crash" if crashed else "worker-died",
             f"the process died by {name} during the {stage}",
@@ -895,7 +876,8 @@ def _in_child(args: argparse.Namespace) -> Outcome:
 def _verdict(outcome: Outcome) -> int:
     recorded = DATA["category"]
     first = (outcome.message.strip().splitlines() or [""])[0][:500]
-    if outcome.category == "ran" and recorded in _COMPARED:
+    # Categories of a case compared with its reference; without one they cannot be checked.
+    if outcome.category == "ran" and recorded in CLASSIFICATION["compared"]:
         print(f"CANNOT RUN: {first}; no reference was embedded, so the outputs cannot be compared")
         return EXIT_CANNOT_RUN
     if outcome.category == recorded and recorded != "passed":
