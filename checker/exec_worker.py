@@ -42,7 +42,8 @@ from checker import alone, diagnostics
 from checker.attempts import allowance_s
 from checker.execute import RunOptions, diagnosed_unconfigured_record, unconfigured_record
 from checker.model import CaseId, Category, Record
-from checker.pool import DEFAULT_RUN_TIMEOUT_S, Died, Error, JobOutcome, Ok, TimedOut, Worker
+from checker.options import DEFAULT_RUN_TIMEOUT_S
+from checker.pool import Died, Error, JobOutcome, Ok, TimedOut, Worker
 
 #: Categories after which the CUDA context of the process that saw them is unusable.
 STICKY = frozenset({Category.ILLEGAL_MEMORY_ACCESS, Category.DEVICE_ASSERT, Category.LAUNCH_FAILURE})
