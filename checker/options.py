@@ -543,6 +543,7 @@ def pytest_args(values: Values, options: Sequence[RunOption] | None = None) -> l
             continue
         if o.is_flag:
             argv.append(o.flag)
+            continue
         for item in value if o.repeatable else [value]:
             argv += [f"{o.flag}={_token(item)}"] if o.path else [o.flag, _token(item)]
     return argv

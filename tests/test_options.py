@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
 import enum
 import json
@@ -91,9 +92,24 @@ def test_every_option_changed_at_once_round_trips(tmp_path: Path) -> None:
     command = plugin.repro_command(tmp_path / "add.py", "add[8x16-fp32-cfg0]", values, ["--update-golden"])
     # The repro command's own reports directory is carried too: it passes every stored option.
     assert options.from_command(command) == values
-    # What kcheck run hands pytest reads back the same through the same table.
+    # What kcheck run hands pytest is read by the options pytest declares, every token of it,
+    # and gives the same values back.
+    parser = argparse.ArgumentParser(exit_on_error=False)
+    options.add_pytest_options(_Group(parser))
     forwarded = options.pytest_args(options.defaults().replace(**changed))
+    parsed = parser.parse_args(forwarded)
+    assert options.values_from(parsed) == options.defaults().replace(**changed)
     assert options.from_command(shlex.join(forwarded)) == options.defaults().replace(**changed)
+
+
+class _Group:
+    """pytest's option group as far as add_pytest_options uses it, over a plain argparse parser."""
+
+    def __init__(self, parser: argparse.ArgumentParser) -> None:
+        self.parser = parser
+
+    def addoption(self, *names: str, **kwargs: Any) -> None:
+        self.parser.add_argument(*names, **kwargs)
 
 
 def test_the_repro_command_keeps_its_order(monkeypatch: pytest.MonkeyPatch) -> None:
