@@ -42,7 +42,8 @@ from checker import alone, diagnostics
 from checker.attempts import allowance_s
 from checker.execute import RunOptions, diagnosed_unconfigured_record, unconfigured_record
 from checker.model import CaseId, Category, Record
-from checker.pool import DEFAULT_RUN_TIMEOUT_S, Died, Error, JobOutcome, Ok, TimedOut, Worker
+from checker.options import DEFAULT_RUN_TIMEOUT_S
+from checker.pool import Died, Error, JobOutcome, Ok, TimedOut, Worker
 
 #: Seconds a fresh worker may take to start, import torch/triton/helion and pass its health check.
 HEALTH_TIMEOUT_S = 180.0

@@ -36,8 +36,8 @@ from checker.numerics import (
     changed_elements,
     compare,
 )
+from checker.options import DEFAULT_COMPILE_TIMEOUT_S, CompilePolicy, Isolate, Values
 from checker.pool import (
-    DEFAULT_COMPILE_TIMEOUT_S,
     CompileJob,
     CompileWorker,
     Died,
@@ -60,8 +60,8 @@ class RunOptions:
         target: the GPU target (the local GPU when ``native``).
         native: run on the local CUDA device; False runs on CPU (interpreter / codegen only).
         n_configs: how many configs are sampled per (kernel, shape, dtype).
-        compile: ``--compile`` policy: ``auto``, ``off``, ``check`` or ``full`` (see
-            :meth:`compile_level`).
+        compile: ``--compile`` policy (see :meth:`compile_level`); a string is taken as its
+            :class:`~checker.options.CompilePolicy`.
         compile_timeout: seconds one compile may take in its worker before it is killed.
         cache_dir: directory of the compile and stage caches (checker.cache), None for none (--no-cache).
         run_timeout: seconds a case may run in its supervised worker (--run-timeout), None when
@@ -72,10 +72,31 @@ class RunOptions:
     target: Target
     native: bool
     n_configs: int
-    compile: str = "auto"
+    compile: CompilePolicy = CompilePolicy.AUTO
     compile_timeout: float = DEFAULT_COMPILE_TIMEOUT_S
     cache_dir: str | None = None
     run_timeout: float | None = None
+
+    def __post_init__(self) -> None:
+        # ValueError for a policy outside the closed set.
+        object.__setattr__(self, "compile", CompilePolicy(self.compile))
+
+    @classmethod
+    def of(cls, values: Values, target: Target, *, native: bool, cache_dir: str | None) -> RunOptions:
+        """The options cases run with, from a run's option ``values`` (checker/options.py) and
+        what the caller resolved from them and the machine: the ``target`` profile, whether it
+        is the local GPU (``native``), and the compile cache's absolute directory (None: no
+        cache). The one place a RunOptions is made outside tests."""
+        return cls(
+            sweep_seed=values["sweep_seed"],
+            target=target,
+            native=native,
+            n_configs=values["configs"],
+            compile=values["compile"],
+            compile_timeout=values["compile_timeout"],
+            cache_dir=cache_dir,
+            run_timeout=None if values["isolate"] is Isolate.OFF else values["run_timeout"],
+        )
 
     @property
     def device(self) -> str:
@@ -95,11 +116,11 @@ class RunOptions:
         natively or under the interpreter) no longer changes the answer; callers pass it so a
         policy may again.
         """
-        if self.compile == "off":
+        if self.compile is CompilePolicy.OFF:
             return None
-        if self.compile == "auto":
+        if self.compile is CompilePolicy.AUTO:
             return Level.FULL if self.native else Level.CHECK
-        return Level(self.compile)
+        return Level(self.compile.value)
 
 
 @dataclass(frozen=True)

@@ -29,7 +29,7 @@ from checker.golden import cases, paths
 from checker.golden.check import MODE, GoldenContext, check_golden
 from checker.golden.unused import Manifest, find_unused, prune
 from checker.model import GOLDEN_CATEGORIES, Category, Record
-from checker.plugin import RECORD_KEY, STATE, CollectionErrorItem, KernelModule, repro_command
+from checker.plugin import RECORD_KEY, STATE, CollectionErrorItem, KernelModule, repro_command, rerun_values
 from checker.spec import KernelSpec
 
 _MANIFEST_KEY = "kcheck_golden_manifest"
@@ -80,12 +80,6 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--golden-warn-unused",
         action="store_true",
         help="unused golden files are a warning instead of failing the run",
-    )
-    group.addoption(
-        "--golden-dir",
-        metavar="DIR",
-        help="directory of golden files (overrides the kcheck_golden_dir ini option; default for "
-        "a --kernels suite outside the rootdir: golden/ beside it)",
     )
     parser.addini(
         "kcheck_golden_dir",
@@ -230,8 +224,8 @@ class GoldenItem(pytest.Item):
         self.add_marker("golden")
 
     def runtest(self) -> None:
-        extra = self.config.stash[STATE].argv_extra
-        accept = repro_command(self.path, self.name, [*extra, "--update-golden"])
+        values = rerun_values(self.config.stash[STATE], self.path, self.name)
+        accept = repro_command(self.path, self.name, values, ["--update-golden"])
         try:
             rec = check_golden(self.spec, self.gcase, _context(self.config), accept)
         except Exception as exc:
@@ -247,7 +241,8 @@ class GoldenItem(pytest.Item):
         self.record = dataclasses.replace(
             rec,
             nodeid=self.nodeid,
-            repro=repro_command(self.path, self.name, extra),
+            repro=repro_command(self.path, self.name, values),
+            options=values.to_json(),
             worker=os.environ.get("PYTEST_XDIST_WORKER", "main"),
         )
         if self.record.category.is_failure:

@@ -390,6 +390,9 @@ class Record:
     repro: str | None = None
     nodeid: str | None = None
     worker: str | None = None
+    #: The run options that re-run this case, by name (checker/options.py; what ``repro``
+    #: passes): None for a record that has no command (lost, ingested, collection errors).
+    options: dict[str, Any] | None = None
     schema: int = SCHEMA_VERSION
 
     @property
@@ -413,7 +416,7 @@ class Record:
             value = getattr(self, name)
             if isinstance(value, str) and not value.isascii():
                 object.__setattr__(self, name, encodable(value))
-        for name in ("fields", "config", "toolchain"):
+        for name in ("fields", "config", "toolchain", "options"):
             value = getattr(self, name)
             if value:
                 object.__setattr__(self, name, _encodable_tree(value))

@@ -16,21 +16,21 @@ import os
 import shlex
 import sys
 import traceback
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
 import pytest
 
-from checker import diagnostics
+from checker import diagnostics, options
 from checker.blame import CaseFault
 from checker.golden.paths import safe_component
 from checker.model import EXIT_CHECKER_ERROR, CaseId, Category, Mode, Owner, Record, new_record
+from checker.options import Device, Isolate, Values
 from checker.pipesafe import PipeSafe
-from checker.pool import COMPILE_POLICIES, DEFAULT_COMPILE_TIMEOUT_S, DEFAULT_RUN_TIMEOUT_S
 from checker.spec import KernelSpec, SpecError, specs_of_module
-from checker.sweep import DEFAULT_CONFIGS, SHAPE_SETS, expand
-from checker.targets import DEFAULT_TARGET, TARGETS
+from checker.sweep import expand
+from checker.targets import DEFAULT_TARGET
 
 # Sharding (--shard), GPU pinning of xdist workers, goldens and --benchmark are plugin modules of
 # their own.
@@ -51,7 +51,9 @@ STALE_OUTPUTS = (
 class _State:
     options: Any  # execute.RunOptions; imported lazily so `pytest --help` stays fast
     reports_dir: Path
-    argv_extra: list[str]
+    #: The options a repro command re-runs a case with, apart from the case's own kernel file
+    #: and reports directory (:func:`rerun_of`).
+    rerun: Values
     rootpath: Path
     is_controller: bool
     #: Kernel files and directories (resolved) whose modules are collected as kernel modules.
@@ -76,111 +78,8 @@ STATE = pytest.StashKey[_State]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
-    group = parser.getgroup("kcheck", "kernel checker")
-    group.addoption(
-        "--configs",
-        type=int,
-        default=DEFAULT_CONFIGS,
-        metavar="N",
-        help="configs sampled from Helion's config space per kernel/shape/dtype (default 8)",
-    )
-    group.addoption(
-        "--sweep-seed",
-        type=int,
-        default=0,
-        metavar="S",
-        help="seed for sampled configs and inputs (default 0)",
-    )
-    group.addoption(
-        "--shapes",
-        choices=SHAPE_SETS,
-        default="all",
-        help="shape set: small (interpreter-sized), full, or all (default)",
-    )
-    group.addoption(
-        "--target",
-        choices=sorted(TARGETS),
-        default=None,
-        help="GPU target to generate and compile for on a CPU-only machine (default sm_90); on a "
-        "GPU the local device is the target, and naming another one is an error",
-    )
-    group.addoption(
-        "--device",
-        choices=("auto", "cpu", "cuda"),
-        default="auto",
-        help="where cases run: cuda (native), cpu (interpreter / codegen only) or auto",
-    )
-    group.addoption(
-        "--compile",
-        choices=COMPILE_POLICIES,
-        default="auto",
-        help="compile cases for the target in supervised worker processes first: check (frontend "
-        "to TTGIR and shared memory: numel overflow, shared memory over the limit, MLIR pass "
-        "failures), full (to a cubin with ptxas: also registers, spills, ptxas crashes), off; "
-        "auto (default) is full on a GPU and check on CPU (small shapes too, before the interpreter)",
-    )
-    group.addoption(
-        "--compile-timeout",
-        type=float,
-        default=DEFAULT_COMPILE_TIMEOUT_S,
-        metavar="S",
-        help="seconds one compile may take before its worker's process group is killed "
-        "(compile-timeout; default 60)",
-    )
-    group.addoption(
-        "--cache-dir",
-        default=None,
-        metavar="DIR",
-        help="directory of the compile cache: compile verdicts by a hash of the generated code, "
-        "launch signature, target, level and toolchain, reused by later runs (default "
-        "$XDG_CACHE_HOME/kcheck, else ~/.cache/kcheck)",
-    )
-    group.addoption(
-        "--no-cache",
-        action="store_true",
-        default=False,
-        help="compile every case: neither read nor write the compile cache",
-    )
-    group.addoption(
-        "--cache-max-mb",
-        type=float,
-        default=None,
-        metavar="MB",
-        help="bound of the compile cache; least recently used entries are removed at the end of "
-        "the run (default 512)",
-    )
-    group.addoption(
-        "--isolate",
-        choices=("auto", "on", "off"),
-        default="auto",
-        help="run each case in a supervised worker process that is killed and replaced after a "
-        "crash, a run timeout or a sticky CUDA error: auto (default) and on, or off (cases run "
-        "in the pytest process: nothing can stop a case stuck in native code, and a crash ends "
-        "the run)",
-    )
-    group.addoption(
-        "--run-timeout",
-        type=float,
-        default=DEFAULT_RUN_TIMEOUT_S,
-        metavar="S",
-        help="with isolation: seconds one case may take before its worker is killed (run-timeout; "
-        "default 300)",
-    )
-    group.addoption(
-        "--reports-dir",
-        default="reports",
-        metavar="DIR",
-        help="directory for results.jsonl and junit.xml (default reports/)",
-    )
-    group.addoption(
-        "--kernels",
-        action="append",
-        default=[],
-        metavar="PATH",
-        help="kernel module file or directory to check (repeatable; default: the "
-        "kcheck_kernel_paths ini option, else kernels/); checked from any working directory, "
-        "in addition to positional arguments that do not already cover it",
-    )
+    # Every run option comes from the one table (checker/options.py).
+    options.add_pytest_options(parser.getgroup("kcheck", "kernel checker"))
     parser.addini(
         "kcheck_kernel_paths",
         type="paths",
@@ -198,22 +97,18 @@ def pytest_configure(config: pytest.Config) -> None:
         # attaches its capture handler to such loggers too, so a failing case's report showed
         # pages of empty "DEBUG torch.__trace" lines. Only a filter on the logger keeps them out.
         logging.getLogger("torch.__trace").addFilter(_no_trace_records)
-    n = config.getoption("configs")
-    if n < 0:
-        raise pytest.UsageError(f"--configs must be >= 0, got {n}")
-    if config.getoption("compile_timeout") <= 0:
-        raise pytest.UsageError(f"--compile-timeout must be > 0, got {config.getoption('compile_timeout'):g}")
-    max_mb = config.getoption("cache_max_mb")
-    if max_mb is not None and max_mb <= 0:
-        raise pytest.UsageError(f"--cache-max-mb must be > 0, got {max_mb:g}")
+    try:
+        values = options.values_from(config.option)
+    except ValueError as exc:
+        raise pytest.UsageError(str(exc)) from None
     from checker import interpreter, targets
     from checker.execute import RunOptions
 
-    device = config.getoption("device")
-    local = targets.local_cuda_target() if device != "cpu" else None
-    if device == "cuda" and local is None:
+    device = values["device"]
+    local = targets.local_cuda_target() if device is not Device.CPU else None
+    if device is Device.CUDA and local is None:
         raise pytest.UsageError("--device cuda: no CUDA device is available")
-    named = config.getoption("target")
+    named = values["target"]
     if local is not None and named is not None and named != local.name:
         raise pytest.UsageError(
             f"--target {named}: on a GPU the local device ({local.name}) is the target; "
@@ -226,25 +121,16 @@ def pytest_configure(config: pytest.Config) -> None:
         _collect_kernel_paths(config)
     _check_reports_dir(Path(config.getoption("reports_dir")))
     state = _State(
-        options=RunOptions(
-            sweep_seed=config.getoption("sweep_seed"),
-            target=target,
-            native=local is not None,
-            n_configs=n,
-            compile=config.getoption("compile"),
-            compile_timeout=config.getoption("compile_timeout"),
-            cache_dir=_cache_dir(config),
-            run_timeout=config.getoption("run_timeout") if config.getoption("isolate") != "off" else None,
-        ),
-        reports_dir=Path(config.getoption("reports_dir")),
-        argv_extra=_repro_args(config),
+        options=RunOptions.of(values, target, native=local is not None, cache_dir=_cache_dir(config, values)),
+        reports_dir=Path(values["reports_dir"]),
+        rerun=_rerun(config, values),
         rootpath=config.rootpath,
         is_controller=not hasattr(config, "workerinput"),
         kernel_dirs=kernel_paths(config),
         saved_interpret=os.environ.get("TRITON_INTERPRET"),
         # On CPU too: a reference stuck in C code or an os._exit() in a case must cost a worker,
         # not the run (pytest-timeout's signal never runs inside C code).
-        isolate=config.getoption("isolate") != "off",
+        isolate=values["isolate"] is not Isolate.OFF,
         collect_only=bool(config.option.collectonly),
     )
     if local is None:
@@ -276,14 +162,14 @@ def _check_reports_dir(path: Path) -> None:
             return
 
 
-def _cache_dir(config: pytest.Config) -> str | None:
+def _cache_dir(config: pytest.Config, values: Values) -> str | None:
     """The compile cache's directory, absolute (workers may start elsewhere); None with
     ``--no-cache``. Resolved once by each process from the same options and environment."""
-    if config.getoption("no_cache"):
+    if values["no_cache"]:
         return None
     from checker.cache import store
 
-    given = config.getoption("cache_dir")
+    given = values["cache_dir"]
     path = Path(given).expanduser() if given else store.default_dir()
     return str(path if path.is_absolute() else config.invocation_params.dir / path)
 
@@ -332,7 +218,7 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     if state.is_controller and not state.collect_only and state.options.cache_dir is not None:
         # Once per run, by one process, after every writer of this run stopped.
         store = _fresh("checker.cache.store")
-        max_mb = config.getoption("cache_max_mb") or store.DEFAULT_MAX_MB
+        max_mb = config.getoption("cache_max_mb")
         store.prune(state.options.cache_dir, int(max_mb * (1 << 20)))
     if state.run_dir is not None:
         # After the workers stopped: nothing writes there any more.
@@ -343,30 +229,28 @@ def pytest_unconfigure(config: pytest.Config) -> None:
         os.environ["TRITON_INTERPRET"] = state.saved_interpret
 
 
-def _repro_args(config: pytest.Config) -> list[str]:
-    args = [
-        "--sweep-seed",
-        str(config.getoption("sweep_seed")),
-        "--configs",
-        str(config.getoption("configs")),
-    ]
-    if config.getoption("device") != "auto":
-        args += ["--device", config.getoption("device")]
-    if config.getoption("target") is not None:
-        args += ["--target", config.getoption("target")]
-    if config.getoption("isolate") != "auto":
-        args += ["--isolate", config.getoption("isolate")]
-    if config.getoption("run_timeout") != DEFAULT_RUN_TIMEOUT_S:
-        args += ["--run-timeout", f"{config.getoption('run_timeout'):g}"]
-    if config.getoption("compile") != "auto":
-        args += ["--compile", config.getoption("compile")]
-    if config.getoption("compile_timeout") != DEFAULT_COMPILE_TIMEOUT_S:
-        args += ["--compile-timeout", f"{config.getoption('compile_timeout'):g}"]
-    if config.getoption("golden_dir"):
-        args += ["--golden-dir", str((config.rootpath / config.getoption("golden_dir")).resolve())]
+def _rerun(config: pytest.Config, values: Values) -> Values:
+    """The run's options as a repro command passes them (checker/options.py decides which it
+    carries), the golden directory made absolute (the command is pasted anywhere)."""
+    rerun = options.for_rerun(values)
+    if values["golden_dir"]:
+        rerun = rerun.replace(golden_dir=str((config.rootpath / values["golden_dir"]).resolve()))
     # A repro compiles for real: a cached verdict would only repeat the record it came from.
-    args.append("--no-cache")
-    return args
+    return rerun.replace(no_cache=True)
+
+
+def rerun_values(state: _State, file: Path, name: str) -> Values:
+    """The options that re-run just case ``name`` of kernel file ``file``: the run's
+    (``state.rerun``) with that file as the only kernel path and the case's own reports
+    directory."""
+    return state.rerun.replace(kernels=[str(Path(file).resolve())], reports_dir=str(repro_reports_dir(name)))
+
+
+def rerun_of(state: _State, file: Path, name: str) -> dict[str, Any]:
+    """The record fields that re-run case ``name`` of kernel file ``file``: ``options`` (what
+    readers take: checker.options.of_record) and ``repro``, the same as one command line."""
+    values = rerun_values(state, file, name)
+    return {"options": values.to_json(), "repro": repro_command(file, name, values)}
 
 
 def kernel_paths(config: pytest.Config) -> list[Path]:
@@ -541,8 +425,8 @@ class KernelCase(pytest.Item):
         self.record = dataclasses.replace(
             rec,
             nodeid=self.nodeid,
-            repro=repro_command(self.path, self.name, state.argv_extra),
             worker=os.environ.get("PYTEST_XDIST_WORKER", "main"),
+            **rerun_of(state, self.path, self.name),
         )
         if self.record.category.is_skip:
             pytest.skip(f"{self.record.category.value}: {self.record.message.splitlines()[0]}")
@@ -610,17 +494,18 @@ class CollectionErrorItem(pytest.Item):
         return self.path, None, self.name
 
 
-def repro_command(file: Path, name: str, extra: list[str]) -> str:
+def repro_command(file: Path, name: str, values: Values, extra: Sequence[str] = ()) -> str:
     """One line that re-runs just the item ``name`` of kernel file ``file`` when pasted from any
-    working directory: the interpreter that ran it, the file by absolute path, and the run's
-    options (``extra``). When the plugin is not installed (a source tree run with
-    ``-p checker.plugin``) the line also loads it and puts this checker first on PYTHONPATH."""
+    working directory: the interpreter that ran it, the file by absolute path, the options
+    ``values`` (checker.options.command_args: ``--kernels`` among them) and ``extra`` arguments
+    (``--update-golden``), then the reports directory of ``values``. When the plugin is not
+    installed (a source tree run with ``-p checker.plugin``) the line also loads it and puts
+    this checker first on PYTHONPATH."""
     file = Path(file).resolve()
-    argv = [sys.executable, "-m", "pytest", f"{file}::{name}", "--kernels", str(file), *extra]
-    # Its own reports directory: pasting a repro replaced a 2226-record results.jsonl with one
-    # record (issue 14). Relative, so under the directory it is pasted in: a fixed path in the
-    # shared temp directory could be planted as a symlink by anyone (issue 23).
-    argv += ["--reports-dir", str(repro_reports_dir(name))]
+    argv = [sys.executable, "-m", "pytest", f"{file}::{name}", *options.command_args(values), *extra]
+    # Its own reports directory (repro_reports_dir: never the run's), placed here after the
+    # extra arguments, where repro commands always had it.
+    argv += ["--reports-dir", str(values["reports_dir"])]
     argv += ["-p", "no:xdist", "-p", "no:cacheprovider"]
     if not _PLUGIN_INSTALLED:
         source = str(Path(__file__).resolve().parents[1])
@@ -753,7 +638,7 @@ class _Recorder:
             duration_s=0.0,
             fields={"signal": signal_name, "exit_status": status, "worker_recycled": True},
             nodeid=crashitem,
-            repro=repro_command(self.state.rootpath / report.location[0], name, self.state.argv_extra),
+            **rerun_of(self.state, self.state.rootpath / report.location[0], name),
         )
         report.user_properties.append((RECORD_KEY, rec.to_json()))
 
@@ -859,5 +744,5 @@ def _record_of(report: pytest.TestReport, state: _State) -> Record | None:
         last_line,
         duration_s=round(report.duration, 4),
         nodeid=report.nodeid,
-        repro=repro_command(state.rootpath / report.location[0], name, state.argv_extra),
+        **rerun_of(state, state.rootpath / report.location[0], name),
     )

@@ -31,13 +31,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import IO, Any
 
-#: Default seconds a cross-compile may take (--compile-timeout).
-DEFAULT_COMPILE_TIMEOUT_S = 60.0
-#: Default seconds one case may take in its worker with --isolate (--run-timeout): codegen,
-#: the compile (itself capped by --compile-timeout), the reference and the run.
-DEFAULT_RUN_TIMEOUT_S = 300.0
-#: Values of --compile (RunOptions.compile_level says what each does).
-COMPILE_POLICIES = ("auto", "off", "check", "full")
 #: Seconds between SIGTERM and SIGKILL of a timed-out worker's process group.
 KILL_GRACE_S = 2.0
 #: Seconds a fresh worker may take to start and import WARM_MODULES (pool.WarmUp).

@@ -115,12 +115,6 @@ def split(items: Sequence[_Item], count: int, durations: dict[str, float]) -> li
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("kcheck")
     group.addoption(
-        "--shard",
-        metavar="I/N",
-        help="run only shard I of N (1-based) of the collected cases; the N shards together run "
-        "every case exactly once",
-    )
-    group.addoption(
         "--shard-durations",
         action="append",
         default=[],

@@ -17,26 +17,28 @@ from typing import Any
 import torch
 
 from checker.model import CaseId
+from checker.options import ShapeSet
 from checker.spec import DTYPE_NAMES, KernelSpec
-
-SHAPE_SETS = ("all", "small", "full")
-#: Configs sampled per kernel x shape x dtype unless --configs says otherwise.
-DEFAULT_CONFIGS = 8
 
 
 def shapes_for(spec: KernelSpec, shape_set: str) -> list[tuple[int, ...]]:
-    """The spec's shapes in ``shape_set``: ``small``, ``full`` or ``all`` (small first).
+    """The spec's shapes in ``shape_set`` (a :class:`~checker.options.ShapeSet`: ``small``,
+    ``full`` or ``all``, small first).
 
     Raises:
         ValueError: unknown ``shape_set``.
     """
-    if shape_set == "all":
+    try:
+        chosen = ShapeSet(shape_set)
+    except ValueError:
+        raise ValueError(
+            f"unknown shape set {shape_set!r}; choose from {', '.join(s.value for s in ShapeSet)}"
+        ) from None
+    if chosen is ShapeSet.ALL:
         return spec.all_shapes
-    if shape_set == "small":
+    if chosen is ShapeSet.SMALL:
         return [tuple(s) for s in spec.small_shapes]
-    if shape_set == "full":
-        return [tuple(s) for s in spec.shapes if not spec.is_small(tuple(s))]
-    raise ValueError(f"unknown shape set {shape_set!r}; choose from {', '.join(SHAPE_SETS)}")
+    return [tuple(s) for s in spec.shapes if not spec.is_small(tuple(s))]
 
 
 def sampled_name(index: int) -> str:

@@ -20,7 +20,7 @@ def test_run_sweeps_and_writes_reports(
     assert [r.case.config for r in records] == ["default", "wide", "cfg0"]
     assert all(r.category is Category.PASSED for r in records)
     assert (kernel_dir.path / "out" / "junit.xml").exists()
-    assert "kcheck: pytest --kernels=kernels --configs 1" in capsys.readouterr().err
+    assert "kcheck: pytest --kernels=kernels --sweep-seed 0 --configs 1 " in capsys.readouterr().err
 
 
 def test_run_exit_code_reflects_failures(kernel_dir: pytest.Pytester) -> None:

@@ -16,7 +16,7 @@ import pytest
 import torch
 from conftest import kernel_source
 
-from checker import loader, plugin
+from checker import loader, options, plugin
 
 # A running max with hl.associative_scan whose combine function, a scale factor and a host-code
 # helper are module-level globals: Helion's generated code imports this module by name.
@@ -157,7 +157,9 @@ def test_repro_command_of_a_source_tree_run_loads_the_plugin(monkeypatch: pytest
     monkeypatch.setattr(plugin, "_PLUGIN_INSTALLED", False)
     monkeypatch.setenv("PYTHONPATH", "/opt/site")
     argv = shlex.split(
-        plugin.repro_command(Path("kernels/add.py"), "add[8x16-fp32-default]", ["--configs", "2"])
+        plugin.repro_command(
+            Path("kernels/add.py"), "add[8x16-fp32-default]", options.defaults().replace(configs=2)
+        )
     )
     source = str(Path(plugin.__file__).resolve().parents[1])
     assert argv[:2] == ["env", f"PYTHONPATH={source}{os.pathsep}/opt/site"]

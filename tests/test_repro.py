@@ -358,7 +358,9 @@ def test_unknown_case_is_exit_2_naming_it(
 def test_missing_kernel_file_is_exit_2_naming_the_case(
     run: Run, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
-    record = dataclasses.replace(run.records[MISMATCH], nodeid=f"gone/faults.py::{MISMATCH}", repro=None)
+    record = dataclasses.replace(
+        run.records[MISMATCH], nodeid=f"gone/faults.py::{MISMATCH}", repro=None, options=None
+    )
     results = tmp_path / "results.jsonl"
     results.write_text(record.to_json() + "\n")
     monkeypatch.chdir(tmp_path)

@@ -51,8 +51,6 @@ from typing import Any, TypeVar
 MAX_ENTRY_BYTES = 1 << 20
 #: Seconds after which a leftover temp file (a writer killed mid-write) is removed by prune.
 STALE_TEMP_S = 3600.0
-#: Default bound of the cache directory (--cache-max-mb), mebibytes.
-DEFAULT_MAX_MB = 512.0
 
 
 class Kind(enum.StrEnum):

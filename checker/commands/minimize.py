@@ -35,7 +35,7 @@ from checker.atomic import write_atomic
 from checker.escape import for_log
 from checker.model import Mode, Record
 from checker.triage import minimize
-from checker.triage.repro import ReproError, command_options, find_in, kernel_file_for, read_results, spec_of
+from checker.triage.repro import ReproError, find_in, kernel_file_for, read_results, recorded_options, spec_of
 
 DEFAULT_RESULTS = Path("reports") / "results.jsonl"
 
@@ -170,7 +170,6 @@ def minimize_record(record: Record, records: list[Record], args: argparse.Namesp
 
     from checker import targets
     from checker.execute import RunOptions
-    from checker.pool import COMPILE_POLICIES
     from checker.spec import DEFAULT
 
     name = record.case.name
@@ -186,24 +185,13 @@ def minimize_record(record: Record, records: list[Record], args: argparse.Namesp
     # Only from --kernels or the project's kernel paths: a record names a file, never which to load.
     kernel_file = kernel_file_for(record, args.kernels)
     spec_of(kernel_file, record)  # a clear error here, not in every probe's worker
-    seed = command_options(record.repro, "--sweep-seed")
-    compile_policy = command_options(record.repro, "--compile")
-    compile_timeout = command_options(record.repro, "--compile-timeout")
+    values = recorded_options(record)
     try:
         target = local or targets.get_target(record.target)
-        sweep_seed = int(seed[-1]) if seed else 0
-        timeout = float(compile_timeout[-1]) if compile_timeout else 60.0
-    except (KeyError, ValueError) as exc:
-        raise MinimizeError(f"{name}: its record's command or target cannot be read: {exc}") from exc
-    policy = compile_policy[-1] if compile_policy else "auto"
-    opts = RunOptions(
-        sweep_seed=sweep_seed,
-        target=target,
-        native=local is not None,
-        n_configs=0,
-        compile=policy if policy in COMPILE_POLICIES else "auto",
-        compile_timeout=timeout,
-    )
+    except KeyError as exc:
+        raise MinimizeError(f"{name}: its record's target cannot be read: {exc}") from exc
+    # Probes compile for real, like the record's repro command: no cache.
+    opts = RunOptions.of(values, target, native=local is not None, cache_dir=None)
     # The probes run in the case worker, which sets itself up for CPU or GPU (exec_worker._setup).
     # As sys.modules holds it now (an in-process pytest run may have replaced it): its job
     # classes must pickle as the worker will import them.

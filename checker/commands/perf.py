@@ -21,16 +21,17 @@ memory in proportion to what it expands to. Record text is printed through
 from __future__ import annotations
 
 import argparse
-import shlex
 import sys
 import zipfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from checker.commands.report import unwritable
 from checker.escape import for_log
-from checker.model import Mode
+from checker.model import Mode, Record
+from checker.options import of_record
 from checker.perf.compare import Rule, compare, counts, regressions
 from checker.perf.records import FILE_GLOBS, KIND, Loaded, TimingRecord
 from checker.results.jsonl import LineScanner, ScannedLine
@@ -54,7 +55,7 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
         action="append",
         type=Path,
         default=[],
-        help="kernel files or directories (default: the --kernels paths of the records' repro commands)",
+        help="kernel files or directories (default: the kernel files the records' options name)",
     )
     b.add_argument("--sweep-seed", type=int, help="seed of the inputs (default: the records' run's)")
     b.add_argument(
@@ -283,19 +284,21 @@ def run_plot(args: argparse.Namespace) -> int:
     return 0
 
 
-def _from_repro(records: Sequence[object], option: str) -> list[str]:
-    values: list[str] = []
+def _recorded(records: Iterable[Record], dest: str) -> list[Any]:
+    """The distinct values of run option ``dest`` the records store (checker.options.of_record),
+    first seen first; a record that stores none, or none that can be read, adds nothing."""
+    values: list[Any] = []
     for rec in records:
-        repro = getattr(rec, "repro", None)
-        if not repro:
-            continue
         try:
-            argv = shlex.split(repro)
+            stored = of_record(rec)
         except ValueError:
             continue
-        for i, arg in enumerate(argv[:-1]):
-            if arg == option and argv[i + 1] not in values:
-                values.append(argv[i + 1])
+        if stored is None:
+            continue
+        value = stored[dest]
+        for item in value if isinstance(value, list) else [value]:
+            if item not in values:
+                values.append(item)
     return values
 
 
@@ -315,8 +318,8 @@ def run_bench(args: argparse.Namespace) -> int:
     except (OSError, ValueError) as exc:
         _say("bench", exc)
         return 2
-    kernels = [str(k.resolve()) for k in args.kernels] or _from_repro(recs, "--kernels")
-    seeds = _from_repro(recs, "--sweep-seed")
+    kernels = [str(k.resolve()) for k in args.kernels] or _recorded(recs, "kernels")
+    seeds = _recorded(recs, "sweep_seed")
     seed = args.sweep_seed if args.sweep_seed is not None else int(seeds[0]) if seeds else 0
     job = bench.plan(recs, kernels, seed, torch_compile=not args.no_compile)
     if not job.groups:

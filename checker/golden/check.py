@@ -47,8 +47,7 @@ class GoldenContext:
         native: code is generated for the local GPU (False: on CPU, Helion seeing ``target``).
         update: ``--update-golden``: write files instead of failing on differences.
         display_base: paths in messages are shown relative to this directory when under it.
-        options: the run's options (target profile, cache directory) for code generation; None
-            generates for ``target``'s profile without the stage cache.
+        options: the run's options (target profile, cache directory) for code generation.
     """
 
     root: Path
@@ -56,16 +55,7 @@ class GoldenContext:
     native: bool
     update: bool
     display_base: Path
-    options: RunOptions | None = None
-
-    def run_options(self) -> RunOptions:
-        """The options code is generated with (:attr:`options`, else ``target`` uncached)."""
-        if self.options is not None:
-            return self.options
-        from checker.execute import RunOptions
-        from checker.targets import get_target
-
-        return RunOptions(0, get_target(self.target), self.native, 0, cache_dir=None)
+    options: RunOptions
 
     @property
     def key(self) -> str:
@@ -121,7 +111,7 @@ def check_golden(spec: KernelSpec, gcase: cases.GoldenCase, ctx: GoldenContext, 
 
     t0 = time.perf_counter()
     try:
-        code, config, cached = cases.generate(spec, case, ctx.run_options())
+        code, config, cached = cases.generate(spec, case, ctx.options)
         if cached:
             fields["codegen_cached"] = True
     except Exception as exc:

@@ -103,6 +103,7 @@ _FIELD_CHECKS: Mapping[str, tuple[Callable[[object], bool], str]] = {
     "signature": (_opt(_is_str), "a string or null"),
     "fields": (lambda v: isinstance(v, dict), "an object"),
     "repro": (_opt(_is_str), "a string or null"),
+    "options": (_opt(lambda v: isinstance(v, dict)), "an object or null"),
     "nodeid": (_opt(_is_str), "a string or null"),
     "worker": (_opt(_is_str), "a string or null"),
 }

@@ -37,6 +37,7 @@ from typing import Any
 import torch
 
 from checker.model import Category, Record, Replay
+from checker.options import Values, defaults, of_record
 from checker.spec import DTYPES_BY_NAME, KernelSpec, Output
 
 #: Inputs (and expected outputs) up to this many bytes are embedded in the file (1 MiB).
@@ -171,7 +172,7 @@ def kernel_file_for(record: Record, kernels: Sequence[Path] = (), cwd: Path | No
     roots, rootdir = project_kernel_paths(base)
     allowed = {r for r in map(_resolved, _kernel_files(roots)) if r is not None}
     candidates = [base / hint, rootdir / hint] if hint else []
-    candidates += [Path(p) for p in command_options(record.repro, "--kernels")]
+    candidates += [Path(p) for p in recorded_options(record)["kernels"]]
     for file in candidates:
         if _resolved(file) in allowed and _is_file(file):
             return file
@@ -261,21 +262,18 @@ def _declares(file: Path, name: str) -> bool:
         return False
 
 
-def command_options(command: str | None, flag: str) -> list[str]:
-    """Values of ``flag`` in a recorded shell command (``--flag VALUE`` or ``--flag=VALUE``)."""
-    if not command:
-        return []
+def recorded_options(record: Record) -> Values:
+    """The run options that re-run ``record``'s case (checker.options.of_record), the
+    defaults when it stores none.
+
+    Raises:
+        ReproError: what the record stores cannot be read; one line naming the case.
+    """
     try:
-        argv = shlex.split(command)
-    except ValueError:
-        return []
-    out = []
-    for i, arg in enumerate(argv):
-        if arg == flag and i + 1 < len(argv):
-            out.append(argv[i + 1])
-        elif arg.startswith(flag + "="):
-            out.append(arg.split("=", 1)[1])
-    return out
+        return of_record(record) or defaults()
+    except ValueError as exc:
+        name = _shown(record.case.name)
+        raise ReproError(f"case {name}: its record's options cannot be read: {exc}") from None
 
 
 def default_output_name(record: Record) -> str:
@@ -518,7 +516,7 @@ def _config_of(spec: KernelSpec, bound: Any, record: Record, sweep_seed: int) ->
 def _compile_level(record: Record) -> str:
     if record.mode == "native" or record.fields.get("stage") == "ptxas":
         return "full"
-    level = record.fields.get("compile_level") or next(iter(command_options(record.repro, "--compile")), "")
+    level = record.fields.get("compile_level") or recorded_options(record)["compile"]
     return "full" if level == "full" else "check"
 
 
@@ -552,10 +550,7 @@ def write_repro(record: Record, kernel_file: Path, out_path: Path) -> Path:
     if dtype_name not in DTYPES_BY_NAME:
         raise ReproError(f"case {name}: unknown dtype {dtype_name!r}")
     dtype = DTYPES_BY_NAME[dtype_name]
-    try:
-        sweep_seed = int(next(iter(command_options(record.repro, "--sweep-seed")), "0"))
-    except ValueError as exc:
-        raise ReproError(f"case {name}: the record's command has a malformed --sweep-seed: {exc}") from exc
+    sweep_seed: int = recorded_options(record)["sweep_seed"]
     seed = derived_seed(sweep_seed, spec.name, shape, dtype_name)
     layout = execute.layout_inputs(spec.make_inputs, shape, dtype, torch.Generator().manual_seed(seed), "cpu")
     small = layout is not None and _nbytes(layout) <= EMBED_LIMIT_BYTES
