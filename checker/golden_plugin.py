@@ -6,7 +6,8 @@ case, named ``golden[<kernel>-<shape>-<dtype>-<config>]`` (e.g.
 ``golden``: ``-k golden`` selects them, ``-k "not golden"`` leaves them out. The name carries the
 kernel because a module may declare several specs, and differs from the execution case's, so
 a merger keyed by node id never confuses the two. Records travel like every other record
-(``checker.plugin.RECORD_KEY``) with ``mode="golden"``.
+(checker.session.RECORD_KEY) with ``mode="golden"``; the controller hears of each through the
+``pytest_kcheck_record`` hook (checker/hookspecs.py).
 
 The controlling process counts outcomes (created / updated / unchanged, or passed / diff /
 missing / stale), judges unused golden files from the collection manifest of one process that
@@ -28,8 +29,10 @@ import pytest
 from checker.golden import cases, paths
 from checker.golden.check import MODE, GoldenContext, check_golden
 from checker.golden.unused import Manifest, find_unused, prune
+from checker.items import CollectionErrorItem, KernelModule
 from checker.model import GOLDEN_CATEGORIES, Category, Record
-from checker.plugin import RECORD_KEY, STATE, CollectionErrorItem, KernelModule, repro_command, rerun_values
+from checker.rerun import repro_command, rerun_values
+from checker.session import STATE
 from checker.spec import KernelSpec
 
 _MANIFEST_KEY = "kcheck_golden_manifest"
@@ -186,9 +189,9 @@ def _context(config: pytest.Config) -> GoldenContext:
     return state.context
 
 
-def golden_items(module: KernelModule, spec: KernelSpec) -> list[pytest.Item]:
-    """The golden items of ``spec``, declared in kernel module ``module`` (called from
-    ``KernelModule.collect``)."""
+def pytest_kcheck_spec_items(module: KernelModule, spec: KernelSpec) -> list[pytest.Item]:
+    """The golden items of ``spec``, declared in kernel module ``module`` (the hook
+    ``KernelModule.collect`` calls: checker/hookspecs.py)."""
     state = module.config.stash[GOLDEN]
     if not state.enabled:
         return []
@@ -224,7 +227,7 @@ class GoldenItem(pytest.Item):
         self.add_marker("golden")
 
     def runtest(self) -> None:
-        values = rerun_values(self.config.stash[STATE], self.path, self.name)
+        values = rerun_values(self.config.stash[STATE].rerun, self.path, self.name)
         accept = repro_command(self.path, self.name, values, ["--update-golden"])
         try:
             rec = check_golden(self.spec, self.gcase, _context(self.config), accept)
@@ -338,12 +341,9 @@ class _GoldenController:
         if text and self.state.manifest is None:
             self.state.manifest = Manifest.from_json(text)
 
-    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
-        for key, value in report.user_properties:
-            if key == RECORD_KEY:
-                rec = Record.from_json(str(value))
-                if rec.mode == MODE and rec.nodeid:
-                    self.state.records[rec.nodeid] = rec
+    def pytest_kcheck_record(self, record: Record) -> None:
+        if record.mode == MODE and record.nodeid:
+            self.state.records[record.nodeid] = record
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_sessionfinish(self, session: pytest.Session) -> None:

@@ -23,7 +23,7 @@ from typing import Any
 import pytest
 
 from checker.model import Mode
-from checker.plugin import STATE
+from checker.session import STATE
 
 #: Modes of the passing records that are timed: what ran on the GPU.
 TIMED_MODES = frozenset({Mode.NATIVE})

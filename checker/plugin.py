@@ -2,79 +2,39 @@
 
 Each file under the ``kcheck_kernel_paths`` ini directories (default ``kernels/``) that does
 not start with ``_`` is imported and its ``SPEC``/``SPECS`` expanded into one item per case,
-named ``<kernel>[<shape>-<dtype>-<config>]``. Each item writes one Record; the controlling
-process (not xdist workers) streams records to ``<reports-dir>/results.jsonl`` as reports arrive
-and writes ``junit.xml`` and the terminal summary at the end.
+named ``<kernel>[<shape>-<dtype>-<config>]`` (checker/items.py). Each item writes one Record;
+the controlling process (not xdist workers) streams records to ``<reports-dir>/results.jsonl``
+as reports arrive and writes ``junit.xml`` and the terminal summary at the end
+(checker/recorder.py). This module is the pytest wiring between them: options, configure and
+unconfigure, which files are kernel modules, and attaching each item's record to its report.
 """
 
 from __future__ import annotations
 
-import contextlib
-import dataclasses
 import logging
 import os
-import shlex
-import sys
-import traceback
-from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
 import pytest
 
-from checker import diagnostics, options
-from checker.blame import CaseFault
-from checker.golden.paths import safe_component
-from checker.model import EXIT_CHECKER_ERROR, CaseId, Category, Mode, Owner, Record, new_record
+from checker import options, rerun
+from checker.items import KernelModule
 from checker.options import Device, Isolate, Values
 from checker.pipesafe import PipeSafe
-from checker.spec import KernelSpec, SpecError, specs_of_module
-from checker.sweep import expand
+from checker.recorder import Recorder
+from checker.session import RECORD_KEY, STATE, State, fresh
 from checker.targets import DEFAULT_TARGET
 
 # Sharding (--shard), GPU pinning of xdist workers, goldens and --benchmark are plugin modules of
 # their own.
 pytest_plugins = ["checker.shard", "checker.gpus", "checker.golden_plugin", "checker.perf_plugin"]
 
-RECORD_KEY = "kcheck_record"
-#: Outputs of an earlier run that a new run removes before its first case, so that none of
-#: them describes the old run beside the new run's results (kcheck report writes summary.md,
-#: verdict.json, baseline.jsonl, triage.md and the speedup table and plots; timings.jsonl is
-#: ``kcheck bench``'s default output: docs/perf.md).
-STALE_OUTPUTS = (
-    *("results.jsonl", "junit.xml", "summary.md", "verdict.json", "baseline.jsonl", "triage.md"),
-    *("speedup.md", "speedup.png", "roofline.png", "timings.jsonl"),
-)
 
+def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
+    from checker import hookspecs
 
-@dataclasses.dataclass
-class _State:
-    options: Any  # execute.RunOptions; imported lazily so `pytest --help` stays fast
-    reports_dir: Path
-    #: The options a repro command re-runs a case with, apart from the case's own kernel file
-    #: and reports directory (:func:`rerun_of`).
-    rerun: Values
-    rootpath: Path
-    is_controller: bool
-    #: Kernel files and directories (resolved) whose modules are collected as kernel modules.
-    kernel_dirs: list[Path]
-    writer: Any = None
-    records: list[Record] = dataclasses.field(default_factory=list)
-    seen_nodeids: set[str] = dataclasses.field(default_factory=set)
-    spec_names: dict[str, Path] = dataclasses.field(default_factory=dict)
-    saved_interpret: str | None = None
-    isolate: bool = False
-    #: ``--collect-only``: nothing runs, so nothing is written and nothing is lost.
-    collect_only: bool = False
-    #: kcheck node ids this run collected (None until collection finished).
-    collected: list[str] | None = None
-    #: node ids that reported a second record.
-    duplicates: list[str] = dataclasses.field(default_factory=list)
-    #: The run's scratch directory (checker.rundir), created and removed by the controller.
-    run_dir: Any = None
-
-
-STATE = pytest.StashKey[_State]()
+    pluginmanager.add_hookspecs(hookspecs)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -115,12 +75,11 @@ def pytest_configure(config: pytest.Config) -> None:
             f"cross-compile for {named} with --device cpu"
         )
     target = local or targets.get_target(named or DEFAULT_TARGET)
-    global _PLUGIN_INSTALLED
-    _PLUGIN_INSTALLED = config.pluginmanager.get_plugin("kcheck") is not None
+    rerun.plugin_installed = config.pluginmanager.get_plugin("kcheck") is not None
     if config.getoption("kernels"):
         _collect_kernel_paths(config)
     _check_reports_dir(Path(config.getoption("reports_dir")))
-    state = _State(
+    state = State(
         options=RunOptions.of(values, target, native=local is not None, cache_dir=_cache_dir(config, values)),
         reports_dir=Path(values["reports_dir"]),
         rerun=_rerun(config, values),
@@ -140,9 +99,9 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[STATE] = state
     if state.is_controller:
         if not state.collect_only:
-            state.run_dir = _fresh("checker.rundir").create()
-        config.pluginmanager.register(_Recorder(state), "kcheck-recorder")
-        _fresh("checker.progress").register(config)
+            state.run_dir = fresh("checker.rundir").create()
+        config.pluginmanager.register(Recorder(state, config), "kcheck-recorder")
+        fresh("checker.progress").register(config)
 
 
 def _check_reports_dir(path: Path) -> None:
@@ -182,16 +141,6 @@ def _xdist_controller(config: pytest.Config) -> bool:
     return not hasattr(config, "workerinput") and getattr(config.option, "dist", "no") != "no"
 
 
-def _fresh(name: str) -> Any:
-    """The module ``name`` as ``sys.modules`` holds it now. ``from checker import x`` may return
-    an older module object (kept as an attribute of the package) after an in-process pytester run
-    restored ``sys.modules``; its job classes then fail to pickle for a worker ("not the same
-    object")."""
-    import importlib
-
-    return importlib.import_module(name)
-
-
 def _no_trace_records(record: logging.LogRecord) -> bool:
     return False
 
@@ -213,16 +162,16 @@ def pytest_unconfigure(config: pytest.Config) -> None:
         return
     if state.writer is not None:
         state.writer.close()
-    _fresh("checker.exec_worker").shutdown()
-    _fresh("checker.execute").shutdown()
+    fresh("checker.exec_worker").shutdown()
+    fresh("checker.execute").shutdown()
     if state.is_controller and not state.collect_only and state.options.cache_dir is not None:
         # Once per run, by one process, after every writer of this run stopped.
-        store = _fresh("checker.cache.store")
+        store = fresh("checker.cache.store")
         max_mb = config.getoption("cache_max_mb")
         store.prune(state.options.cache_dir, int(max_mb * (1 << 20)))
     if state.run_dir is not None:
         # After the workers stopped: nothing writes there any more.
-        _fresh("checker.rundir").remove(state.run_dir)
+        fresh("checker.rundir").remove(state.run_dir)
     if state.saved_interpret is None:
         os.environ.pop("TRITON_INTERPRET", None)
     else:
@@ -237,20 +186,6 @@ def _rerun(config: pytest.Config, values: Values) -> Values:
         rerun = rerun.replace(golden_dir=str((config.rootpath / values["golden_dir"]).resolve()))
     # A repro compiles for real: a cached verdict would only repeat the record it came from.
     return rerun.replace(no_cache=True)
-
-
-def rerun_values(state: _State, file: Path, name: str) -> Values:
-    """The options that re-run just case ``name`` of kernel file ``file``: the run's
-    (``state.rerun``) with that file as the only kernel path and the case's own reports
-    directory."""
-    return state.rerun.replace(kernels=[str(Path(file).resolve())], reports_dir=str(repro_reports_dir(name)))
-
-
-def rerun_of(state: _State, file: Path, name: str) -> dict[str, Any]:
-    """The record fields that re-run case ``name`` of kernel file ``file``: ``options`` (what
-    readers take: checker.options.of_record) and ``repro``, the same as one command line."""
-    values = rerun_values(state, file, name)
-    return {"options": values.to_json(), "repro": repro_command(file, name, values)}
 
 
 def kernel_paths(config: pytest.Config) -> list[Path]:
@@ -327,229 +262,6 @@ def pytest_pycollect_makemodule(module_path: Path, parent: pytest.Collector) -> 
     return None
 
 
-def _prestart_case_worker(config: pytest.Config) -> None:
-    """Start this process's case worker before its first kernel module is imported: the worker's
-    own imports (torch, triton, helion: 14-20 s on the H200 host, docs/benchmarks.md) then run
-    while this process collects, instead of after it, before the first case. Not for
-    ``--collect-only`` or without ``--isolate``, and only once a kernel module is collected (a
-    session with none starts no worker)."""
-    state = config.stash[STATE]
-    if state.isolate and not state.collect_only:
-        _fresh("checker.exec_worker").runner(state.options, config.getoption("run_timeout")).prestart()
-
-
-class KernelModule(pytest.File):
-    """A kernel module: yields one KernelCase per case, or one CollectionErrorItem."""
-
-    def collect(self) -> list[pytest.Item]:
-        from checker import loader
-
-        state = self.config.stash[STATE]
-        _prestart_case_worker(self.config)
-        try:
-            specs = specs_of_module(loader.load(self.path))
-        except (SpecError, loader.LoaderError) as exc:
-            return [CollectionErrorItem.from_parent(self, name="collection", error=f"{self.path}: {exc}")]
-        except (Exception, SystemExit):
-            # SystemExit: a module that calls sys.exit() at import aborted the whole session.
-            tb = traceback.format_exc(limit=-8)
-            return [
-                CollectionErrorItem.from_parent(
-                    self, name="collection", error=f"{self.path}: failed to import\n{tb}"
-                )
-            ]
-        items: list[pytest.Item] = []
-        here: set[str] = set()
-        for spec in specs:
-            other = state.spec_names.setdefault(spec.name, self.path)
-            if other != self.path or spec.name in here:
-                # Two cases under one node id would leave one record for both (one of them green).
-                where = "earlier in the same module" if other == self.path else f"in {other}"
-                items.append(
-                    CollectionErrorItem.from_parent(
-                        self,
-                        name=f"{spec.name}[collection]",
-                        error=f"{self.path}: kernel name {spec.name!r} is already declared {where}",
-                    )
-                )
-                continue
-            here.add(spec.name)
-            n = state.options.n_configs
-            for case in expand(spec, n, self.config.getoption("shapes")):
-                items.append(KernelCase.from_parent(self, name=case.name, spec=spec, case=case))
-            from checker.golden_plugin import golden_items
-
-            items.extend(golden_items(self, spec))
-        return items
-
-
-class CaseFailed(Exception):
-    """Raised by a KernelCase whose record is a failure; carries the record."""
-
-    def __init__(self, record: Record) -> None:
-        super().__init__(record.message)
-        self.record = record
-
-
-class KernelCase(pytest.Item):
-    """One case: kernel x shape x dtype x config."""
-
-    def __init__(self, *, spec: KernelSpec, case: CaseId, **kw: Any) -> None:
-        super().__init__(**kw)
-        self.spec = spec
-        self.case = case
-        self.record: Record | None = None
-        self.add_marker("kcheck")
-
-    def runtest(self) -> None:
-        from checker.execute import check_case
-
-        state = self.config.stash[STATE]
-        try:
-            if state.isolate:
-                timeout = self.config.getoption("run_timeout")
-                runner = _fresh("checker.exec_worker").runner(state.options, timeout)
-                rec = runner.check(str(self.path), self.spec.name, self.case)
-            else:
-                with _no_process_exit():
-                    rec = check_case(self.spec, self.case, state.options)
-        except Exception as exc:
-            # Only the checker's own code runs here (check_case records every exception of the
-            # case's); an exception that reaches this frame is judged by checker.blame.
-            d = diagnostics.classify(exc)
-            if d.category is not Category.CHECKER_ERROR:
-                raise
-            from checker.execute import diagnosed_unconfigured_record
-
-            rec = diagnosed_unconfigured_record(self.case, d, state.options, 0.0)
-        self.record = dataclasses.replace(
-            rec,
-            nodeid=self.nodeid,
-            worker=os.environ.get("PYTEST_XDIST_WORKER", "main"),
-            **rerun_of(state, self.path, self.name),
-        )
-        if self.record.category.is_skip:
-            pytest.skip(f"{self.record.category.value}: {self.record.message.splitlines()[0]}")
-        if self.record.category.is_failure:
-            raise CaseFailed(self.record)
-
-    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str:  # type: ignore[override]
-        if isinstance(excinfo.value, CaseFailed):
-            return format_failure(excinfo.value.record)
-        return str(super().repr_failure(excinfo, style=style))
-
-    def reportinfo(self) -> tuple[Path, int | None, str]:
-        return self.path, None, self.name
-
-
-class ProcessExitCalled(CaseFault):
-    """A case run in the pytest process (``--isolate off``) called ``os._exit``: the process
-    would have ended on the spot, with no record, no junit.xml and, for ``os._exit(0)``, exit
-    status 0 (a green run with cases missing). Raised instead, the case records it (the kernel's
-    or the reference's doing, never a checker-error: checker.blame.CaseFault)."""
-
-
-@contextlib.contextmanager
-def _no_process_exit() -> Iterator[None]:
-    """While a case runs in this process, ``os._exit`` raises :class:`ProcessExitCalled`. An
-    exit from C code (``exit()`` in an extension) cannot be stopped here; ``--isolate on`` (the
-    default) contains that too, as a ``worker-died`` record."""
-    real = os._exit
-
-    def refuse(status: int) -> NoReturn:
-        raise ProcessExitCalled(f"os._exit({status}) called while a case ran in the pytest process")
-
-    os._exit = refuse
-    try:
-        yield
-    finally:
-        os._exit = real
-
-
-class CollectionErrorItem(pytest.Item):
-    """Stands for a kernel file that could not be collected, so the rest of the run goes on."""
-
-    def __init__(self, *, error: str, **kw: Any) -> None:
-        super().__init__(**kw)
-        self.error = error
-        kernel = self.name.split("[", 1)[0] if "[" in self.name else self.path.stem
-        self.record = new_record(
-            CaseId(kernel=kernel, shape=(), dtype="", config="collection"),
-            Category.COLLECTION_ERROR,
-            Mode.COLLECTION,
-            "-",
-            message=diagnostics.sanitize(error),
-            signature=diagnostics.signature(Category.COLLECTION_ERROR, error.splitlines()[-1]),
-            nodeid=self.nodeid,
-        )
-        self.add_marker("kcheck")
-
-    def runtest(self) -> None:
-        raise CaseFailed(self.record)
-
-    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str:  # type: ignore[override]
-        return f"collection-error: {self.error}"
-
-    def reportinfo(self) -> tuple[Path, int | None, str]:
-        return self.path, None, self.name
-
-
-def repro_command(file: Path, name: str, values: Values, extra: Sequence[str] = ()) -> str:
-    """One line that re-runs just the item ``name`` of kernel file ``file`` when pasted from any
-    working directory: the interpreter that ran it, the file by absolute path, the options
-    ``values`` (checker.options.command_args: ``--kernels`` among them) and ``extra`` arguments
-    (``--update-golden``), then the reports directory of ``values``. When the plugin is not
-    installed (a source tree run with ``-p checker.plugin``) the line also loads it and puts
-    this checker first on PYTHONPATH."""
-    file = Path(file).resolve()
-    argv = [sys.executable, "-m", "pytest", f"{file}::{name}", *options.command_args(values), *extra]
-    # Its own reports directory (repro_reports_dir: never the run's), placed here after the
-    # extra arguments, where repro commands always had it.
-    argv += ["--reports-dir", str(values["reports_dir"])]
-    argv += ["-p", "no:xdist", "-p", "no:cacheprovider"]
-    if not _PLUGIN_INSTALLED:
-        source = str(Path(__file__).resolve().parents[1])
-        pythonpath = os.pathsep.join([source, *filter(None, [os.environ.get("PYTHONPATH")])])
-        argv = ["env", f"PYTHONPATH={pythonpath}", *argv, "-p", "checker.plugin"]
-    return shlex.join(argv)
-
-
-def repro_reports_dir(name: str) -> Path:
-    """Where a repro command of case ``name`` writes its reports: ``kcheck-repro/<case>``,
-    relative to the directory the command is pasted in (docs/repro.md). Never the run's
-    reports (a repro once replaced them), and never a fixed path in the shared temp directory,
-    where another user could plant a symlink to a directory of yours (issue 23); not inside
-    ``reports/`` either, which ``kcheck report reports/`` reads recursively."""
-    # The golden files' rule for a path component: safe, and one directory per case.
-    return Path("kcheck-repro") / safe_component(name)
-
-
-#: Whether pytest loads this plugin by its entry point (``pip install``): set at configure.
-_PLUGIN_INSTALLED = True
-
-
-def format_failure(rec: Record) -> str:
-    """pytest's failure text of a failed case: category, signature, case, config, the record's
-    fields, its message and repro command.
-
-    All of it but the category is record text (a compiler's or kernel's message can print
-    anything), and pytest prints it to the log as is. In GitHub Actions it goes through
-    :func:`checker.escape.for_log`, so that no line of it (``\\n::error::...``,
-    ``::add-mask::...``, a legacy ``##[...]``) is run as a workflow command.
-    """
-    from checker.escape import for_log
-
-    lines = [f"{rec.category.value} [{rec.signature}] {rec.case.name} ({rec.mode}, {rec.target})"]
-    if rec.config_repr:
-        lines.append(f"config: {rec.config_repr}")
-    for key, value in sorted(rec.fields.items()):
-        lines.append(f"{key}: {value}")
-    lines.append(rec.message)
-    if rec.repro:
-        lines.append(f"repro: {rec.repro}")
-    return for_log("\n".join(lines))
-
-
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
     outcome = yield
@@ -557,192 +269,3 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     rec = getattr(item, "record", None)
     if call.when == "call" and rec is not None:
         report.user_properties.append((RECORD_KEY, rec.to_json()))
-
-
-class _Recorder:
-    """Per-config listener (registered in pytest_configure) that turns reports into records and
-    hands them to the writers. Only the controlling process writes."""
-
-    def __init__(self, state: _State) -> None:
-        self.state = state
-
-    def pytest_collection_finish(self, session: pytest.Session) -> None:
-        self._collected([item.nodeid for item in session.items])
-
-    @pytest.hookimpl(optionalhook=True)
-    def pytest_xdist_node_collection_finished(self, node: Any, ids: list[str]) -> None:
-        self._collected(ids)
-
-    def _collected(self, nodeids: list[str]) -> None:
-        """Before any case runs: replace the previous run's outputs and write what this run
-        collected (checker/collected.py), once (every xdist worker collects the same items)."""
-        from checker import collected
-
-        state = self.state
-        if (
-            state.collect_only
-            or state.collected is not None
-            or not any(collected.case_of(n) for n in nodeids)
-        ):
-            return  # a run that checks no kernel case leaves old results alone
-        state.reports_dir.mkdir(parents=True, exist_ok=True)
-        for stale in STALE_OUTPUTS:
-            (state.reports_dir / stale).unlink(missing_ok=True)
-        state.collected = collected.write(state.reports_dir, nodeids)
-        self._writer()
-
-    def _writer(self) -> Any:
-        if self.state.writer is None:
-            from checker.results.jsonl import JsonlWriter
-
-            self.state.writer = JsonlWriter(self.state.reports_dir / "results.jsonl")
-        return self.state.writer
-
-    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
-        state = self.state
-        rec = _record_of(report, state)
-        if rec is None:
-            return
-        if rec.nodeid in state.seen_nodeids:
-            # A second record for one case (its teardown failed after the call passed): a
-            # failure replaces what was recorded, never the reverse, and nothing goes silently.
-            first = next(r for r in state.records if r.nodeid == rec.nodeid)
-            state.duplicates.append(rec.nodeid or "")
-            if not rec.failed or first.failed:
-                return
-            state.records.remove(first)
-        state.seen_nodeids.add(rec.nodeid or "")
-        state.records.append(rec)
-        self._writer().write(rec)
-
-    @pytest.hookimpl(optionalhook=True)
-    def pytest_handlecrashitem(self, crashitem: str, report: pytest.TestReport, sched: Any) -> None:
-        """A crashed xdist worker: the case it was running gets a ``worker-died`` record with the
-        worker's signal or exit status (xdist's report carries only "crashed while running")."""
-        from checker.collected import execution_case
-
-        case = execution_case(crashitem)
-        if case is None:
-            return
-        signal_name, status = _exit_of(getattr(report, "node", None))
-        how = f"signal {signal_name}" if signal_name else f"exit status {status}"
-        name = crashitem.rsplit("::", 1)[-1]
-        from checker.execute import unconfigured_record
-
-        rec = unconfigured_record(
-            case,
-            Category.WORKER_DIED,
-            self.state.options,
-            f"pytest-xdist worker crashed ({how}) while running {crashitem}",
-            f"xdist worker died {signal_name or status}",
-            duration_s=0.0,
-            fields={"signal": signal_name, "exit_status": status, "worker_recycled": True},
-            nodeid=crashitem,
-            **rerun_of(self.state, self.state.rootpath / report.location[0], name),
-        )
-        report.user_properties.append((RECORD_KEY, rec.to_json()))
-
-    def pytest_sessionfinish(self, session: pytest.Session) -> None:
-        state = self.state
-        if state.collected:
-            from checker import collected
-
-            lost = collected.lost_records(state.collected, state.records, state.options.target.name)
-            for rec in lost:
-                state.records.append(rec)
-                self._writer().write(rec)
-            if lost and session.exitstatus == pytest.ExitCode.OK:
-                session.exitstatus = pytest.ExitCode.TESTS_FAILED
-        if any(r.category.traits.owner is Owner.CHECKER for r in state.records):
-            # Its own status (3, pytest's INTERNAL_ERROR): a kcheck bug, whatever the kernels did.
-            session.exitstatus = EXIT_CHECKER_ERROR
-        if not state.records:
-            return
-        from checker.report import junit
-
-        junit.write(self.state.records, self.state.reports_dir / "junit.xml")
-
-    def pytest_terminal_summary(self, terminalreporter: Any, exitstatus: int) -> None:
-        state = self.state
-        keyword = terminalreporter.config.getoption("keyword")
-        if exitstatus == pytest.ExitCode.NO_TESTS_COLLECTED and keyword:
-            terminalreporter.write_line(_nothing_selected(state, keyword), yellow=True)
-        if not state.records:
-            return
-        from checker.report.terminal import render
-
-        tw = terminalreporter._tw
-        terminalreporter.write_sep("=", "kcheck")
-        terminalreporter.write(render(state.records, width=max(80, tw.fullwidth), color=tw.hasmarkup))
-        terminalreporter.write_line(
-            f"records: {state.reports_dir / 'results.jsonl'}  junit: {state.reports_dir / 'junit.xml'}"
-        )
-
-
-def _exit_of(node: Any) -> tuple[str | None, int | None]:
-    """(signal name, exit status) of a crashed xdist worker's process, from execnet's Popen."""
-    import signal
-
-    popen = getattr(getattr(getattr(node, "gateway", None), "_io", None), "popen", None)
-    if popen is None:
-        return None, None
-    try:
-        status = popen.wait(timeout=5)
-    except Exception:
-        return None, None
-    if status < 0:
-        return signal.Signals(-status).name, None
-    return None, status
-
-
-def _nothing_selected(state: _State, keyword: str) -> str:
-    """What to tell a user whose ``-k`` selected no case: the kernel names there are."""
-    names = sorted(state.spec_names)
-    if not names:
-        # Under xdist the workers collected, not this process.
-        from checker import loader
-
-        try:
-            names = sorted({s.name for s in loader.specs_in([p for p in state.kernel_dirs if p.exists()])})
-        except Exception as exc:
-            return f"kcheck: -k {keyword!r} selects no case (kernel names unavailable: {exc})"
-    shown = ", ".join(names) if names else "none"
-    return (
-        f"kcheck: -k {keyword!r} selects no case; kernels: {shown} "
-        "(case ids read kernel[shape-dtype-config], e.g. rms_norm[2048x4096-bf16-cfg3])"
-    )
-
-
-def _record_of(report: pytest.TestReport, state: _State) -> Record | None:
-    for key, value in report.user_properties:
-        if key == RECORD_KEY:
-            return Record.from_json(str(value))
-    if not report.failed:
-        return None
-    # No record: the case died before writing one (worker crash, pytest-timeout, setup error).
-    from checker.collected import execution_case
-
-    case = execution_case(report.nodeid)
-    if case is None:
-        return None
-    name = report.nodeid.rsplit("::", 1)[-1]
-    text = str(report.longrepr or "")
-    if report.when == "???":
-        category = Category.WORKER_DIED  # a crash pytest_handlecrashitem could not attribute
-    elif "Timeout" in text:
-        category = Category.RUN_TIMEOUT
-    else:
-        category = Category.RUNTIME_ERROR
-    last_line = diagnostics.sanitize(text.strip().splitlines()[-1] if text.strip() else report.outcome)
-    from checker.execute import unconfigured_record
-
-    return unconfigured_record(
-        case,
-        category,
-        state.options,
-        text,
-        last_line,
-        duration_s=round(report.duration, 4),
-        nodeid=report.nodeid,
-        **rerun_of(state, state.rootpath / report.location[0], name),
-    )

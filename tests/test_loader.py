@@ -16,7 +16,7 @@ import pytest
 import torch
 from conftest import kernel_source
 
-from checker import loader, options, plugin
+from checker import loader, options, rerun
 
 # A running max with hl.associative_scan whose combine function, a scale factor and a host-code
 # helper are module-level globals: Helion's generated code imports this module by name.
@@ -147,21 +147,21 @@ def test_outside_suite_goldens_beside_it_and_repro_from_anywhere(suite: Path, tm
     # A pasted repro writes its reports apart, never over a run's reports/ where it is pasted.
     assert not (elsewhere / "reports").exists()
     name = f"{failed[0]['case']['name']}"
-    (again_rec,) = _records(elsewhere / plugin.repro_reports_dir(name) / "results.jsonl")
+    (again_rec,) = _records(elsewhere / rerun.repro_reports_dir(name) / "results.jsonl")
     assert again_rec["case"] == failed[0]["case"]
     assert again_rec["category"] == "numerical-mismatch"
     assert again_rec["signature"] == failed[0]["signature"]
 
 
 def test_repro_command_of_a_source_tree_run_loads_the_plugin(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(plugin, "_PLUGIN_INSTALLED", False)
+    monkeypatch.setattr(rerun, "plugin_installed", False)
     monkeypatch.setenv("PYTHONPATH", "/opt/site")
     argv = shlex.split(
-        plugin.repro_command(
+        rerun.repro_command(
             Path("kernels/add.py"), "add[8x16-fp32-default]", options.defaults().replace(configs=2)
         )
     )
-    source = str(Path(plugin.__file__).resolve().parents[1])
+    source = str(Path(rerun.__file__).resolve().parents[1])
     assert argv[:2] == ["env", f"PYTHONPATH={source}{os.pathsep}/opt/site"]
     assert argv[2:5] == [sys.executable, "-m", "pytest"]
     assert argv[5] == f"{Path('kernels/add.py').resolve()}::add[8x16-fp32-default]"

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from checker import options, plugin
+from checker import options, rerun
 from checker.cli import build_parser, main
 from checker.model import Record
 from checker.options import Cli, Rerun, RunOption, Values
@@ -89,7 +89,7 @@ def test_a_changed_option_round_trips_through_the_repro_command(opt: RunOption) 
 def test_every_option_changed_at_once_round_trips(tmp_path: Path) -> None:
     changed = {o.dest: _other_value(o) for o in options.OPTIONS}
     values = options.for_rerun(options.defaults().replace(**changed))
-    command = plugin.repro_command(tmp_path / "add.py", "add[8x16-fp32-cfg0]", values, ["--update-golden"])
+    command = rerun.repro_command(tmp_path / "add.py", "add[8x16-fp32-cfg0]", values, ["--update-golden"])
     # The repro command's own reports directory is carried too: it passes every stored option.
     assert options.from_command(command) == values
     # What kcheck run hands pytest is read by the options pytest declares, every token of it,
@@ -114,7 +114,7 @@ class _Group:
 
 def test_the_repro_command_keeps_its_order(monkeypatch: pytest.MonkeyPatch) -> None:
     """Records keep their repro commands (and golden signatures, which hash the accept command)."""
-    monkeypatch.setattr(plugin, "_PLUGIN_INSTALLED", True)
+    monkeypatch.setattr(rerun, "plugin_installed", True)
     values = options.defaults().replace(
         kernels=["/k/add.py"],
         device="cpu",
@@ -123,7 +123,7 @@ def test_the_repro_command_keeps_its_order(monkeypatch: pytest.MonkeyPatch) -> N
         no_cache=True,
         reports_dir="kcheck-repro/add",
     )
-    argv = shlex.split(plugin.repro_command(Path("/k/add.py"), "add[1-fp32-x]", values, ["--update-golden"]))
+    argv = shlex.split(rerun.repro_command(Path("/k/add.py"), "add[1-fp32-x]", values, ["--update-golden"]))
     start = argv.index("/k/add.py::add[1-fp32-x]") + 1
     assert argv[start:] == [
         *("--kernels", "/k/add.py", "--sweep-seed", "0", "--configs", "8", "--device", "cpu"),

@@ -26,7 +26,7 @@ from typing import Any
 import pytest
 import torch
 
-from checker import plugin
+from checker import rerun
 from checker.cli import main
 from checker.golden.paths import safe_component
 from checker.model import CaseId, Category, Record
@@ -442,7 +442,7 @@ def test_a_pasted_repro_command_never_follows_a_planted_symlink(run: Run, tmp_pa
     assert (victim / "results.jsonl").read_text() == "precious\n"
     assert proc.returncode == 1, proc.stdout[-3000:]
     reports = Path(argv[argv.index("--reports-dir") + 1])
-    assert not reports.is_absolute() and reports == plugin.repro_reports_dir(record.case.name)
+    assert not reports.is_absolute() and reports == rerun.repro_reports_dir(record.case.name)
     assert str(run.tmpdir) not in record.repro
     (again,) = read_records(elsewhere / reports / "results.jsonl")
     assert again.case == record.case and again.category is Category.NUMERICAL_MISMATCH

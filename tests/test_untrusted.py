@@ -24,8 +24,8 @@ from test_report_summary import _outside_code
 from checker.cli import main
 from checker.commands.report import PostExit
 from checker.escape import log_text
+from checker.items import format_failure
 from checker.model import Category, Record
-from checker.plugin import format_failure
 from checker.report import github
 from checker.report.terminal import render
 from checker.results import validate
