@@ -200,6 +200,11 @@ class Traits:
     kind: Kind
     owner: Owner
     junit: JUnitElement
+    #: What to do next about a failure group of this category, one line of plain text: whose
+    #: fault it usually is and which command narrows it (``kcheck minimize CASE``, ``kcheck
+    #: repro CASE``; CASE stands for a case of the group). Shown by every group view: the
+    #: terminal summary, ``kcheck triage`` and the PR comment (docs/triage.md).
+    next_step: str
     headline: Headline = Headline.FIRST_LINE
     scope: GroupScope = GroupScope.SIGNATURE
     #: The stage ``kcheck repro`` replays; None: nothing the generated code can replay.
@@ -219,64 +224,177 @@ class Traits:
     observed_outside: bool = False
 
 
-def _failure(**kw: Any) -> Traits:
+def _failure(next_step: str, **kw: Any) -> Traits:
     """A row of a kernel's failure (a JUnit ``failure``)."""
-    return Traits(Kind.FAILURE, Owner.KERNEL, JUnitElement.FAILURE, **kw)
+    return Traits(Kind.FAILURE, Owner.KERNEL, JUnitElement.FAILURE, next_step, **kw)
 
 
-def _mismatch() -> Traits:
+def _mismatch(next_step: str = "") -> Traits:
     """A row of a completed comparison that failed."""
-    return _failure(scope=GroupScope.KERNEL, replay=Replay.RUN, compared=True)
+    return _failure(
+        next_step
+        or "usually the kernel's code (a compiler bug if only some configs fail): kcheck minimize "
+        "CASE names the knobs, kcheck repro CASE writes a standalone file",
+        scope=GroupScope.KERNEL,
+        replay=Replay.RUN,
+        compared=True,
+    )
 
 
-def _skip(**kw: Any) -> Traits:
+def _skip(next_step: str, **kw: Any) -> Traits:
     """A row of a case this machine cannot check."""
-    return Traits(Kind.SKIP, Owner.MACHINE, JUnitElement.SKIPPED, **kw)
+    return Traits(Kind.SKIP, Owner.MACHINE, JUnitElement.SKIPPED, next_step, **kw)
+
+
+#: The next step of a golden change that --update-golden accepts.
+_ACCEPT = "commit your work, then accept with the accept command shown (--update-golden) and review git diff"
 
 
 #: Every category's properties: the one place a category is described (docs/architecture.md,
 #: "Adding a failure category"). The sets the checker uses are derived from it.
 TRAITS: Mapping[Category, Traits] = MappingProxyType(
     {
-        Category.PASSED: Traits(Kind.PASS, Owner.KERNEL, JUnitElement.NONE, replay=Replay.RUN, compared=True),
+        Category.PASSED: Traits(
+            Kind.PASS, Owner.KERNEL, JUnitElement.NONE, "nothing to do", replay=Replay.RUN, compared=True
+        ),
         Category.NUMERICAL_MISMATCH: _mismatch(),
         Category.NONFINITE_MISMATCH: _mismatch(),
-        Category.SHAPE_MISMATCH: _mismatch(),
-        Category.DTYPE_MISMATCH: _mismatch(),
+        Category.SHAPE_MISMATCH: _mismatch(
+            "the kernel's code or its spec's output shapes: kcheck repro CASE writes a standalone file"
+        ),
+        Category.DTYPE_MISMATCH: _mismatch(
+            "the kernel's code or its spec's output dtypes: kcheck repro CASE writes a standalone file"
+        ),
         Category.NUMEL_OVERFLOW: _failure(
+            "the config: a block over Triton's tensor size limit; kcheck minimize CASE names the "
+            "knobs (narrow the spec's config space, or report a sampler bug)",
             headline=Headline.NUMEL,
             scope=GroupScope.LIMIT,
             replay=Replay.COMPILE,
             compile_cacheable=True,
         ),
-        Category.COMPILE_TIMEOUT: _failure(replay=Replay.COMPILE, observed_outside=True),
+        Category.COMPILE_TIMEOUT: _failure(
+            "the compiler on this config (often a huge unroll): kcheck minimize CASE names the knobs, "
+            "kcheck repro CASE replays the compile alone",
+            replay=Replay.COMPILE,
+            observed_outside=True,
+        ),
         Category.OUT_OF_RESOURCES: _failure(
-            headline=Headline.OUT_OF_RESOURCE, replay=Replay.COMPILE, compile_cacheable=True
+            "the config: more shared memory or registers than the target has; kcheck minimize CASE "
+            "names the knobs",
+            headline=Headline.OUT_OF_RESOURCE,
+            replay=Replay.COMPILE,
+            compile_cacheable=True,
         ),
         Category.COMPILER_CRASH: _failure(
-            headline=Headline.COMPILER_CRASH, replay=Replay.COMPILE, compile_cacheable=True
+            "the compiler (Triton, ptxas) on this config: kcheck minimize CASE names the knobs, "
+            "kcheck repro CASE writes a file to report upstream",
+            headline=Headline.COMPILER_CRASH,
+            replay=Replay.COMPILE,
+            compile_cacheable=True,
         ),
-        Category.HELION_INTERNAL_ERROR: _failure(headline=Headline.INNERMOST_EXCEPTION),
-        Category.INVALID_CONFIG: _failure(),
-        Category.CUDA_OOM: _failure(replay=Replay.RUN),
-        Category.ILLEGAL_MEMORY_ACCESS: _failure(replay=Replay.RUN, sticky=True),
-        Category.DEVICE_ASSERT: _failure(replay=Replay.RUN, sticky=True),
-        Category.LAUNCH_FAILURE: _failure(replay=Replay.RUN, sticky=True),
-        Category.RUNTIME_ERROR: _failure(headline=Headline.INNERMOST_EXCEPTION, replay=Replay.RUN),
-        Category.RUN_TIMEOUT: _failure(replay=Replay.RUN, supervisor_made=True, observed_outside=True),
-        Category.WORKER_DIED: _failure(replay=Replay.RUN, supervisor_made=True, observed_outside=True),
+        Category.HELION_INTERNAL_ERROR: _failure(
+            "Helion's code generation (or a construct it does not support): re-run the case with "
+            "the repro command and report it to Helion",
+            headline=Headline.INNERMOST_EXCEPTION,
+        ),
+        Category.INVALID_CONFIG: _failure(
+            "the config: Helion rejects it; check the spec's configs and config space (the repro "
+            "command re-runs the case)"
+        ),
+        Category.CUDA_OOM: _failure(
+            "the shape or this GPU: out of device memory; re-run the case alone with the repro "
+            "command, or use smaller shapes",
+            replay=Replay.RUN,
+        ),
+        Category.ILLEGAL_MEMORY_ACCESS: _failure(
+            "usually the kernel (an index or mask out of bounds), else a compiler bug on this "
+            "config: kcheck minimize CASE, kcheck repro CASE",
+            replay=Replay.RUN,
+            sticky=True,
+        ),
+        Category.DEVICE_ASSERT: _failure(
+            "the kernel: a device-side assert fired; kcheck repro CASE writes a standalone file",
+            replay=Replay.RUN,
+            sticky=True,
+        ),
+        Category.LAUNCH_FAILURE: _failure(
+            "the config or the compiler: the launch failed; kcheck minimize CASE names the knobs, "
+            "kcheck repro CASE",
+            replay=Replay.RUN,
+            sticky=True,
+        ),
+        Category.RUNTIME_ERROR: _failure(
+            "the kernel or its spec raised while running: the message has the traceback; kcheck "
+            "repro CASE writes a standalone file",
+            headline=Headline.INNERMOST_EXCEPTION,
+            replay=Replay.RUN,
+        ),
+        Category.RUN_TIMEOUT: _failure(
+            "the kernel (a hang, an endless loop) or a very slow config: kcheck repro CASE replays "
+            "it with the timeout, kcheck minimize CASE names the knobs",
+            replay=Replay.RUN,
+            supervisor_made=True,
+            observed_outside=True,
+        ),
+        Category.WORKER_DIED: _failure(
+            "the kernel or the compiler killed its process (a signal): kcheck repro CASE replays it "
+            "in a child process",
+            replay=Replay.RUN,
+            supervisor_made=True,
+            observed_outside=True,
+        ),
         Category.REFERENCE_ERROR: Traits(
-            Kind.FAILURE, Owner.SPEC, JUnitElement.FAILURE, scope=GroupScope.KERNEL
+            Kind.FAILURE,
+            Owner.SPEC,
+            JUnitElement.FAILURE,
+            "the spec, not the kernel: its reference raised; the message has the traceback",
+            scope=GroupScope.KERNEL,
         ),
-        Category.INPUT_MUTATED: _mismatch(),
-        Category.INTERPRETER_UNSUPPORTED: _skip(),
-        Category.GOLDEN_DIFF: Traits(Kind.FAILURE, Owner.GOLDEN, JUnitElement.FAILURE),
-        Category.GOLDEN_MISSING: Traits(Kind.FAILURE, Owner.GOLDEN, JUnitElement.FAILURE),
-        Category.GOLDEN_STALE: Traits(Kind.FAILURE, Owner.GOLDEN, JUnitElement.FAILURE),
+        Category.INPUT_MUTATED: _mismatch(
+            "the kernel writes an input its spec does not list: fix the kernel, or add the argument "
+            "to the spec's mutates"
+        ),
+        Category.INTERPRETER_UNSUPPORTED: _skip(
+            "not checked: the Triton interpreter cannot run it; run on a GPU to check it"
+        ),
+        Category.GOLDEN_DIFF: Traits(
+            Kind.FAILURE,
+            Owner.GOLDEN,
+            JUnitElement.FAILURE,
+            "the generated code changed: a regression, or intended: then " + _ACCEPT,
+        ),
+        Category.GOLDEN_MISSING: Traits(
+            Kind.FAILURE,
+            Owner.GOLDEN,
+            JUnitElement.FAILURE,
+            "a new golden case: create its file with --update-golden (the create command shown), "
+            "then commit it",
+        ),
+        Category.GOLDEN_STALE: Traits(
+            Kind.FAILURE,
+            Owner.GOLDEN,
+            JUnitElement.FAILURE,
+            "the toolchain changed since the golden was made: " + _ACCEPT,
+        ),
         # A lost case (Record.lost) is a not-run record that fails and has nothing to replay.
-        Category.NOT_RUN: _skip(replay=Replay.COMPILE),
-        Category.COLLECTION_ERROR: Traits(Kind.FAILURE, Owner.MODULE, JUnitElement.ERROR),
-        Category.CHECKER_ERROR: Traits(Kind.FAILURE, Owner.CHECKER, JUnitElement.FAILURE),
+        Category.NOT_RUN: _skip(
+            "not checked here (no GPU, another shard); a lost case's worker never reported (a crash, "
+            "a kill): re-run it alone with kcheck run -k CASE",
+            replay=Replay.COMPILE,
+        ),
+        Category.COLLECTION_ERROR: Traits(
+            Kind.FAILURE,
+            Owner.MODULE,
+            JUnitElement.ERROR,
+            "the kernel file: it failed to import or declares an invalid spec (the message names it)",
+        ),
+        Category.CHECKER_ERROR: Traits(
+            Kind.FAILURE,
+            Owner.CHECKER,
+            JUnitElement.FAILURE,
+            "kcheck itself, not the kernel: please report it with the record's message",
+        ),
     }
 )
 if set(TRAITS) != set(Category):  # a new category without its row fails at import, not later

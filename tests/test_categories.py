@@ -38,9 +38,10 @@ from checker.model import (
 )
 from checker.report import junit, summary, terminal
 from checker.results import baseline
-from checker.results.group import group_key, headline
+from checker.results.group import group_key, headline, triage
 from checker.results.merge import merge, parse_shard
 from checker.triage import repro
+from checker.triage.render import render_markdown, render_terminal
 from checker.triage.repro import ReproError, write_repro
 
 TESTS = Path(__file__).parent
@@ -176,6 +177,31 @@ def test_every_category_in_its_section_of_the_pr_comment() -> None:
     # kcheck's own bugs: a section above every other.
     if any(c.shown_first for c in Category):
         assert next(iter(sections)).startswith("kcheck errors")
+
+
+def test_every_category_says_what_to_do_next_in_every_group_view() -> None:
+    """Each row's ``next_step`` (whose fault, which command narrows it) is one line of plain
+    text, and every failure group shows its category's: the run's terminal groups, ``kcheck
+    triage`` (terminal and markdown) and the PR comment."""
+    for c in Category:
+        step = c.traits.next_step
+        assert step.strip() == step and step and "\n" not in step and len(step) <= 160, c
+        # Shown as markdown text in the comment and triage.md: nothing that would render.
+        assert not set(step) & set("<>`*_[]|#\\!"), c
+    failing = [rec for rec in RECORDS if rec.category.is_failure]
+    width = 4000
+    result = triage([("run", RECORDS)])
+    views = {
+        "run": terminal.to_text(
+            Group(*terminal.failure_groups_view(RECORDS, max_groups=len(RECORDS))), width
+        ),
+        "triage": render_terminal(result, width=width),
+        "triage.md": render_markdown(result),
+        "comment": "".join(_comment_sections(RECORDS).values()),
+    }
+    for name, text in views.items():
+        shown = [line.split("next: ", 1)[1] for line in text.splitlines() if "next: " in line]
+        assert sorted(shown) == sorted(r.category.traits.next_step for r in failing), name
 
 
 def test_every_category_has_its_junit_element() -> None:
