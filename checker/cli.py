@@ -47,9 +47,11 @@ def _run(args: argparse.Namespace, values: options.Values, passthrough: list[str
         argv += ["-n", args.workers, "--dist", "worksteal"]
     if args.timeout:
         argv += ["--timeout", str(args.timeout)]
-    # --tb=no: kcheck's own summary shows failures grouped by signature, one block per group
-    # (pytest's one block per failing case was ~900 lines for 3 causes); `-- --tb=short` restores it.
-    argv += ["-q", "-rfE", "--tb=no", "-p", "no:cacheprovider", *passthrough]
+    # --tb=no and -rN: kcheck's own summary shows failures grouped by cause, one block per group,
+    # and is the last thing printed (pytest's block per failing case was ~900 lines for 3 causes,
+    # its short summary one `FAILED ...` line per case, printed after kcheck's groups). Both come
+    # back through the passthrough, which pytest reads last: `kcheck run -rfE -- --tb=short`.
+    argv += ["-q", "-rN", "--tb=no", "-p", "no:cacheprovider", *passthrough]
     if not _plugin_installed():
         # Running from a source tree that was not pip-installed: load the plugin by module name.
         argv = ["-p", "checker.plugin", *argv]
@@ -71,7 +73,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="sweep a kernel suite (pytest + kcheck plugin); extra arguments after -- go to pytest",
         description="Sweep kernel spec modules: every kernel x shape x dtype x config becomes a "
         "case with one record. Arguments after -- go to pytest unchanged; pytest flags without a "
-        "value (-x, --update-golden) may also be given directly.",
+        "value (-x, --update-golden) may also be given directly. The run ends with kcheck's "
+        "failure groups; pytest's per-case lists are off (-rN --tb=no): -rfE brings back its "
+        "short summary, -- --tb=short each failure's text.",
     )
     # Every run option comes from the one table (checker/options.py), with its default in
     # its help; the few arguments below are kcheck run's own, and say their defaults themselves.

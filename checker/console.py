@@ -5,15 +5,20 @@ Shared by the run's summary (checker/report/terminal.py) and the triage view
 
 Record text (kernel names, messages, repro commands) is handed to rich as ``Text``, never parsed
 as markup, and every rendered string goes through :func:`checker.escape.for_log`.
+
+Commands are :class:`Whole` lines: printed on one line whatever the width (soft wrap is the
+terminal's), never folded by rich, so that a pasted command is the command and a CI log at 80
+columns never splits a token (docs/triage.md).
 """
 
 from __future__ import annotations
 
 import io
 import shutil
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 from rich.console import Console, RenderableType
+from rich.console import Group as Group_
 from rich.table import Table
 from rich.text import Text
 
@@ -30,9 +35,24 @@ def terminal_width() -> int:
     return shutil.get_terminal_size((DEFAULT_WIDTH, 24)).columns or DEFAULT_WIDTH
 
 
+class Whole(Text):
+    """A line :func:`to_text` prints whole: never wrapped, folded or cut at the width (a command
+    to paste). Anywhere else (inside a table) rich renders it as plain ``Text``."""
+
+
+def _parts(renderable: RenderableType) -> Iterator[RenderableType]:
+    """``renderable`` with its (nested) groups opened, so that :class:`Whole` lines are seen."""
+    if isinstance(renderable, Group_):
+        for part in renderable.renderables:
+            yield from _parts(part)
+    else:
+        yield renderable
+
+
 def to_text(renderable: RenderableType, width: int | None = None, color: bool = False) -> str:
     """``renderable`` rendered at ``width`` (None: :func:`terminal_width`), plain unless
-    ``color``, escaped for the log in GitHub Actions (:func:`checker.escape.for_log`)."""
+    ``color``, escaped for the log in GitHub Actions (:func:`checker.escape.for_log`). A
+    :class:`Whole` line (also inside groups) is printed on one line, however long."""
     buf = io.StringIO()
     console = Console(
         file=buf,
@@ -42,7 +62,9 @@ def to_text(renderable: RenderableType, width: int | None = None, color: bool = 
         # Only code decides highlighting: record text never gets styled by guessing.
         highlight=False,
     )
-    console.print(renderable)
+    for part in _parts(renderable):
+        # soft_wrap: no wrapping and no cropping; the line is as long as its text.
+        console.print(part, soft_wrap=isinstance(part, Whole))
     text = buf.getvalue()
     if not color:
         # rich pads table cells to the full width: trailing blanks only lengthen a log.
@@ -60,11 +82,15 @@ def group_block(
     tag: str = "",
     style: str | None = None,
     details: Sequence[tuple[str, str]] = (),
-    repro: str | None = None,
-) -> Table:
+    code: Sequence[str] = (),
+    next_step: str = "",
+    commands: Sequence[tuple[str, str]] = (),
+) -> Group_:
     """One failure group: ``index. title xCOUNT tag``, its headline, ``details`` (label,
-    value), up to :data:`MAX_EXAMPLES` of the distinct ``examples`` (and how many more), the
-    first one's repro. Text wraps inside the block's indented column."""
+    value), up to :data:`MAX_EXAMPLES` of the distinct ``examples`` (and how many more), then
+    ``code`` lines (a diff's first lines: each on one line, cut at the width), ``next_step``
+    (what to do next) and ``commands`` (label, command): each printed whole on one line
+    (:class:`Whole`), never wrapped. Other text wraps inside the block's indented column."""
     grid = Table.grid(padding=(0, 1))
     grid.add_column(no_wrap=True, justify="right")
     grid.add_column(overflow="fold", ratio=1)
@@ -84,6 +110,11 @@ def group_block(
         grid.add_row("", Text("e.g. " if i == 0 else "     ").append(name))
     if len(names) > MAX_EXAMPLES:
         grid.add_row("", Text(f"     ... and {len(names) - MAX_EXAMPLES} more", style="dim"))
-    if repro:
-        grid.add_row("", Text("repro: ", style="dim").append(repro))
-    return grid
+    for code_line in code:
+        grid.add_row("", Text(code_line, no_wrap=True, overflow="ellipsis"))
+    if next_step:
+        grid.add_row("", Text("next: ", style="dim").append(next_step))
+    # The grid's second column starts after the index column and one space of padding.
+    indent = " " * (len(f"{index}.") + 1)
+    lines = [Whole(indent).append(f"{label}: ", style="dim").append(command) for label, command in commands]
+    return Group_(grid, *lines)

@@ -11,6 +11,10 @@ Outcomes (docs/goldens.md):
 * ``golden-diff``: the code differs (``fields``: capped unified ``diff``, ``summary``, ``counts``),
   the golden file is unreadable, or a FileCheck expectation failed (``fields.check`` is
   ``filecheck``);
+
+every outcome that ``--update-golden`` fixes (missing, stale, differing or unreadable files)
+carries ``fields.accept``: the command that accepts it, which the group views show
+(checker/results/commands.py);
 * any codegen failure category (``helion-internal-error``, ``invalid-config``...) when Helion
   cannot generate the code at all.
 """
@@ -127,6 +131,10 @@ def check_golden(spec: KernelSpec, gcase: cases.GoldenCase, ctx: GoldenContext, 
         t0 = time.perf_counter()
         try:
             outcome = _compare_or_update(case.name, body, repr(config), ctx, accept, fields)
+            if outcome[0] is not Category.PASSED:
+                # A missing, stale or differing file: --update-golden fixes it, so the group
+                # views show this command (checker/results/commands.py).
+                fields["accept"] = accept
         except (OSError, ValueError) as exc:
             # A golden path that is a directory, or a symlink out of the golden directory
             # (paths.GoldenPathError): the item raised and left no record, so the run failed

@@ -6,7 +6,9 @@ and signature, in this order: new failures, golden changes, pre-existing failure
 fixed cases; unreadable shards last. Groups are split as triage.md splits them (mismatch
 categories per kernel, numel overflows per limit: checker/results/group.py). Each group shows its
 category, signature, how many cases share it, its headline, a link to its triage.md section, one
-representative case with its key fields and repro command.
+representative case with its key fields, what to do next (its category's ``next_step``), its
+repro command and, for a golden change, its diff and the command that accepts it; commands
+relative to the repository root (checker/results/commands.py).
 
 Size: GitHub rejects comment bodies over 65,536 characters (REST API, "body is too long"); the
 renderer also stays under 262,144 bytes (65,536 four-byte characters). Every group keeps at least
@@ -27,6 +29,7 @@ from dataclasses import dataclass
 from checker.escape import html_code, md_block, md_code
 from checker.model import GOLDEN_CATEGORIES, Owner, Record
 from checker.results.baseline import CaseResult, Classification, Group, Status
+from checker.results.commands import accept_command, accept_label, diff_head, next_step, repro_command
 from checker.results.group import anchor_of, format_knobs, headline, shown_record, split_groups
 
 #: GitHub's limit on an issue comment body, in characters (REST API: "body is too long
@@ -265,7 +268,14 @@ def _group_levels(index: int, group: Group, baseline_given: bool) -> list[str]:
     bare = f"- **{index}.** {title}, e.g. {md_code(short_case)}{link}"
     line = f"- **{index}.** {title}: {what}, e.g. {md_code(short_case)}{link}"
     where = _case_line(rep, group.status, baseline_given)
-    detail = [f"#### {index}. {title}", "", f"- {what}{link}", f"- case: {where}"]
+    # next_step is the category's own text (checker.model.TRAITS), not record text.
+    detail = [
+        f"#### {index}. {title}",
+        "",
+        f"- {what}{link}",
+        f"- next: {next_step(rec)}",
+        f"- case: {where}",
+    ]
     if rec.config_repr:
         detail.append(f"- config: {md_code(rec.config_repr, limit=400)}")
     minimal = next(
@@ -281,9 +291,19 @@ def _group_levels(index: int, group: Group, baseline_given: bool) -> list[str]:
         knobs = format_knobs(minimal[1])
         detail.append(f"- minimal failing config ({md_code(minimal[0])}): {md_code(knobs, limit=400)}")
     detail.append("- " + "; ".join(_key_fields(rec)))
+    # Someone else's checkout: commands relative to the repository root, python on PATH.
+    repro = repro_command(rec, relative=True)
+    accept = accept_command(rec, relative=True)
+    commands: list[str] = []
+    if repro:
+        commands += ["- repro (from the repository root):", "", md_block(repro, "bash")]
+    if accept:
+        commands += [f"- {accept_label(rec)} (from the repository root):", "", md_block(accept, "bash")]
     compact = [*detail]
-    if rec.repro:
-        compact += ["- repro:", "", md_block(rec.repro, "bash")]
+    head = diff_head(rec)
+    if head:
+        compact += ["- diff, first lines:", "", md_block("\n".join(head), "diff")]
+    compact += commands
     full = [*detail]
     if group.category in GOLDEN_CATEGORIES:
         diff = str(rec.fields.get("diff") or rec.message)
@@ -308,8 +328,7 @@ def _group_levels(index: int, group: Group, baseline_given: bool) -> list[str]:
                 message[:MAX_MESSAGE_CHARS] + f"\n... [{len(message) - MAX_MESSAGE_CHARS} characters cut]"
             )
         full += ["- message:", "", md_block(message, "text")]
-    if rec.repro:
-        full += ["- repro:", "", md_block(rec.repro, "bash")]
+    full += commands
     if len(group.cases) > 1:
         names = [md_code(c.record.case.name) for c in group.cases[:MAX_LISTED_CASES]]
         more = len(group.cases) - len(names)

@@ -6,6 +6,10 @@ Width: the terminal's, or ``$COLUMNS``, else 80 (a CI log). The counts table kee
 category only while every column fits; narrower, the categories of a kernel are one wrapped cell,
 so no kernel or category name is ever cut.
 
+Each group says what to do next (its category's ``next_step``), a golden change shows its diff's
+first lines, and commands (repro, accept) are printed whole on one line each, never wrapped
+(checker.console.Whole): the terminal soft-wraps them, and a paste is the command.
+
 Kernel names, messages and repro commands are record text: they are handed to rich as ``Text``
 (never parsed as rich markup), and the rendered string goes through
 :func:`checker.escape.for_log`, so that in GitHub Actions no line of it (rich also wraps
@@ -26,6 +30,7 @@ from rich.text import Text
 from checker.console import group_block, terminal_width, to_text
 from checker.model import Category, Record
 from checker.results.baseline import Classification, Status
+from checker.results.commands import diff_head, next_step, shown_commands
 from checker.results.group import FailureGroup, anchor_of, headline, shown_record, split_groups, triage
 
 _STATUS_STYLE = {
@@ -120,7 +125,7 @@ def summary_table(records: Iterable[Record], width: int | None = None) -> Table:
     return _counts_view("kcheck summary", rows, columns, width or terminal_width())
 
 
-def _triage_block(index: int, group: FailureGroup) -> Table:
+def _triage_block(index: int, group: FailureGroup) -> Group_:
     rec = group.representative
     kernels = group.kernels()
     return group_block(
@@ -132,7 +137,9 @@ def _triage_block(index: int, group: FailureGroup) -> Table:
         tag=f"[{group.key.signature or '-'}]",
         style="red",
         details=[("kernels", ", ".join(f"{k} ({n})" for k, n in kernels.most_common(6)))],
-        repro=rec.repro,
+        code=diff_head(rec),
+        next_step=next_step(rec),
+        commands=shown_commands(rec),
     )
 
 
@@ -205,7 +212,9 @@ def classification_view(
                     [c.record.case.name for c in group.cases],
                     tag=f"[{group.signature or '-'}]{link}",
                     style=_STATUS_STYLE.get(status),
-                    repro=rec.repro,
+                    code=diff_head(rec),
+                    next_step=next_step(rec),
+                    commands=shown_commands(rec),
                 )
             )
         if len(groups) > max_groups:

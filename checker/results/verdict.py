@@ -14,13 +14,15 @@ from pathlib import Path
 
 from checker.atomic import write_atomic
 from checker.results.baseline import Classification, FailOn, Group, Status, exit_code, fail_reasons
+from checker.results.commands import repro_command
 
 VERDICT_SCHEMA = 1
 
 
 @dataclass(frozen=True)
 class Finding:
-    """One group of new failures (or golden changes), as an annotation shows it."""
+    """One group of new failures (or golden changes), as an annotation shows it; ``repro``
+    relative to the repository root (checker.results.commands.relative_command)."""
 
     status: str
     category: str
@@ -58,7 +60,8 @@ def _finding(group: Group) -> Finding:
         case=rec.case.name,
         nodeid=rec.nodeid,
         message=rec.message.strip().splitlines()[0] if rec.message.strip() else "",
-        repro=rec.repro,
+        # For an annotation on the PR and an artifact: relative to the repository root.
+        repro=repro_command(rec, relative=True),
     )
 
 

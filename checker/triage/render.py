@@ -3,6 +3,10 @@
 groups both show the last run's cases that did not run, by reason, and its result tables
 (checker/results/context.py).
 
+Commands: in the terminal as stored (this machine's), each whole on one line
+(checker.console.Whole); in markdown, an artifact read elsewhere, relative to the repository
+root (checker.results.commands.relative_command).
+
 All record text (kernel names, messages, configs, repro commands, minimal configs, run names)
 is hostile: in the terminal it is rich ``Text`` (never markup) escaped for the CI log; in
 markdown it is only ever code (:mod:`checker.escape`), so no @mention, link, HTML tag or
@@ -24,6 +28,14 @@ from rich.text import Text
 from checker.console import group_block, terminal_width, to_text
 from checker.escape import clean, md_block, md_code
 from checker.model import Record
+from checker.results.commands import (
+    accept_command,
+    accept_label,
+    diff_head,
+    next_step,
+    repro_command,
+    shown_commands,
+)
 from checker.results.context import (
     NotRunGroup,
     ResultTable,
@@ -123,7 +135,8 @@ def _last_run_note(triage: Triage) -> str:
 def terminal_view(triage: Triage, width: int | None = None) -> Group_:
     """The triage as rich renderables: a one-line summary, then one block per group (largest
     first) with its count, headline, kernels, dtypes, shapes, shared knobs, minimal config, first
-    and last run, example cases and a repro command; then the last run's not-run cases by reason
+    and last run, what to do next, example cases, a golden diff's first lines and the repro (and
+    golden accept) command, each whole on one line; then the last run's not-run cases by reason
     and its result tables (laid out for ``width`` columns, None: the terminal's)."""
     runs = f"{len(triage.runs)} run{'' if len(triage.runs) == 1 else 's'}"
     head = Text(f"kcheck triage: {_counts_line(triage)} ({runs}: ", style="bold")
@@ -143,7 +156,9 @@ def terminal_view(triage: Triage, width: int | None = None) -> Group_:
                 tag=f"[{group.key.signature or '-'}] {group.anchor}",
                 style="red",
                 details=_details(triage, group),
-                repro=rep.repro,
+                code=diff_head(rep),
+                next_step=next_step(rep),
+                commands=shown_commands(rep),
             )
         )
     if not triage.groups:
@@ -356,6 +371,8 @@ def _markdown_group(triage: Triage, index: int, group: FailureGroup) -> list[str
         f"## {index}. {title}",
         "",
         f"- headline: {md_code(group.headline, limit=300)}",
+        # The category's own text (checker.model.TRAITS), not record text.
+        f"- next: {next_step(rep)}",
         f"- signature: {md_code(key.signature or '-')}"
         + (f" · scope {md_code(key.scope)}" if key.scope else "")
         + f" · anchor `{group.anchor}`",
@@ -397,8 +414,16 @@ def _markdown_group(triage: Triage, index: int, group: FailureGroup) -> list[str
                 message[:MAX_MESSAGE_CHARS] + f"\n... [{len(message) - MAX_MESSAGE_CHARS} characters cut]"
             )
         out += ["- message:", "", md_block(message, "text"), ""]
-    if rep.repro:
-        out += ["- repro:", "", md_block(rep.repro, "bash"), ""]
+    head = diff_head(rep)
+    if head:
+        out += ["- diff, first lines:", "", md_block("\n".join(head), "diff"), ""]
+    # An artifact, read on another machine: commands relative to the repository root.
+    repro = repro_command(rep, relative=True)
+    if repro:
+        out += ["- repro (from the repository root):", "", md_block(repro, "bash"), ""]
+    accept = accept_command(rep, relative=True)
+    if accept:
+        out += [f"- {accept_label(rep)} (from the repository root):", "", md_block(accept, "bash"), ""]
     out += _case_list(group.records)
     out.append("")
     return out
