@@ -49,7 +49,7 @@ STALE_OUTPUTS = (
 
 @dataclasses.dataclass
 class _State:
-    options: Any  # execute.RunOptions; imported lazily so `pytest --help` stays fast
+    options: Any  # run_options.RunOptions; imported lazily so `pytest --help` stays fast
     reports_dir: Path
     #: The options a repro command re-runs a case with, apart from the case's own kernel file
     #: and reports directory (:func:`rerun_of`).
@@ -102,7 +102,7 @@ def pytest_configure(config: pytest.Config) -> None:
     except ValueError as exc:
         raise pytest.UsageError(str(exc)) from None
     from checker import interpreter, targets
-    from checker.execute import RunOptions
+    from checker.run_options import RunOptions
 
     device = values["device"]
     local = targets.local_cuda_target() if device is not Device.CPU else None
@@ -214,7 +214,7 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     if state.writer is not None:
         state.writer.close()
     _fresh("checker.exec_worker").shutdown()
-    _fresh("checker.execute").shutdown()
+    _fresh("checker.compile_step").shutdown()
     if state.is_controller and not state.collect_only and state.options.cache_dir is not None:
         # Once per run, by one process, after every writer of this run stopped.
         store = _fresh("checker.cache.store")

@@ -28,7 +28,7 @@ from typing import Any, ClassVar
 import pytest
 from conftest import kernel_source
 
-from checker import execute, loader
+from checker import execute, loader, prepare, run_options
 from checker.attempts import CompileAttempts
 from checker.cache import compile_cache, identity, keys, stages, store
 from checker.cache.store import prune
@@ -284,8 +284,8 @@ def _check_file(kernel: Path, case: CaseId, root: Path, fresh: tuple[str, ...] =
             del sys.modules[name]
     importlib.invalidate_caches()
     (spec,) = loader.specs_in([kernel])
-    execute.clear_caches()
-    opts = execute.RunOptions(0, SM90, native=False, n_configs=0, compile="off", cache_dir=str(root))
+    prepare.clear_caches()
+    opts = run_options.RunOptions(0, SM90, native=False, n_configs=0, compile="off", cache_dir=str(root))
     return execute.check_case(spec, case, opts)
 
 

@@ -41,7 +41,8 @@ from checker.results import baseline
 from checker.results.group import group_key, headline
 from checker.results.merge import merge, parse_shard
 from checker.triage import repro
-from checker.triage.repro import ReproError, write_repro
+from checker.triage.locate import ReproError
+from checker.triage.repro import write_repro
 
 TESTS = Path(__file__).parent
 CHECKER = TESTS.parent / "checker"

@@ -31,7 +31,7 @@ from checker.model import Category, Mode, Record, new_record
 from checker.spec import KernelSpec
 
 if TYPE_CHECKING:
-    from checker.execute import RunOptions
+    from checker.run_options import RunOptions
 
 #: Record ``mode`` of every golden record.
 MODE = Mode.GOLDEN
