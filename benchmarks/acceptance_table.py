@@ -36,7 +36,7 @@ for _path in (HERE.parent, HERE):  # this source tree's checker, and stability.p
 
 from stability import NORMAL_EXITS, load_pass, summarize_pass  # noqa: E402
 
-from checker.model import Category  # noqa: E402
+from checker.categories import Category  # noqa: E402
 
 KINDS = ("stability", "faults", "suite")
 #: The steps of ci/gpu-acceptance.sh; those missing from a manifest are listed as not run.

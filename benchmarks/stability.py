@@ -50,7 +50,8 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))  # the checker of this source tree, installed or not
 
-from checker.model import Category, Record  # noqa: E402
+from checker.categories import Category  # noqa: E402
+from checker.model import Record  # noqa: E402
 from checker.results.jsonl import read_records  # noqa: E402
 
 PASSES = ("cold", "warm")

@@ -18,7 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from checker.atomic import write_atomic
-from checker.model import LOST, CaseId, Category, Mode, Record, new_record
+from checker.categories import Category
+from checker.model import LOST, CaseId, Mode, Record, new_record
 
 FILENAME = "collected.json"
 #: Item names the kcheck plugin gives: cases, golden cases, collection errors.

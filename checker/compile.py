@@ -8,17 +8,16 @@ arguments are then specialized the way Triton's JIT would on a GPU of that targe
 cubin; ptxas ships in the triton wheel. Runs in the compile worker (checker.pool), where
 TRITON_INTERPRET is off.
 
-Two levels (:class:`Level`): ``check`` stops right after shared memory is allocated on the TTGIR,
-before LLVM lowering, O3 and ptxas (about a second per case: it finds numel overflows, shared
-memory over the target's limit and MLIR pass failures); ``full`` goes on to a cubin and reads
-registers and spills from ptxas, and also checks the register file. Sampled configs that
+Two levels (:class:`~checker.run_options.Level`): ``check`` stops right after shared memory is
+allocated on the TTGIR, before LLVM lowering, O3 and ptxas (about a second per case: it finds
+numel overflows, shared memory over the target's limit and MLIR pass failures); ``full`` goes on
+to a cubin and reads registers and spills from ptxas, and also checks the register file. Sampled configs that
 compile for minutes spend those minutes in LLVM (``llir``) or ptxas, which ``check`` never runs.
 """
 
 from __future__ import annotations
 
 import contextlib
-import enum
 import io
 import math
 import re
@@ -30,6 +29,7 @@ from typing import Any
 import torch
 
 from checker import codegen
+from checker.run_options import Level
 from checker.targets import Target
 
 
@@ -93,15 +93,6 @@ class CompileResult:
             "registers": self.registers,
             "spills": self.spills,
         }
-
-
-class Level(enum.StrEnum):
-    """How far a cross-compile goes (``--compile``)."""
-
-    #: frontend, TTIR, TTGIR and shared-memory allocation; no LLVM, no ptxas.
-    CHECK = "check"
-    #: all the way to a cubin, with ptxas -v for registers and spills.
-    FULL = "full"
 
 
 class _Captured(Exception):

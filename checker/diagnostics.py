@@ -16,7 +16,8 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from checker import blame
-from checker.model import Category, encodable
+from checker.categories import Category
+from checker.model import encodable
 
 #: Longest message kept in a record, characters (the rest is cut in the middle).
 MAX_MESSAGE = 4000
@@ -289,7 +290,7 @@ def normalize(text: str) -> str:
     return " ".join(text.split())
 
 
-# What a comparison message (checker/numerics.py, execute._compare, execute._clobbered_input)
+# What a comparison message (checker/numerics.py, run_step.compare_outputs, run_step.clobbered_input)
 # says about values, in every form they are printed: torch dtypes and kcheck's short dtype names
 # first (they hold digits), then numbers as %.3g or repr prints them (``92%``, ``33.4%``,
 # ``1.3e-06``, ``-0.96``, ``1.6562641035353959e+37``) and non-finite values, then the tuples and

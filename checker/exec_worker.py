@@ -23,7 +23,7 @@ that sees the retry waiting when it finishes a case, or before it starts one, ha
 free its memory first (:class:`FreeMemory`), and no new case starts until the retry is done.
 What the lock cannot reach: a case worker whose supervisor is between cases when the retry
 starts and starts none while it runs (an xdist worker with no items left, or collecting) keeps
-its CUDA context and what it cached, at most ``execute._prepare``'s last 8 input groups with
+its CUDA context and what it cached, at most ``prepare.for_group``'s last 8 input groups with
 their references (docs/records.md, ``retried_alone``). Without isolation (``--isolate off``)
 there is no supervisor, no lock and no retry.
 """
@@ -40,10 +40,12 @@ from typing import Any
 
 from checker import alone, diagnostics
 from checker.attempts import allowance_s
-from checker.execute import RunOptions, diagnosed_unconfigured_record, unconfigured_record
-from checker.model import CaseId, Category, Record
+from checker.categories import Category
+from checker.execute import diagnosed_unconfigured_record, unconfigured_record
+from checker.model import CaseId, Record
 from checker.options import DEFAULT_RUN_TIMEOUT_S
 from checker.pool import Died, Error, JobOutcome, Ok, TimedOut, Worker
+from checker.run_options import RunOptions
 
 #: Seconds a fresh worker may take to start, import torch/triton/helion and pass its health check.
 HEALTH_TIMEOUT_S = 180.0
@@ -115,9 +117,9 @@ class HealthJob:
         if self.opts.native and self.opts.compile_level(executes=True) is not None:
             # Not on CPU: there its start would take a core from the xdist workers' collection
             # (2-core CI machines), and a warm rerun there compiles nothing at all.
-            from checker import execute
+            from checker import compile_step
 
-            execute.prestart_compile_worker()
+            compile_step.prestart_compile_worker()
         return Ok(seconds=time.perf_counter() - started)
 
 
@@ -151,9 +153,9 @@ def _free_memory() -> None:
 
     import torch
 
-    from checker import execute
+    from checker import prepare
 
-    execute.clear_caches()
+    prepare.clear_caches()
     gc.collect()
     if torch.cuda.is_available():
         torch.cuda.empty_cache()

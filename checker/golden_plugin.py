@@ -26,11 +26,12 @@ from typing import Any
 
 import pytest
 
+from checker.categories import GOLDEN_CATEGORIES, Category
 from checker.golden import cases, paths
 from checker.golden.check import MODE, GoldenContext, check_golden
 from checker.golden.unused import Manifest, find_unused, prune
 from checker.items import CollectionErrorItem, KernelModule
-from checker.model import GOLDEN_CATEGORIES, Category, Record
+from checker.model import Record
 from checker.rerun import repro_command, rerun_values
 from checker.session import STATE
 from checker.spec import KernelSpec

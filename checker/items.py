@@ -17,7 +17,8 @@ import pytest
 
 from checker import diagnostics
 from checker.blame import CaseFault
-from checker.model import CaseId, Category, Mode, Record, new_record
+from checker.categories import Category
+from checker.model import CaseId, Mode, Record, new_record
 from checker.rerun import rerun_of
 from checker.session import STATE, fresh
 from checker.spec import KernelSpec, SpecError, specs_of_module

@@ -53,7 +53,8 @@ import torch
 from torch.overrides import TorchFunctionMode
 
 from checker import blame
-from checker.model import Category, Comparison
+from checker.categories import Category
+from checker.model import Comparison
 from checker.spec import DOT_PRECISIONS, DTYPE_NAMES, KernelSpec, Output, Tolerance, is_exact_dtype
 
 _ASSERT_CLOSE = "torch.testing.assert_close default"

@@ -41,7 +41,7 @@ class Device(enum.StrEnum):
 
 class CompilePolicy(enum.StrEnum):
     """``--compile``: how far cases are compiled in a supervised worker first
-    (``execute.RunOptions.compile_level`` says what each does)."""
+    (``run_options.RunOptions.compile_level`` says what each does)."""
 
     AUTO = "auto"
     OFF = "off"

@@ -62,7 +62,7 @@ def pytest_configure(config: pytest.Config) -> None:
     except ValueError as exc:
         raise pytest.UsageError(str(exc)) from None
     from checker import interpreter, targets
-    from checker.execute import RunOptions
+    from checker.run_options import RunOptions
 
     device = values["device"]
     local = targets.local_cuda_target() if device is not Device.CPU else None
@@ -163,7 +163,7 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     if state.writer is not None:
         state.writer.close()
     fresh("checker.exec_worker").shutdown()
-    fresh("checker.execute").shutdown()
+    fresh("checker.compile_step").shutdown()
     if state.is_controller and not state.collect_only and state.options.cache_dir is not None:
         # Once per run, by one process, after every writer of this run stopped.
         store = fresh("checker.cache.store")

@@ -497,7 +497,8 @@ CompileWorker = Worker
 
 def _handle(job: CompileJob) -> JobOutcome:
     from checker import diagnostics, targets
-    from checker.compile import Level, compile_for_target
+    from checker.compile import compile_for_target
+    from checker.run_options import Level
 
     targets.use_target_on_cpu(job.target)
     if job.fault == "segv":

@@ -11,7 +11,8 @@ from typing import Any
 import pytest
 
 from checker import diagnostics
-from checker.model import EXIT_CHECKER_ERROR, Category, Owner, Record
+from checker.categories import EXIT_CHECKER_ERROR, Category, Owner
+from checker.model import Record
 from checker.rerun import rerun_of
 from checker.session import RECORD_KEY, STALE_OUTPUTS, State
 

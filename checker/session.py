@@ -33,7 +33,7 @@ STALE_OUTPUTS = (
 class State:
     """One kcheck pytest session (see the module docstring); every process has its own."""
 
-    options: Any  # options.RunOptions; imported lazily so `pytest --help` stays fast
+    options: Any  # run_options.RunOptions; imported lazily so `pytest --help` stays fast
     reports_dir: Path
     #: The options a repro command re-runs a case with, apart from the case's own kernel file
     #: and reports directory (:func:`checker.rerun.rerun_of`).

@@ -178,8 +178,8 @@ def golden_ttir(code: str, entry: str, inputs: tuple[Any, ...]) -> str:
     """
     global _worker
     from checker import diagnostics
+    from checker.categories import Category
     from checker.compile import describe_args
-    from checker.model import Category
     from checker.pool import CompileWorker, Error, Ok
 
     if _worker is None:

@@ -16,8 +16,9 @@ from pathlib import Path
 import pytest
 from conftest import kernel_source
 
+from checker.categories import Category
 from checker.cli import main
-from checker.model import CaseId, Category, Mode, Record
+from checker.model import CaseId, Mode, Record
 
 CASE = "add[8x16-fp32-wide]"
 

@@ -16,15 +16,17 @@ from typing import Any
 import pytest
 import torch
 
-from checker import execute, toolchain
+from checker import compile_step, run_options, toolchain
 from checker.attempts import CompileAttempts
 from checker.cache import compile_cache, keys, store
 from checker.cache.store import STALE_TEMP_S, EntryStore, prune
-from checker.compile import CompileResult, Level, TensorArg
+from checker.categories import Category
+from checker.compile import CompileResult, TensorArg
 from checker.diagnostics import Diagnosis
-from checker.model import Category, Record
+from checker.model import Record
 from checker.pool import CompileJob, CompileWorker, Died, Error, Ok, TimedOut
 from checker.results.jsonl import read_records
+from checker.run_options import Level
 from checker.targets import get_target
 
 SM90 = get_target("sm_90")
@@ -240,7 +242,7 @@ _WRITER = textwrap.dedent(
     from checker.cache import compile_cache
     from checker.attempts import CompileAttempts
     from checker.diagnostics import Diagnosis
-    from checker.model import Category
+    from checker.categories import Category
     from checker.pool import Error
 
     root, key, tag, n = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
@@ -301,53 +303,53 @@ def _fake_compile(monkeypatch: pytest.MonkeyPatch, outcome: Any) -> list[float]:
         calls.append(timeout_s)
         return CompileAttempts(outcome(timeout_s))
 
-    monkeypatch.setattr(execute, "compile_attempts", fake)
-    monkeypatch.setattr(execute, "_worker", object())
+    monkeypatch.setattr(compile_step, "compile_attempts", fake)
+    monkeypatch.setattr(compile_step, "_worker", object())
     return calls
 
 
-def _compile(opts: execute.RunOptions) -> CompileAttempts:
+def _compile(opts: run_options.RunOptions) -> CompileAttempts:
     spec = SimpleNamespace(kernel=SimpleNamespace(name="add"))
     prep = SimpleNamespace(inputs=(torch.empty(8, 16),))
-    return execute._cross_compile(spec, prep, "code", opts, Level.CHECK)  # type: ignore[arg-type]
+    return compile_step.cross_compile(spec, prep, "code", opts, Level.CHECK)  # type: ignore[arg-type]
 
 
 def test_cross_compile_replays_timeouts_and_only_failures_on_a_gpu(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     calls = _fake_compile(monkeypatch, lambda t: TimedOut(t + 0.2, t, t))
-    opts = execute.RunOptions(
+    opts = run_options.RunOptions(
         0, SM90, native=False, n_configs=0, compile_timeout=60.0, cache_dir=str(tmp_path)
     )
     assert not _compile(opts).cached and _compile(opts).cached and calls == [60.0]
-    longer = execute.RunOptions(0, SM90, False, 0, compile_timeout=120.0, cache_dir=str(tmp_path))
+    longer = run_options.RunOptions(0, SM90, False, 0, compile_timeout=120.0, cache_dir=str(tmp_path))
     assert not _compile(longer).cached and calls == [60.0, 120.0]
     hit = _compile(opts)  # the 120 s timeout now stands for 60 s too
     assert hit.cached and calls == [60.0, 120.0]
-    d = execute._compile_failure(hit, opts)
+    d = compile_step.compile_failure(hit, opts)
     assert d is not None and d.category is Category.COMPILE_TIMEOUT
     assert d.fields["compile_cached"] is True and d.fields["timeout_s"] == 120.0 and "120 s" in d.message
 
     # On a GPU a success is taken from the cache only while Triton's cache holds its binary (the
     # launch must load what a supervised compile made; the real check is tested below)...
-    gpu = execute.RunOptions(0, SM90, native=True, n_configs=0, cache_dir=str(tmp_path / "gpu"))
+    gpu = run_options.RunOptions(0, SM90, native=True, n_configs=0, cache_dir=str(tmp_path / "gpu"))
     held = {"now": False}
-    monkeypatch.setattr(execute, "triton_cache_holds", lambda h, n: held["now"])
+    monkeypatch.setattr(compile_step, "triton_cache_holds", lambda h, n: held["now"])
     calls = _fake_compile(monkeypatch, lambda t: _ok_native().outcome)
     assert not _compile(gpu).cached and not _compile(gpu).cached and len(calls) == 2
     held["now"] = True
     assert _compile(gpu).cached and len(calls) == 2
     # ...never one that names no binary (an entry from before the hash was kept)...
     calls = _fake_compile(monkeypatch, lambda t: _ok().outcome)
-    gpu = execute.RunOptions(0, SM90, native=True, n_configs=0, cache_dir=str(tmp_path / "gpu2"))
+    gpu = run_options.RunOptions(0, SM90, native=True, n_configs=0, cache_dir=str(tmp_path / "gpu2"))
     assert not _compile(gpu).cached and not _compile(gpu).cached and len(calls) == 2
     # ...and a failure, which launches nothing, always.
     held["now"] = False
     calls = _fake_compile(monkeypatch, lambda t: _numel().outcome)
-    gpu = execute.RunOptions(0, SM90, native=True, n_configs=0, cache_dir=str(tmp_path / "gpu3"))
+    gpu = run_options.RunOptions(0, SM90, native=True, n_configs=0, cache_dir=str(tmp_path / "gpu3"))
     assert not _compile(gpu).cached and _compile(gpu).cached and len(calls) == 1
 
-    off = execute.RunOptions(0, SM90, native=False, n_configs=0, cache_dir=None)
+    off = run_options.RunOptions(0, SM90, native=False, n_configs=0, cache_dir=None)
     calls = _fake_compile(monkeypatch, lambda t: _numel().outcome)
     assert not _compile(off).cached and not _compile(off).cached and len(calls) == 2
 
@@ -396,13 +398,13 @@ def test_a_native_success_is_reused_only_while_tritons_cache_holds_its_binary(
     assert store.put("d" * 64, CompileAttempts(outcome))
     hit = store.get("d" * 64, 60.0)
     assert hit is not None and isinstance(hit.outcome, Ok) and hit.outcome.result == result
-    assert execute._launchable(hit)
+    assert compile_step.launchable(hit)
 
     (cubin,) = (tmp_path / "triton").rglob("_double.cubin")
     cubin.unlink()
     assert not triton_cache_holds(result.triton_hash, result.kernel_name)
-    assert not execute._launchable(hit)
-    assert execute._launchable(_numel())
+    assert not compile_step.launchable(hit)
+    assert compile_step.launchable(_numel())
 
 
 def test_default_location_follows_xdg(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

@@ -28,12 +28,13 @@ from typing import Any, ClassVar
 import pytest
 from conftest import kernel_source
 
-from checker import execute, loader
+from checker import execute, loader, prepare, run_options
 from checker.attempts import CompileAttempts
 from checker.cache import compile_cache, identity, keys, stages, store
 from checker.cache.store import prune
+from checker.categories import Category
 from checker.diagnostics import Diagnosis
-from checker.model import CaseId, Category, Record
+from checker.model import CaseId, Record
 from checker.pool import Error
 from checker.results.jsonl import read_records
 from checker.targets import get_target, use_target_on_cpu
@@ -284,8 +285,8 @@ def _check_file(kernel: Path, case: CaseId, root: Path, fresh: tuple[str, ...] =
             del sys.modules[name]
     importlib.invalidate_caches()
     (spec,) = loader.specs_in([kernel])
-    execute.clear_caches()
-    opts = execute.RunOptions(0, SM90, native=False, n_configs=0, compile="off", cache_dir=str(root))
+    prepare.clear_caches()
+    opts = run_options.RunOptions(0, SM90, native=False, n_configs=0, compile="off", cache_dir=str(root))
     return execute.check_case(spec, case, opts)
 
 

@@ -1,4 +1,4 @@
-"""Failure categories have one home: ``checker.model.TRAITS``.
+"""Failure categories have one home: ``checker.categories.TRAITS``.
 
 Every category is walked through the terminal summary, the PR comment, JUnit and the standalone
 reproducer, with what each view must do read from the category's row: a category added to
@@ -20,29 +20,27 @@ import pytest
 from rich.console import Group
 
 from checker import diagnostics
-from checker.model import (
+from checker.categories import (
     GOLDEN_CATEGORIES,
     TRAITS,
-    CaseId,
     Category,
     GroupScope,
     Headline,
     JUnitElement,
     Kind,
-    Mode,
     Owner,
-    Record,
     Replay,
     categories,
-    new_record,
 )
+from checker.model import CaseId, Mode, Record, new_record
 from checker.report import junit, summary, terminal
 from checker.results import baseline
 from checker.results.group import group_key, headline, triage
 from checker.results.merge import merge, parse_shard
 from checker.triage import repro
+from checker.triage.locate import ReproError
 from checker.triage.render import render_markdown, render_terminal
-from checker.triage.repro import ReproError, write_repro
+from checker.triage.repro import write_repro
 
 TESTS = Path(__file__).parent
 CHECKER = TESTS.parent / "checker"

@@ -20,7 +20,8 @@ import torch
 from invariant import check_run
 
 from checker import blame, diagnostics
-from checker.model import EXIT_CHECKER_ERROR, Category, Record
+from checker.categories import EXIT_CHECKER_ERROR, Category
+from checker.model import Record
 from checker.spec import SpecError
 
 INJECT = Path(__file__).parent / "checker_faults" / "inject.py"

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from checker.categories import Category
 from checker.cli import main
-from checker.model import Category
 from checker.results.jsonl import read_records
 
 

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 import torch
 
+from checker.categories import Category
 from checker.compile import max_warps_for_registers
-from checker.model import Category
 from checker.pool import CompileJob, CompileWorker, Died, Error, TimedOut
 from checker.results.jsonl import read_records
 from checker.targets import get_target

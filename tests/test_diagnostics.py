@@ -11,9 +11,9 @@ from pathlib import Path
 import helion.exc
 import pytest
 
+from checker.categories import Category
 from checker.diagnostics import classify, normalize, sanitize, signature, with_compiler_log
 from checker.interpreter import InterpreterGap
-from checker.model import Category
 
 # Verbatim from the seed logs and the GPU runs (docs/gpu-runs.md).
 NUMEL = "numel (2097152) exceeds triton maximum tensor numel (1048576)"

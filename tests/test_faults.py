@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 from invariant import check_run
 
-from checker.model import Category
+from checker.categories import Category
 
 FAULTS = Path(__file__).parent / "faults" / "faults.py"
 
@@ -67,8 +67,8 @@ def test_a_prestarted_case_worker_that_died_is_replaced_before_the_first_case() 
     """The plugin starts the case worker while it collects (CaseRunner.prestart). One that dies
     before the first case (here: SIGKILL, as the OOM killer would) costs no case: the first
     check finds it dead, starts and health-checks a fresh worker, and the case passes there."""
-    from checker.execute import RunOptions
     from checker.model import CaseId
+    from checker.run_options import RunOptions
     from checker.targets import get_target
 
     # The module sys.modules holds: after an in-process pytester run, `from checker import

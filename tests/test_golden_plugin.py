@@ -14,9 +14,10 @@ from pathlib import Path
 import pytest
 from conftest import kernel_source
 
+from checker.categories import Category
 from checker.cli import main
 from checker.golden import store
-from checker.model import Category, Record
+from checker.model import Record
 from checker.results.jsonl import read_records
 
 GOLDEN_INI = "[pytest]\nkcheck_kernel_paths = kernels\nkcheck_golden_dir = golden\n"

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 import torch
 
-from checker.model import Category
+from checker.categories import Category
 from checker.results.jsonl import read_records
 from checker.targets import TARGETS, local_cuda_target
 

@@ -19,7 +19,8 @@ from typing import Any
 
 import pytest
 
-from checker.model import LOST, CaseId, Category, Record
+from checker.categories import Category
+from checker.model import LOST, CaseId, Record
 
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = ROOT / "ci" / "gpu-acceptance.sh"

@@ -24,7 +24,8 @@ import pytest
 from invariant import check_run
 
 from checker import alone
-from checker.model import CaseId, Category, Record
+from checker.categories import Category
+from checker.model import CaseId, Record
 from checker.pool import Ok
 
 OOM_KERNELS = Path(__file__).parent / "oom_kernels" / "oom.py"
@@ -166,7 +167,7 @@ CASE = CaseId("add", (256,), "fp32", "default")
 
 
 def _opts() -> Any:
-    from checker.execute import RunOptions
+    from checker.run_options import RunOptions
     from checker.targets import get_target
 
     return RunOptions(0, get_target("sm_90"), native=False, n_configs=0, cache_dir=None)
@@ -337,7 +338,7 @@ def test_the_free_job_travels_to_a_worker_and_frees(monkeypatch: pytest.MonkeyPa
     ew = _exec_worker()
     cleared: list[str] = []
     monkeypatch.setattr(
-        importlib.import_module("checker.execute"), "clear_caches", lambda: cleared.append("x")
+        importlib.import_module("checker.prepare"), "clear_caches", lambda: cleared.append("x")
     )
     outcome = pickle.loads(pickle.dumps(ew.FreeMemory())).handle()
     assert isinstance(outcome, Ok) and cleared == ["x"]

@@ -17,9 +17,10 @@ from pathlib import Path
 import pytest
 from conftest import kernel_source
 
+from checker.categories import Category
 from checker.cli import main
 from checker.model import CaseId as Case
-from checker.model import Category, Mode, Record, new_record
+from checker.model import Mode, Record, new_record
 from checker.report.terminal import render
 from checker.results.commands import DIFF_HEAD_LINES, diff_head, relative_command
 from checker.results.group import triage

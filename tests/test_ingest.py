@@ -12,13 +12,14 @@ from pathlib import Path
 
 import pytest
 
+from checker.categories import Category
 from checker.cli import main
 from checker.ingest import tables
 from checker.ingest.configs import find_config_call, parse_config
 from checker.ingest.events import INGESTED_MODE
 from checker.ingest.ingest import FileSummary, ingest_bytes, ingest_stream
 from checker.ingest.reader import MAX_LINE_BYTES
-from checker.model import Category, Record
+from checker.model import Record
 from checker.results.validate import parse_record
 
 SEED_LOGS = Path(os.environ.get("KCHECK_SEED_LOGS", Path(__file__).parent / "data" / "seed-logs"))

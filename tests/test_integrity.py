@@ -12,8 +12,8 @@ from conftest import kernel_source
 from invariant import check_run
 
 from checker import collected
+from checker.categories import Category
 from checker.cli import main
-from checker.model import Category
 from checker.results.jsonl import read_records
 
 SMALL = ("--configs", "0", "--shapes", "small", "-p", "no:xdist")

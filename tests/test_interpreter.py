@@ -16,7 +16,7 @@ import pytest
 import torch
 
 from checker import interpreter
-from checker.model import Category
+from checker.categories import Category
 from checker.results.jsonl import read_records
 
 

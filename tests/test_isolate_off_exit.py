@@ -14,7 +14,7 @@ from pathlib import Path
 
 from invariant import check_run
 
-from checker.model import Category
+from checker.categories import Category
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -17,7 +17,8 @@ import pytest
 from conftest import kernel_source
 
 from checker import cli
-from checker.model import CaseId, Category, Mode, Record
+from checker.categories import Category
+from checker.model import CaseId, Mode, Record
 from checker.results.jsonl import read_records
 from checker.triage.minimize import REPEATS, Knob, Outcome, apply, knob_diff, minimize
 

@@ -17,8 +17,9 @@ from typing import Any
 
 import pytest
 
+from checker.categories import Category
 from checker.cli import main
-from checker.model import CaseId, Category, Mode, Record
+from checker.model import CaseId, Mode, Record
 from checker.results.jsonl import read_records
 from checker.triage import minimize as mz
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from checker.model import SCHEMA_VERSION, CaseId, Category, Comparison, Record
+from checker.categories import Category
+from checker.model import SCHEMA_VERSION, CaseId, Comparison, Record
 
 
 def _record(**kw: object) -> Record:

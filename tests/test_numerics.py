@@ -16,8 +16,9 @@ import pytest
 import torch
 import torch.testing._comparison as tc
 
-from checker import execute
-from checker.model import CaseId, Category, Record
+from checker import execute, run_options
+from checker.categories import Category
+from checker.model import CaseId, Record
 from checker.numerics import (
     BOOL_POISON,
     CONFIDENCE,
@@ -441,7 +442,7 @@ def _check(kernel: Any, reference: Any, **kw: Any) -> Record:
     spec.validate()
     local = local_cuda_target()
     target = local or TARGETS[DEFAULT_TARGET]
-    opts = execute.RunOptions(
+    opts = run_options.RunOptions(
         sweep_seed=0, target=target, native=local is not None, n_configs=0, compile="off"
     )
     case = CaseId(spec.name, spec.small_shapes[0], "fp32", "default")

@@ -20,7 +20,7 @@ from checker.model import Record
 from checker.options import Cli, Rerun, RunOption, Values
 from checker.results.jsonl import read_records
 from checker.results.validate import parse_record
-from checker.triage.repro import ReproError, recorded_options
+from checker.triage.locate import ReproError, recorded_options
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 

@@ -10,7 +10,8 @@ import pytest
 import torch
 from recorded_shards import recorded
 
-from checker.model import Category, Mode
+from checker.categories import Category
+from checker.model import Mode
 from checker.perf import bench, timing
 from checker.perf.records import Role
 

@@ -15,8 +15,9 @@ from test_ingest import SYNTHETIC
 from test_perf import timing
 
 from checker import collected
+from checker.categories import Category
 from checker.cli import main
-from checker.model import Category, Record
+from checker.model import Record
 from checker.perf import records as perf_records
 from checker.perf.compare import Verdict, compare
 from checker.perf.ingested import timings_of

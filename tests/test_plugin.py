@@ -8,7 +8,7 @@ import xml.etree.ElementTree as ET
 import pytest
 from conftest import kernel_source
 
-from checker.model import Category
+from checker.categories import Category
 from checker.results.jsonl import read_records
 
 

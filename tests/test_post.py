@@ -13,8 +13,9 @@ from fake_github import ACTIONS_TOKEN, MARK, PR, REPO, FakeGitHub, json_response
 from recorded_shards import recorded, write_shard
 from werkzeug import Request, Response
 
+from checker.categories import Category
 from checker.cli import main
-from checker.model import Category, Record
+from checker.model import Record
 from checker.report import github
 from checker.report.summary import COMMENT_CHAR_LIMIT
 

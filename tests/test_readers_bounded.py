@@ -33,10 +33,11 @@ from test_perf import timing
 
 import checker
 from checker import collected
+from checker.categories import Category
 from checker.cli import main
 from checker.commands import report as commands
 from checker.commands.report import PostExit
-from checker.model import Category, Record
+from checker.model import Record
 from checker.perf import records as perf_records
 from checker.perf.records import Role
 from checker.results import jsonl, merge, validate

@@ -11,7 +11,8 @@ import pytest
 from junitparser.xunit2 import JUnitXml
 from recorded_shards import recorded, write_shard
 
-from checker.model import Category, Record, encodable
+from checker.categories import Category
+from checker.model import Record, encodable
 from checker.report import junit
 from checker.results.baseline import FailOn, Status, classify, exit_code, parse_fail_on
 from checker.results.merge import merge, parse_shard, read_shards, record_key

@@ -10,9 +10,10 @@ from pathlib import Path
 import pytest
 from recorded_shards import recorded, write_shard
 
+from checker.categories import Category
 from checker.cli import main
 from checker.escape import md_block, md_code
-from checker.model import Category, Record
+from checker.model import Record
 from checker.report.summary import COMMENT_BYTE_LIMIT, COMMENT_CHAR_LIMIT, RunInfo, marker, render
 from checker.results.baseline import classify
 from checker.results.merge import merge, parse_shard, read_shards

@@ -7,7 +7,8 @@ import stat
 from pathlib import Path
 
 from checker.atomic import write_atomic
-from checker.model import CaseId, Category, Record
+from checker.categories import Category
+from checker.model import CaseId, Record
 from checker.report.terminal import render
 
 

@@ -27,11 +27,13 @@ import pytest
 import torch
 
 from checker import rerun
+from checker.categories import Category
 from checker.cli import main
 from checker.golden.paths import safe_component
-from checker.model import CaseId, Category, Record
+from checker.model import CaseId, Record
 from checker.results.jsonl import read_records
-from checker.triage.repro import ReproError, default_output_name, write_repro
+from checker.triage.locate import ReproError
+from checker.triage.repro import default_output_name, write_repro
 
 TESTS = Path(__file__).parent
 MISMATCH = "zero_output[1024-fp32-default]"

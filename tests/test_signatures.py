@@ -21,9 +21,10 @@ from pathlib import Path
 
 import pytest
 
+from checker.categories import Category
 from checker.cli import main
 from checker.diagnostics import normalize_values, signature
-from checker.model import Category, Record
+from checker.model import Record
 from checker.results.group import triage
 from checker.results.jsonl import read_records
 

@@ -20,17 +20,18 @@ import pytest
 import torch
 from torch._subclasses.fake_tensor import FakeTensor
 
-from checker import execute
-from checker.model import CaseId, Category, Record
+from checker import execute, prepare, run_options
+from checker.categories import Category
+from checker.model import CaseId, Record
 from checker.spec import DEFAULT, DTYPE_NAMES, DTYPES_BY_NAME, KernelSpec, Output, SpecError, Tolerance
 from checker.targets import DEFAULT_TARGET, TARGETS, local_cuda_target
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def _opts(compile: str = "off", n_configs: int = 0) -> execute.RunOptions:
+def _opts(compile: str = "off", n_configs: int = 0) -> run_options.RunOptions:
     local = local_cuda_target()
-    return execute.RunOptions(
+    return run_options.RunOptions(
         sweep_seed=0,
         target=local or TARGETS[DEFAULT_TARGET],
         native=local is not None,
@@ -413,7 +414,7 @@ def test_compile_only_inputs_are_layouts_not_data() -> None:
     assert rec.category is Category.NOT_RUN, rec.message
     assert rec.mode == "compile-only" and rec.fields["compile_level"] == "check"
     assert len(made) == 1 and isinstance(made[0], FakeTensor)
-    prep = execute._prepare(spec, (16384, 16384), "fp32", 0, "cpu", False)
+    prep = prepare.for_group(spec, (16384, 16384), "fp32", 0, "cpu", False)
     assert not prep.materialized
     x, y = prep.inputs
     assert (tuple(x.shape), x.stride(), tuple(y.shape), y.stride()) == (
@@ -436,14 +437,14 @@ def test_inputs_that_need_data_are_materialized_for_compile_only_cases() -> None
     spec = _spec(double, lambda x: 2 * x, data_dependent, name="data_dep", shapes=[(64, 32)], small_shapes=[])
     rec = execute.check_case(spec, CaseId("data_dep", (64, 32), "fp32", "default"), _opts("off"))
     assert rec.category is Category.NOT_RUN and rec.mode == "codegen-only", rec.message
-    assert execute._prepare(spec, (64, 32), "fp32", 0, "cpu", False).materialized
+    assert prepare.for_group(spec, (64, 32), "fp32", 0, "cpu", False).materialized
 
 
 # --- F. small shapes are compiled for the target before the interpreter runs them -------------
 
 
 def test_auto_compiles_every_cpu_case_at_check() -> None:
-    cpu = execute.RunOptions(sweep_seed=0, target=TARGETS[DEFAULT_TARGET], native=False, n_configs=0)
+    cpu = run_options.RunOptions(sweep_seed=0, target=TARGETS[DEFAULT_TARGET], native=False, n_configs=0)
     assert cpu.compile_level(executes=True) == cpu.compile_level(executes=False) == "check"
     gpu = dataclasses.replace(cpu, native=True)
     assert gpu.compile_level(executes=True) == "full"

@@ -13,7 +13,8 @@ from types import ModuleType
 
 import pytest
 
-from checker.model import LOST, CaseId, Category, Record
+from checker.categories import Category
+from checker.model import LOST, CaseId, Record
 
 ROOT = Path(__file__).resolve().parents[1]
 

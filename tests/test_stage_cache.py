@@ -12,10 +12,11 @@ import pytest
 import torch
 from conftest import kernel_source
 
-from checker import execute, loader
+from checker import execute, loader, prepare, run_options
 from checker.cache import keys
 from checker.cache.store import EntryStore
-from checker.model import CaseId, Category, Record
+from checker.categories import Category
+from checker.model import CaseId, Record
 from checker.results.jsonl import read_records
 from checker.spec import KernelSpec
 from checker.targets import get_target, use_target_on_cpu
@@ -121,8 +122,8 @@ def _spec(tmp_path: Path, source: str) -> KernelSpec:
 
 
 def _check(spec: KernelSpec, case: CaseId, cache_dir: Path) -> Record:
-    execute.clear_caches()  # a fresh (kernel, shape, dtype) group, as in a new process
-    opts = execute.RunOptions(0, SM90, native=False, n_configs=2, compile="off", cache_dir=str(cache_dir))
+    prepare.clear_caches()  # a fresh (kernel, shape, dtype) group, as in a new process
+    opts = run_options.RunOptions(0, SM90, native=False, n_configs=2, compile="off", cache_dir=str(cache_dir))
     return execute.check_case(spec, case, opts)
 
 
@@ -233,8 +234,8 @@ def test_a_cached_run_longer_than_the_run_timeout_runs_again(tmp_path: Path) -> 
     case = CaseId("add", (8, 16), "fp32", "wide")
     root = tmp_path / "kc"
     cold = _check(spec, case, root)
-    execute.clear_caches()
-    opts = execute.RunOptions(0, SM90, False, 2, compile="off", cache_dir=str(root), run_timeout=1e-6)
+    prepare.clear_caches()
+    opts = run_options.RunOptions(0, SM90, False, 2, compile="off", cache_dir=str(root), run_timeout=1e-6)
     short = execute.check_case(spec, case, opts)
     assert "run_cached" not in short.fields and _verdict(short) == _verdict(cold)
     assert _check(spec, case, root).fields["run_cached"] is True

@@ -11,9 +11,10 @@ from typing import Any
 
 import pytest
 
+from checker.categories import Category
 from checker.cli import main
 from checker.console import MAX_EXAMPLES
-from checker.model import CaseId, Category, Record
+from checker.model import CaseId, Record
 from checker.progress import Progress, Snapshot, kernel_of
 from checker.report.summary import render as render_comment
 from checker.report.terminal import render, render_classification

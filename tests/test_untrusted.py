@@ -21,11 +21,12 @@ from fake_github import MARK, PR, REPO, FakeGitHub
 from recorded_shards import recorded, write_shard
 from test_report_summary import _outside_code
 
+from checker.categories import Category
 from checker.cli import main
 from checker.commands.report import PostExit
 from checker.escape import log_text
 from checker.items import format_failure
-from checker.model import Category, Record
+from checker.model import Record
 from checker.report import github
 from checker.report.terminal import render
 from checker.results import validate

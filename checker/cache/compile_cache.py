@@ -36,14 +36,14 @@ from typing import Any
 from checker.attempts import CompileAttempts
 from checker.cache.keys import SCHEMA
 from checker.cache.store import BadEntry, EntryStore, Kind
+from checker.categories import Category, categories
 from checker.compile import CompileResult
 from checker.diagnostics import Diagnosis
-from checker.model import Category, categories
 from checker.pool import Died, Error, JobOutcome, Ok, TimedOut
 
 #: Error categories that are properties of the compiled code and target, not of the machine:
 #: the only ``Error`` outcomes stored. A ``runtime-error`` may be a full /tmp or a missing ptxas.
-#: (checker.model.TRAITS: ``compile_cacheable``.)
+#: (checker.categories.TRAITS: ``compile_cacheable``.)
 CACHED_ERRORS = categories(lambda t: t.compile_cacheable)
 
 

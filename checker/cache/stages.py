@@ -31,11 +31,12 @@ from typing import Any
 from checker.cache import identity
 from checker.cache.keys import SCHEMA, KernelKey, config_dict
 from checker.cache.store import BadEntry, EntryStore, Kind
-from checker.model import Category, Comparison, categories, comparison_from_dict
+from checker.categories import Category, categories
+from checker.model import Comparison, comparison_from_dict
 
 #: Categories of a completed comparison: what the interpreter run of given code on given inputs
 #: decides. Exceptions (runtime errors, interpreter gaps) are not stored: they are rare, and an
-#: exception's text may name process-specific paths. (checker.model.TRAITS: ``compared``.)
+#: exception's text may name process-specific paths. (checker.categories.TRAITS: ``compared``.)
 CACHED_RUN_CATEGORIES = categories(lambda t: t.compared)
 
 

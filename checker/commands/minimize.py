@@ -14,7 +14,7 @@ Run-time failures (mismatches, CUDA errors) need the GPU they were found on: a r
 shared memory, compiler crashes) are found on CPU by compiling for the record's target.
 
 The kernel file is loaded only from the paths the user names (``--kernels``) or the project's
-configured kernel paths, never from a path a record names (:func:`checker.triage.repro.
+configured kernel paths, never from a path a record names (:func:`checker.triage.locate.
 kernel_file_for`): a results file is data, and may come from a downloaded artifact. The probes'
 scratch (generated modules, locks) lives in a run directory of this command's own
 (checker/rundir.py), removed when it ends, also on an error or Ctrl-C.
@@ -35,7 +35,14 @@ from checker.atomic import write_atomic
 from checker.escape import for_log
 from checker.model import Mode, Record
 from checker.triage import minimize
-from checker.triage.repro import ReproError, find_in, kernel_file_for, read_results, recorded_options, spec_of
+from checker.triage.locate import (
+    ReproError,
+    find_in,
+    kernel_file_for,
+    read_results,
+    recorded_options,
+    spec_of,
+)
 
 DEFAULT_RESULTS = Path("reports") / "results.jsonl"
 
@@ -169,7 +176,7 @@ def minimize_record(record: Record, records: list[Record], args: argparse.Namesp
     import importlib
 
     from checker import targets
-    from checker.execute import RunOptions
+    from checker.run_options import RunOptions
     from checker.spec import DEFAULT
 
     name = record.case.name

@@ -48,13 +48,8 @@ def run(args: argparse.Namespace) -> int:
         0 when the file was written; 2 when the record, the kernel file or the code cannot be
         found or made (the message on stderr names the case).
     """
-    from checker.triage.repro import (
-        ReproError,
-        default_output_name,
-        find_record,
-        kernel_file_for,
-        write_repro,
-    )
+    from checker.triage.locate import ReproError, find_record, kernel_file_for
+    from checker.triage.repro import default_output_name, write_repro
 
     try:
         record = find_record(args.results, args.case)

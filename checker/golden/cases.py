@@ -14,7 +14,7 @@ from checker.model import CaseId
 from checker.spec import DTYPE_NAMES, KernelSpec
 
 if TYPE_CHECKING:
-    from checker.execute import RunOptions
+    from checker.run_options import RunOptions
 
 #: Seed of the inputs golden codegen binds to. Generated code depends on input shapes,
 #: strides and dtypes only, so it is fixed and independent of --sweep-seed.
@@ -74,18 +74,18 @@ def generate(spec: KernelSpec, case: CaseId, options: RunOptions) -> tuple[str, 
 
     ``options`` are the run's (device, target, cache directory). Helion binds to inputs of
     ``make_inputs``'s layout under :data:`GOLDEN_INPUT_SEED`, without their values
-    (execute.generate_named), and only when the stage cache misses. A plain Triton kernel's golden
+    (prepare.generate_named), and only when the stage cache misses. A plain Triton kernel's golden
     text is its normalized TTIR (checker/triton_ttir.py).
 
     Raises:
         Exception: whatever ``make_inputs``, ``bind`` or code generation raise
             (diagnostics.classify maps them to categories).
     """
-    from checker import execute, triton_ttir
+    from checker import prepare, triton_ttir
     from checker.triton_spec import TritonKernel
 
-    code, config, cached = execute.generate_named(spec, case, options, GOLDEN_INPUT_SEED)
+    code, config, cached = prepare.generate_named(spec, case, options, GOLDEN_INPUT_SEED)
     if isinstance(spec.kernel, TritonKernel):
-        bound = execute.bound_of(spec, case, options, GOLDEN_INPUT_SEED)
+        bound = prepare.bound_of(spec, case, options, GOLDEN_INPUT_SEED)
         code = triton_ttir.golden_ttir(code, spec.kernel.name, bound.inputs)
     return code, config, cached

@@ -31,11 +31,12 @@ from checker import diagnostics, toolchain
 from checker import expect
 from checker.golden import cases, paths, store, summary
 from checker.golden.normalize import normalize
-from checker.model import Category, Mode, Record, new_record
+from checker.categories import Category
+from checker.model import Mode, Record, new_record
 from checker.spec import KernelSpec
 
 if TYPE_CHECKING:
-    from checker.execute import RunOptions
+    from checker.run_options import RunOptions
 
 #: Record ``mode`` of every golden record.
 MODE = Mode.GOLDEN

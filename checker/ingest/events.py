@@ -6,7 +6,7 @@ import enum
 from dataclasses import dataclass, field
 from typing import Any
 
-from checker.model import Category
+from checker.categories import Category
 
 #: ``Record.mode`` of every ingested record: the case ran somewhere else, in a benchmark run whose
 #: log this is. Not one of kcheck's own run modes; to be added to the mode enum when it lands.

@@ -11,12 +11,12 @@ from __future__ import annotations
 from typing import Any
 
 from checker import diagnostics
+from checker.categories import Category
 from checker.ingest import tables
 from checker.ingest.configs import find_config_call, parse_config
 from checker.ingest.context import MAX_NAMES, RunContext, clean_name
 from checker.ingest.events import Finding, NotRunReason, Role, role_of
 from checker.ingest.tracebacks import TracebackBlock, diagnose, innermost_frame
-from checker.model import Category
 
 
 def compile_timeout(ctx: RunContext, n: int, v: dict[str, str], text: str) -> Finding:

@@ -7,11 +7,11 @@ timing records it wrote: a crash, a hang (``timeout_s``) or a sticky CUDA error 
 benchmark, never the run's records. The process writes and flushes each record as it is made,
 so what was timed before a failure is kept.
 
-Per group the process: makes the inputs exactly as the case did (the spec's ``make_inputs`` and
-the run's ``--sweep-seed``), moves them to the GPU, binds the Helion kernel, compiles each config
-(``BoundKernel.compile_config``, from Triton's cache when the run compiled it), measures bytes and
-FLOPs, and times each config, the reference eager and, where it compiles, the reference under
-``torch.compile``, all with :func:`checker.perf.timing.bench`.
+Per group the process: makes the inputs exactly as the case did (``checker.prepare.make_inputs``:
+the spec's ``make_inputs`` under the run's ``--sweep-seed``, on the GPU), binds the Helion kernel,
+compiles each config (``BoundKernel.compile_config``, from Triton's cache when the run compiled
+it), measures bytes and FLOPs, and times each config, the reference eager and, where it
+compiles, the reference under ``torch.compile``, all with :func:`checker.perf.timing.bench`.
 """
 
 from __future__ import annotations
@@ -26,7 +26,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from checker.model import Category, Mode, Record
+from checker.categories import Category
+from checker.model import Mode, Record
 from checker.perf.records import Role, TimingRecord
 from checker.sweep import sampled_index
 
@@ -196,21 +197,16 @@ def _time_group(
     import helion
     import torch
 
+    from checker import prepare
     from checker.perf import timing
-    from checker.spec import DTYPES_BY_NAME
-    from checker.sweep import derived_seed
 
-    dtype = DTYPES_BY_NAME[group.dtype]
-    gen = torch.Generator().manual_seed(derived_seed(job.sweep_seed, spec.name, group.shape, group.dtype))
-    made = spec.make_inputs(group.shape, dtype, gen)
-    inputs = tuple(v.to(job.device) if isinstance(v, torch.Tensor) else v for v in made)
-    params = spec.parameter_names()
-    mutated = [params.index(n) for n in spec.mutates if n in params]
+    inputs = prepare.make_inputs(spec, group.shape, group.dtype, job.sweep_seed, job.device)
+    mutated = list(prepare.mutated_indices(spec, inputs))
     bound = spec.kernel.bind(inputs)
     l2 = timing.l2_bytes() if job.device == "cuda" else 0
     size: dict[str, Any] = {"nbytes": None, "rotate": 1}
     try:
-        size["flops"] = timing.count_flops(spec.reference, [_clone(v) for v in inputs])
+        size["flops"] = timing.count_flops(spec.reference, [prepare.clone(v) for v in inputs])
     except Exception as exc:
         size["flops"] = None
         _say(f"{spec.name}: FLOPs not counted: {type(exc).__name__}: {str(exc)[:160]}")
@@ -236,7 +232,7 @@ def _time_group(
 
     def measure(fn: Any) -> timing.Timed:
         if size["nbytes"] is None:
-            out = fn(*[_clone(v) for v in inputs])
+            out = fn(*[prepare.clone(v) for v in inputs])
             if job.device == "cuda":
                 torch.cuda.synchronize()
             moved = timing.count_bytes(inputs, out, mutated)
@@ -285,12 +281,6 @@ def _time_group(
             _say(
                 f"{spec.name}[{group.dtype}] torch.compile: not timed: {type(exc).__name__}: {str(exc)[:200]}"
             )
-
-
-def _clone(value: Any) -> Any:
-    import torch
-
-    return value.clone() if isinstance(value, torch.Tensor) else value
 
 
 def main(argv: Sequence[str]) -> int:

@@ -20,7 +20,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from checker.model import Category, Record
+from checker.categories import Category
+from checker.model import Record
 from checker.perf.records import BEST, Role, TimingRecord
 
 

@@ -29,8 +29,9 @@ from junitparser.xunit2 import (
 )
 
 from checker.atomic import write_atomic
+from checker.categories import Category, JUnitElement
 from checker.escape import xml_text
-from checker.model import Category, JUnitElement, Mode, Record
+from checker.model import Mode, Record
 from checker.results.merge import CorruptEntry, record_key
 
 #: Characters of a message kept in a failure's ``message`` attribute (the body keeps 20000).
@@ -65,7 +66,7 @@ def _properties(rec: Record, attempts: int, status: str | None) -> Properties:
 
 
 def element(rec: Record) -> JUnitElement:
-    """The result element of ``rec``'s testcase: its category's (checker.model.TRAITS), but a
+    """The result element of ``rec``'s testcase: its category's (checker.categories.TRAITS), but a
     lost case, whose category is a skip, fails."""
     found = rec.category.traits.junit
     return JUnitElement.FAILURE if rec.lost and found is JUnitElement.SKIPPED else found

@@ -26,8 +26,9 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
+from checker.categories import GOLDEN_CATEGORIES, Owner
 from checker.escape import html_code, md_block, md_code
-from checker.model import GOLDEN_CATEGORIES, Owner, Record
+from checker.model import Record
 from checker.results.baseline import CaseResult, Classification, Group, Status
 from checker.results.commands import accept_command, accept_label, diff_head, next_step, repro_command
 from checker.results.group import anchor_of, format_knobs, headline, shown_record, split_groups
@@ -268,7 +269,7 @@ def _group_levels(index: int, group: Group, baseline_given: bool) -> list[str]:
     bare = f"- **{index}.** {title}, e.g. {md_code(short_case)}{link}"
     line = f"- **{index}.** {title}: {what}, e.g. {md_code(short_case)}{link}"
     where = _case_line(rep, group.status, baseline_given)
-    # next_step is the category's own text (checker.model.TRAITS), not record text.
+    # next_step is the category's own text (checker.categories.TRAITS), not record text.
     detail = [
         f"#### {index}. {title}",
         "",

@@ -27,8 +27,9 @@ from rich.console import RenderableType
 from rich.table import Table
 from rich.text import Text
 
+from checker.categories import Category
 from checker.console import group_block, terminal_width, to_text
-from checker.model import Category, Record
+from checker.model import Record
 from checker.results.baseline import Classification, Status
 from checker.results.commands import diff_head, next_step, shown_commands
 from checker.results.group import FailureGroup, anchor_of, headline, shown_record, split_groups, triage

@@ -26,7 +26,8 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from checker.model import EXIT_CHECKER_ERROR, GOLDEN_CATEGORIES, Category, Owner, Record
+from checker.categories import EXIT_CHECKER_ERROR, GOLDEN_CATEGORIES, Category, Owner
+from checker.model import Record
 from checker.results.merge import CorruptEntry, MergedRun
 
 

@@ -16,7 +16,8 @@ from __future__ import annotations
 import shlex
 from pathlib import PurePosixPath
 
-from checker.model import Category, Record
+from checker.categories import Category
+from checker.model import Record
 
 #: Lines of a golden diff a group view shows (the whole diff is in the record, the comment's
 #: collapsed section and ``kcheck triage --markdown``).
@@ -26,7 +27,7 @@ PYTHON = "python"
 
 
 def next_step(rec: Record) -> str:
-    """One line of what to do about a failure of ``rec``'s category (checker.model.TRAITS's
+    """One line of what to do about a failure of ``rec``'s category (checker.categories.TRAITS's
     ``next_step``): whose fault it usually is and which command narrows it."""
     return rec.category.traits.next_step
 

@@ -20,8 +20,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from checker.categories import Category
 from checker.escape import clean
-from checker.model import Category, Record
+from checker.model import Record
 
 #: Reasons whose cases are only counted, not listed: kcheck's full shapes on a CPU-only machine
 #: are compiled, not run, by design (checker/execute.py); listing hundreds of them would bury the

@@ -3,7 +3,7 @@ it hit (docs/triage.md).
 
 A group's key is the record's category and signature (checker/diagnostics.py), plus a *scope*
 where the signature alone would merge or split causes wrongly (each category's ``scope`` in
-checker.model.TRAITS):
+checker.categories.TRAITS):
 
 - Mismatch-like categories (``GroupScope.KERNEL``, :attr:`Category.is_mismatch`): their
   signature is the comparison message without any value ("N of N elements (N) outside rtol=N
@@ -30,7 +30,8 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from checker.model import Category, GroupScope, Headline, Record
+from checker.categories import Category, GroupScope, Headline
+from checker.model import Record
 from checker.results.baseline import CaseResult, Group, Status
 from checker.results.context import NotRunGroup, ResultTable, not_run_groups, result_tables
 from checker.results.merge import record_key
@@ -81,7 +82,7 @@ _EXCEPTION_LINE = re.compile(r"^[A-Za-z_][\w.]*(Error|Exception|Failure|Interrup
 
 def headline(rec: Record) -> str:
     """The most informative line of a record's message, for group titles, by its category's
-    ``headline`` rule (checker.model.TRAITS):
+    ``headline`` rule (checker.categories.TRAITS):
 
     - ``Headline.NUMEL`` (``numel-overflow``): the ``numel (N) exceeds triton maximum tensor
       numel (M)`` line (not the ``CompilationError: at 3:14:`` position that starts the message);

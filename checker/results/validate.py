@@ -10,7 +10,7 @@ checks, before :meth:`checker.model.Record.from_json` builds the record, that th
   renderer or ``dataclasses.asdict`` down the line can hit Python's recursion limit;
 - has this schema version, no key a Record does not have, and every key a Record needs;
 - has the JSON type each field is rendered with: strings where reports print strings, numbers
-  (never booleans) where they format numbers, a known :class:`~checker.model.Category`.
+  (never booleans) where they format numbers, a known :class:`~checker.categories.Category`.
 
 Anything else is a ``ValueError`` whose message is short (hostile keys and values are shown
 through ``repr`` and cut), so the caller records a ``report-corrupt`` entry and goes on; a record
@@ -26,7 +26,8 @@ import math
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from checker.model import OTHER_KINDS, SCHEMA_VERSION, Category, Mode, Record
+from checker.categories import Category
+from checker.model import OTHER_KINDS, SCHEMA_VERSION, Mode, Record
 
 #: Longest results.jsonl line read, in bytes. A real record is a few KiB (messages are cut to
 #: 20,000 characters when recorded, golden diffs are bounded); a longer line is rejected before

@@ -34,7 +34,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from checker.model import Category, Record
+from checker.categories import Category
+from checker.model import Record
 
 #: What counts as failing "the same way" (--match).
 MATCHES = ("signature", "category", "failure")

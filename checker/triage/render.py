@@ -371,7 +371,7 @@ def _markdown_group(triage: Triage, index: int, group: FailureGroup) -> list[str
         f"## {index}. {title}",
         "",
         f"- headline: {md_code(group.headline, limit=300)}",
-        # The category's own text (checker.model.TRAITS), not record text.
+        # The category's own text (checker.categories.TRAITS), not record text.
         f"- next: {next_step(rep)}",
         f"- signature: {md_code(key.signature or '-')}"
         + (f" · scope {md_code(key.scope)}" if key.scope else "")

@@ -3,7 +3,7 @@
 :func:`write_repro` regenerates the case's Triton code from its record (the full Helion config,
 the target, the sweep seed in the record's command) with the checker's own codegen, and writes
 ``checker/triage/repro_template.py`` with its data block filled in: the checker's
-classification (:func:`classification`, from checker/diagnostics.py and checker.model.TRAITS,
+classification (:func:`classification`, from checker/diagnostics.py and checker.categories.TRAITS,
 so the file cannot drift from it), the record's fields, the generated code, the inputs (embedded
 as ``torch.save`` bytes when small, else the spec's seeded ``make_inputs`` source when it is
 self-contained, else their layout only), the reference (expected outputs embedded when small,
@@ -25,7 +25,6 @@ import inspect
 import io
 import json
 import re
-import shlex
 import symtable
 import sys
 import textwrap
@@ -36,9 +35,11 @@ from typing import Any
 
 import torch
 
-from checker.model import Category, Record, Replay
-from checker.options import Values, defaults, of_record
+from checker.categories import Category, Replay
+from checker.model import Record
+from checker.run_options import RunOptions
 from checker.spec import DTYPES_BY_NAME, KernelSpec, Output
+from checker.triage.locate import ReproError, recorded_options, spec_of
 
 #: Inputs (and expected outputs) up to this many bytes are embedded in the file (1 MiB).
 EMBED_LIMIT_BYTES = 1 << 20
@@ -50,11 +51,6 @@ ALLOWED_PACKAGES = frozenset({"torch", "math", "numpy", "random", "functools", "
 
 _DATA_BEGIN = "# ---- data: written by kcheck repro ----\n"
 _DATA_END = "# ---- end of data ----\n"
-
-
-class ReproError(Exception):
-    """A reproducer cannot be written: the record or kernel was not found, the category has
-    nothing to replay, or the code cannot be regenerated. The message names the case."""
 
 
 class InputsForm(enum.StrEnum):
@@ -82,7 +78,7 @@ class _Embedded:
 
 
 def stage_of(record: Record) -> Replay:
-    """The stage that produced ``record``'s category: its ``replay`` (checker.model.TRAITS), but
+    """The stage that produced ``record``'s category: its ``replay`` (checker.categories.TRAITS), but
     the compile for a worker that died compiling, and none for a lost case.
 
     Raises:
@@ -101,206 +97,11 @@ def stage_of(record: Record) -> Replay:
     )
 
 
-def find_record(results: Path, case_id: str) -> Record:
-    """The record of ``case_id`` (a case name such as ``add[8x16-fp16-cfg0]`` or a pytest node
-    id) in ``results``; the last one when the file holds several.
-
-    Raises:
-        ReproError: the file is missing or malformed, or holds no record of the case.
-    """
-    return find_in(read_results(results, case_id), case_id, Path(results))
-
-
-def read_results(results: Path, case_id: str) -> list[Record]:
-    """The records of ``results``, read for ``case_id`` (named in the error).
-
-    Raises:
-        ReproError: the file is missing or malformed.
-    """
-    from checker.results.jsonl import read_records
-
-    results = Path(results)
-    if not results.is_file():
-        raise ReproError(f"case {case_id}: results file {results} does not exist")
-    try:
-        return list(read_records(results))
-    except (OSError, ValueError) as exc:
-        raise ReproError(f"case {case_id}: cannot read {results}: {exc}") from exc
-
-
-def find_in(records: Sequence[Record], case_id: str, results: Path) -> Record:
-    """:func:`find_record` over records already read from ``results`` (named in the error).
-
-    Raises:
-        ReproError: no record of the case.
-    """
-    found = [
-        r for r in records if case_id in (r.case.name, r.nodeid) or (r.nodeid or "").endswith(f"::{case_id}")
-    ]
-    kernel_cases = [r for r in found if r.mode not in ("golden", "collection")]
-    if not (kernel_cases or found):
-        raise ReproError(f"case {case_id}: no record of it in {results} ({len(records)} records)")
-    return (kernel_cases or found)[-1]
-
-
-def kernel_file_for(record: Record, kernels: Sequence[Path] = (), cwd: Path | None = None) -> Path:
-    """The kernel file that declares ``record``'s spec, from the paths the user trusts only.
-
-    A record is data (a results file may come from a downloaded artifact that also ships a
-    ``.py`` file), so the paths it names never decide what is imported: with ``kernels`` (files
-    or directories the user named), the one among them that declares a spec named
-    ``record.case.kernel`` (the file named like the record's node id's first); without, the
-    file the record's node id (relative to ``cwd``, then to the project's rootdir) or its
-    command's ``--kernels`` names, when it is one of the project's configured kernel files
-    (:func:`project_kernel_paths`). Nothing is imported before a file passes that test.
-
-    Raises:
-        ReproError: no such file, or the record's file is outside the allowed paths; one line
-            naming the case, the file and the fix (``--kernels DIR``).
-    """
-    base = Path.cwd() if cwd is None else Path(cwd)
-    hint = (record.nodeid or "").split("::", 1)[0]
-    name = record.case.kernel
-    if kernels:
-        files = _kernel_files([base / path for path in kernels])
-        files.sort(key=lambda f: f.name != Path(hint).name)
-        for file in files:
-            if file.is_file() and _declares(file, name):
-                return file
-        searched = ", ".join(_shown(k) for k in kernels)
-        raise ReproError(f"case {record.case.name}: no kernel file in {searched} declares spec {name!r}")
-    roots, rootdir = project_kernel_paths(base)
-    allowed = {r for r in map(_resolved, _kernel_files(roots)) if r is not None}
-    candidates = [base / hint, rootdir / hint] if hint else []
-    candidates += [Path(p) for p in recorded_options(record)["kernels"]]
-    for file in candidates:
-        if _resolved(file) in allowed and _is_file(file):
-            return file
-    shown_roots = ", ".join(_shown(r) for r in roots) or f"none: no {_shown(rootdir / 'kernels')}"
-    outside = next((f for f in candidates if _is_file(f)), None)
-    if outside is not None:
-        raise ReproError(
-            f"case {record.case.name}: the record names kernel file {_shown(outside)}, which is not "
-            f"under the project's kernel paths ({shown_roots}); kernels are loaded only from paths "
-            "you name: pass --kernels DIR with the directory that holds it, if you trust it"
-        )
-    tried = ", ".join(_shown(c) for c in candidates) or "nothing (the record has no node id)"
-    raise ReproError(
-        f"case {record.case.name}: kernel file not found in the project's kernel paths ({shown_roots}; "
-        f"the record names {tried}); pass --kernels DIR"
-    )
-
-
-def project_kernel_paths(cwd: Path | None = None) -> tuple[list[Path], Path]:
-    """The kernel paths the project at ``cwd`` configures, and its rootdir: the
-    ``kcheck_kernel_paths`` of the pytest ini file pytest would use there (relative to that
-    file's directory), else ``<rootdir>/kernels``, as ``kcheck run`` and pytest collect them.
-    Paths that do not exist are left out."""
-    base = Path.cwd() if cwd is None else Path(cwd)
-    rootdir: Path = base
-    inipath: Path | None = None
-    value: Any = None
-    try:
-        from _pytest.config import findpaths
-
-        try:
-            found: Any = findpaths.locate_config(base, [base])
-        except TypeError:  # pytest before 8.1: locate_config(args)
-            found = findpaths.locate_config([base])  # type: ignore[call-arg,arg-type]
-        rootdir = Path(found[0] or base)
-        inipath = found[1]
-        value = found[2].get("kcheck_kernel_paths")
-        value = getattr(value, "value", value)  # pytest 9 wraps ini values
-    except Exception:
-        # An unreadable ini: pytest would refuse to run there; nothing is configured.
-        value = None
-    if inipath is not None and isinstance(value, (str, list)) and value:
-        items = shlex.split(value) if isinstance(value, str) else [str(v) for v in value]
-        paths = [Path(inipath).parent / item for item in items]
-    else:
-        paths = [rootdir / "kernels"]
-    return [p for p in paths if p.exists()], rootdir
-
-
-def _kernel_files(paths: Iterable[Path]) -> list[Path]:
-    from checker import loader
-
-    files: list[Path] = []
-    for path in paths:
-        files.extend(loader.kernel_files(path) if path.is_dir() else [path])
-    return files
-
-
-def _resolved(path: Path) -> Path | None:
-    try:
-        return path.resolve()
-    except (OSError, RuntimeError, ValueError):  # a symlink loop, a NUL byte in a record's path
-        return None
-
-
-def _is_file(path: Path) -> bool:
-    try:
-        return path.is_file()
-    except (OSError, ValueError):
-        return False
-
-
-def _shown(path: Path | str) -> str:
-    """``path`` for a one-line message: as is when printable, else its ``ascii()`` (a record's
-    node id can hold a newline)."""
-    text = str(path)
-    return text if text.isprintable() else ascii(text)
-
-
-def _declares(file: Path, name: str) -> bool:
-    from checker import loader
-    from checker.spec import specs_of_module
-
-    try:
-        return any(s.name == name for s in specs_of_module(loader.load(file)))
-    except Exception:
-        return False
-
-
-def recorded_options(record: Record) -> Values:
-    """The run options that re-run ``record``'s case (checker.options.of_record), the
-    defaults when it stores none.
-
-    Raises:
-        ReproError: what the record stores cannot be read; one line naming the case.
-    """
-    try:
-        return of_record(record) or defaults()
-    except ValueError as exc:
-        name = _shown(record.case.name)
-        raise ReproError(f"case {name}: its record's options cannot be read: {exc}") from None
-
-
 def default_output_name(record: Record) -> str:
     """``repro_<kernel>_<param>.py`` with every character but letters, digits, ``.``, ``_``
     and ``-`` replaced by ``_``."""
     raw = f"repro_{record.case.kernel}_{record.case.param}"
     return re.sub(r"[^A-Za-z0-9_.-]", "_", raw).lstrip(".") + ".py"
-
-
-def spec_of(kernel_file: Path, record: Record) -> KernelSpec:
-    """The spec of ``record``'s kernel declared in ``kernel_file``.
-
-    Raises:
-        ReproError: the file cannot be loaded or declares no such spec, naming the case.
-    """
-    from checker import loader
-    from checker.spec import specs_of_module
-
-    try:
-        module = loader.load(Path(kernel_file))
-        specs = specs_of_module(module)
-    except Exception as exc:
-        raise ReproError(f"case {record.case.name}: cannot load {kernel_file}: {exc}") from exc
-    for spec in specs:
-        if spec.name == record.case.kernel:
-            return spec
-    raise ReproError(f"case {record.case.name}: {kernel_file} declares no spec {record.case.kernel!r}")
 
 
 def _target_profile(name: str) -> dict[str, Any]:
@@ -399,28 +200,14 @@ def _saved(value: Any) -> str:
     return base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
-def _upcast(value: Any, dtype: torch.dtype) -> Any:
-    if isinstance(value, torch.Tensor) and value.is_floating_point():
-        return value.to(torch.float32).to(dtype) if value.element_size() == 1 else value.to(dtype)
-    return value
-
-
 def _reference_outputs(spec: KernelSpec, inputs: tuple[Any, ...], mutated: dict[int, str]) -> dict[str, Any]:
-    """The reference on CPU copies of ``inputs``, upcast as the checker does: ``returned``
-    (list of outputs) and ``mutated`` (argument index -> the reference's copy after it ran)."""
-    args = []
-    for v in inputs:
-        up = _upcast(v, spec.reference_dtype)
-        args.append(up.clone() if isinstance(up, torch.Tensor) and up is v else up)
-    with torch.no_grad():
-        returned = spec.reference(*args)
-    if bool(spec.mutates) and returned is None:
-        outputs: list[Any] = []
-    else:
-        outputs = list(returned) if isinstance(returned, (tuple, list)) else [returned]
-    if not all(isinstance(o, torch.Tensor) for o in outputs):
-        raise TypeError("the reference returned something that is not a tensor")
-    return {"returned": [o.detach().cpu() for o in outputs], "mutated": {i: args[i] for i in mutated}}
+    """The reference as the checker runs it (``prepare.reference_outputs``) on the CPU inputs:
+    ``returned`` (list of outputs, on the CPU) and ``mutated`` (argument index -> the
+    reference's copy after it ran)."""
+    from checker import prepare
+
+    expected = prepare.reference_outputs(spec, inputs, mutated)
+    return {"returned": [o.detach().cpu() for o in expected.returned], "mutated": expected.mutated}
 
 
 def _slot(
@@ -482,8 +269,8 @@ def _slots(
     return declared, default, mutated_slots
 
 
-def _config_of(spec: KernelSpec, bound: Any, record: Record, sweep_seed: int) -> tuple[Any, str]:
-    """The ``helion.Config`` of the case and where it came from.
+def _config_of(spec: KernelSpec, prep: Any, record: Record, opts: RunOptions) -> tuple[Any, str]:
+    """The ``helion.Config`` of the case and where it came from (``prepare.config_for``).
 
     The record's full config when it has one. A case whose worker died or timed out has none
     (its record was made outside the worker), so the config is derived as the checker derived
@@ -492,25 +279,23 @@ def _config_of(spec: KernelSpec, bound: Any, record: Record, sweep_seed: int) ->
     Raises:
         ReproError: the named config does not exist or Helion cannot draw the sampled one.
     """
-    import helion
+    from checker import prepare
+    from checker.sweep import sampled_index
 
-    from checker import codegen
-    from checker.sweep import derived_seed, sample_configs, sampled_index
-
-    if record.config is not None:
-        return helion.Config(**record.config), "the record"
     case = record.case
     index = sampled_index(case.config)
+    try:
+        config = prepare.config_for(spec, prep, case, opts, record.config)
+    except prepare.CaseFailure as exc:
+        if index is None:
+            message = f"the record has no config and the spec no {case.config!r}"
+            raise ReproError(f"case {case.name}: {message}") from None
+        raise ReproError(f"case {case.name}: {exc}") from None
+    if record.config is not None:
+        return config, "the record"
     if index is None:
-        if case.config not in spec.configs:
-            raise ReproError(f"case {case.name}: the record has no config and the spec no {case.config!r}")
-        config = codegen.resolve_config(bound, spec.configs[case.config])
         return config, f"the spec's named config {case.config!r} (the record has none)"
-    seed = derived_seed(sweep_seed, spec.name, tuple(case.shape), case.dtype)
-    drawn = sample_configs(bound.config_spec, index + 1, seed)[index]
-    if isinstance(drawn, BaseException):
-        raise ReproError(f"case {case.name}: Helion cannot draw sampled config {case.config}: {drawn}")
-    return drawn, f"draw {index} of the sweep seed {sweep_seed} (the record has none)"
+    return config, f"draw {index} of the sweep seed {opts.sweep_seed} (the record has none)"
 
 
 def _compile_level(record: Record) -> str:
@@ -535,40 +320,44 @@ def write_repro(record: Record, kernel_file: Path, out_path: Path) -> Path:
             missing, or Helion cannot generate the code for the config.
         OSError: ``out_path`` cannot be written.
     """
-    from checker import codegen, execute, targets
-    from checker.sweep import derived_seed
+    from checker import prepare, targets
 
     stage = stage_of(record)
     name = record.case.name
     spec = spec_of(Path(kernel_file), record)
     profile = _target_profile(record.target)
+    target = targets.Target(**profile)
     local = targets.local_cuda_target()
     if local is None:
-        targets.use_target_on_cpu(targets.Target(**profile))
-    device = "cpu" if local is None else "cuda"
+        targets.use_target_on_cpu(target)
+    # The case's own options; no stage cache: the config and code are made afresh.
+    opts = RunOptions.of(recorded_options(record), target, native=local is not None, cache_dir=None)
     shape, dtype_name = tuple(record.case.shape), record.case.dtype
     if dtype_name not in DTYPES_BY_NAME:
         raise ReproError(f"case {name}: unknown dtype {dtype_name!r}")
     dtype = DTYPES_BY_NAME[dtype_name]
-    sweep_seed: int = recorded_options(record)["sweep_seed"]
-    seed = derived_seed(sweep_seed, spec.name, shape, dtype_name)
-    layout = execute.layout_inputs(spec.make_inputs, shape, dtype, torch.Generator().manual_seed(seed), "cpu")
+    seed = prepare.input_seed(spec, shape, dtype_name, opts.sweep_seed)
+    layout = prepare.layout_inputs(spec.make_inputs, shape, dtype, torch.Generator().manual_seed(seed), "cpu")
     small = layout is not None and _nbytes(layout) <= EMBED_LIMIT_BYTES
-    real: tuple[Any, ...] | None = None
-    if layout is None or (small and stage is Replay.RUN):
-        made = spec.make_inputs(shape, dtype, torch.Generator().manual_seed(seed))
-        real = tuple(made)
-    args = real if real is not None else layout
-    assert args is not None
-    params = spec.parameter_names()
-    mutated = {params.index(m): m for m in spec.mutates if m in params}
     try:
-        bound = spec.kernel.bind(tuple(a.to(device) if isinstance(a, torch.Tensor) else a for a in args))
+        real = (
+            prepare.make_inputs(spec, shape, dtype_name, opts.sweep_seed, "cpu")
+            if layout is None or (small and stage is Replay.RUN)
+            else None
+        )
+        args = real if real is not None else layout
+        assert args is not None
+        mutated = prepare.mutated_indices(spec, args)
+    except prepare.CaseFailure as exc:
+        raise ReproError(f"case {name}: {exc}") from None
+    on_device = tuple(prepare.to_device(a, opts.device) for a in args)
+    try:
+        prep = prepare.Prepared(inputs=on_device, kernel=spec.kernel, _bound=spec.kernel.bind(on_device))
     except Exception as exc:
         raise ReproError(f"case {name}: Helion cannot bind the kernel to its inputs: {exc}") from exc
-    config, config_source = _config_of(spec, bound, record, sweep_seed)
+    config, config_source = _config_of(spec, prep, record, opts)
     try:
-        code = codegen.generate(bound, config)
+        code, _ = prepare.generate(spec, prep, config, opts)
     except Exception as exc:
         raise ReproError(f"case {name}: Helion cannot generate the code for its config: {exc}") from exc
 
@@ -607,7 +396,7 @@ def write_repro(record: Record, kernel_file: Path, out_path: Path) -> Path:
         "config_repr": record.config_repr or repr(config),
         "config_source": config_source,
         "args": _describe(args, record),
-        "params": params,
+        "params": spec.parameter_names(),
         "mutated": {str(i): n for i, n in mutated.items()},
         "inputs": inputs.data,
         "reference": reference.data,
@@ -702,7 +491,7 @@ def classification() -> dict[str, Any]:
     - ``rules``: ``[category, [exception type names], pattern or None]`` of every
       ``checker.diagnostics.RULES`` entry a reproducer can meet (``in_reproducer``), in order;
     - ``fallback``: the category of an exception no rule claims;
-    - ``compared``, ``supervisor_made``: the categories with that trait (checker.model.TRAITS);
+    - ``compared``, ``supervisor_made``: the categories with that trait (checker.categories.TRAITS);
     - ``crash_signals``: the signals that make a dead compile a ``compiler-crash``
       (checker/pool.py).
     """

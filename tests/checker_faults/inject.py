@@ -8,7 +8,7 @@ healthy spec beside it still passes.
 
 ``KCHECK_TEST_INJECT`` picks the place:
 
-- ``compare``: checker.execute's comparison step, in the process that checks the case (a case
+- ``compare``: checker.run_step's comparison step, in the process that checks the case (a case
   worker under ``--isolate on``); the error is raised inside checker/model.py.
 - ``supervisor``: checker.exec_worker.CaseRunner.check, the supervising side in the pytest
   process; the error is raised inside checker/model.py too.
@@ -27,7 +27,7 @@ import helion
 import helion.language as hl
 import torch
 
-from checker import exec_worker, execute, model
+from checker import exec_worker, model, run_step
 from checker.spec import KernelSpec
 
 WHERE = os.environ.get("KCHECK_TEST_INJECT", "")
@@ -42,14 +42,14 @@ def _bug() -> None:
 
 
 if WHERE == "compare":
-    _compare = execute._compare
+    _compare = run_step.compare_outputs
 
     def _patched_compare(spec, *args, **kwargs):  # type: ignore[no-untyped-def]
         if spec.name == "victim":
             _bug()
         return _compare(spec, *args, **kwargs)
 
-    execute._compare = _patched_compare
+    run_step.compare_outputs = _patched_compare
 elif WHERE == "supervisor":
     _check = exec_worker.CaseRunner.check
 

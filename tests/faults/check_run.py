@@ -17,7 +17,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from checker.model import Category, Record
+from checker.categories import Category
+from checker.model import Record
 from checker.results.jsonl import read_records
 
 

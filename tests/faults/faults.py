@@ -18,7 +18,7 @@ import helion
 import helion.language as hl
 import torch
 
-from checker.model import Category
+from checker.categories import Category
 from checker.spec import GoldenTracking, KernelSpec
 
 CONFIG = helion.Config(block_sizes=[256], num_warps=4)
