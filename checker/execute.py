@@ -175,11 +175,10 @@ def _compile(
 def _not_run(code: str, t: _Trace) -> Record:
     """The ``not-run`` record of a full shape on a CPU-only machine."""
     compiled = t.compiled
-    done = (
-        f"compiled for {t.opts.target.name} (level {compiled['compile_level']})"
-        if compiled
-        else "code generated"
-    )
+    # Only a compile sets compile_level: code from the stage cache with no compile (--compile
+    # off) was generated, not compiled.
+    level = compiled.get("compile_level")
+    done = f"compiled for {t.opts.target.name} (level {level})" if level else "code generated"
     return t.record(
         Category.NOT_RUN,
         f"full shape on a CPU-only machine: {done}, not executed",

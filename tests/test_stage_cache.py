@@ -239,3 +239,18 @@ def test_a_cached_run_longer_than_the_run_timeout_runs_again(tmp_path: Path) -> 
     short = execute.check_case(spec, case, opts)
     assert "run_cached" not in short.fields and _verdict(short) == _verdict(cold)
     assert _check(spec, case, root).fields["run_cached"] is True
+
+
+def test_a_full_shape_with_cached_code_and_no_compile_is_not_run(tmp_path: Path) -> None:
+    """``--compile off`` on CPU, run twice: the second run takes the full shape's code from the
+    stage cache and compiles nothing. Its not-run record named a compile level no compile had
+    set, and the KeyError made the case a checker-error (found in session 10's refactor)."""
+    spec = _spec(tmp_path, kernel_source())
+    case = CaseId("add", (64, 96), "fp32", "default")
+    root = tmp_path / "kc"
+    cold = _check(spec, case, root)
+    warm = _check(spec, case, root)
+    assert cold.category is Category.NOT_RUN, cold.message
+    assert warm.category is Category.NOT_RUN, warm.message
+    assert warm.fields.get("codegen_cached") is True
+    assert "code generated" in warm.message
