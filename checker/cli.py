@@ -2,8 +2,9 @@
 
 ``kcheck run`` is the main job: the kernel sweep through pytest with the kcheck plugin, in
 parallel with pytest-xdist, writing reports/results.jsonl, reports/junit.xml and a summary.
-Exit status is pytest's: 0 all cases passed or were skipped, 1 some case failed, 2+ usage or
-internal errors.
+Exit status is pytest's: 0 all cases passed or were skipped, 1 some case failed, 3 a
+checker-error, 2 and 4 usage errors; with a known-failures file (the ``kcheck_baseline`` ini
+option, checker/baseline_plugin.py) 0 means nothing new failed: every failure is listed there.
 """
 
 from __future__ import annotations

@@ -369,6 +369,13 @@ OPTIONS: tuple[RunOption, ...] = (
         above=0,
     ),
     RunOption(
+        "update-baseline",
+        bool,
+        False,
+        "rewrite the known-failures file (the kcheck_baseline ini option) from this run: the cases "
+        "it checked get their current failure or go, entries of cases it did not run are kept",
+    ),
+    RunOption(
         "shard",
         str,
         None,

@@ -26,9 +26,15 @@ from checker.recorder import Recorder
 from checker.session import RECORD_KEY, STATE, State, fresh
 from checker.targets import DEFAULT_TARGET
 
-# Sharding (--shard), GPU pinning of xdist workers, goldens and --benchmark are plugin modules of
-# their own.
-pytest_plugins = ["checker.shard", "checker.gpus", "checker.golden_plugin", "checker.perf_plugin"]
+# Sharding (--shard), GPU pinning of xdist workers, goldens, --benchmark and the known failures
+# (kcheck_baseline) are plugin modules of their own.
+pytest_plugins = [
+    "checker.shard",
+    "checker.gpus",
+    "checker.golden_plugin",
+    "checker.perf_plugin",
+    "checker.baseline_plugin",
+]
 
 
 def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:

@@ -8,7 +8,8 @@ status                    rule
 ``new``                   fails in every attempt, and on the base it passed, was skipped, was
                           absent (a new case), or failed with another category; without a
                           baseline every failure is new
-``pre-existing``          fails, and the base failed with the same category
+``pre-existing``          fails, and the base failed with the same category (never a
+                          ``checker-error`` or a lost case)
 ``flaky``                 failed and passed across this run's attempts (a rerun passed)
 ``fixed``                 passes, and failed in every attempt on the base
 ``golden``                a golden-diff / golden-missing / golden-stale the base did not have
@@ -177,9 +178,14 @@ def _status(attempts: tuple[Record, ...], base: tuple[Record, ...], baseline_giv
         return Status.SKIPPED
     if now is Outcome.PASSED:
         return Status.FIXED if before is Outcome.FAILED else Status.PASSED
-    category = [r for r in attempts if r.failed][-1].category
+    failing = [r for r in attempts if r.failed][-1]
+    category = failing.category
     if category.traits.owner is Owner.CHECKER:
         return Status.NEW  # a kcheck bug is never "pre-existing": it is not the kernel's state
+    if failing.lost:
+        # Nor is a lost case: it says what happened to the run (a killed worker, an interrupt),
+        # and a verdict never depends on what other workers did.
+        return Status.NEW
     base_failures = {r.category for r in base if r.failed}
     if category in GOLDEN_CATEGORIES:
         return Status.PRE_EXISTING if base_failures & GOLDEN_CATEGORIES else Status.GOLDEN

@@ -63,6 +63,8 @@ RATIO_FLOOR_BYTES = 64 * 1024 * 1024
 #: Unreadable lines listed per shard; past this they are counted in one more entry, so a shard of
 #: millions of garbage lines costs a bounded list, not one entry per line.
 MAX_CORRUPT_PER_SHARD = 1000
+#: The reason of a shard that holds no line at all (a known-failures file may be empty).
+EMPTY_SHARD = "empty shard: no records"
 
 
 def record_key(rec: Record) -> str:
@@ -155,7 +157,7 @@ def parse_stream(source: str, stream: BinaryIO, verb: str = "read") -> Shard:
         reason = f"over {scanner.max_lines:,} lines: not read from here on"
         corrupt.append(CorruptEntry(source, reason, scanner.truncated_at))
     if not records and not corrupt and not other:
-        corrupt.append(CorruptEntry(source, "empty shard: no records"))
+        corrupt.append(CorruptEntry(source, EMPTY_SHARD))
     return Shard(source, tuple(records), tuple(corrupt), digest.hexdigest(), tuple(other))
 
 
