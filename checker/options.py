@@ -22,6 +22,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from checker.choices import CompilePolicy, Device, Isolate, ShapeSet
 from checker.targets import DEFAULT_TARGET, TARGETS
 
 #: Default seconds a cross-compile may take (--compile-timeout).
@@ -29,40 +30,6 @@ DEFAULT_COMPILE_TIMEOUT_S = 60.0
 #: Default seconds one case may take in its worker with --isolate (--run-timeout): codegen,
 #: the compile (itself capped by --compile-timeout), the reference and the run.
 DEFAULT_RUN_TIMEOUT_S = 300.0
-
-
-class Device(enum.StrEnum):
-    """``--device``: where cases run."""
-
-    AUTO = "auto"
-    CPU = "cpu"
-    CUDA = "cuda"
-
-
-class CompilePolicy(enum.StrEnum):
-    """``--compile``: how far cases are compiled in a supervised worker first
-    (``run_options.RunOptions.compile_level`` says what each does)."""
-
-    AUTO = "auto"
-    OFF = "off"
-    CHECK = "check"
-    FULL = "full"
-
-
-class Isolate(enum.StrEnum):
-    """``--isolate``: whether cases run in a supervised worker process."""
-
-    AUTO = "auto"
-    ON = "on"
-    OFF = "off"
-
-
-class ShapeSet(enum.StrEnum):
-    """``--shapes``: which of a spec's shapes are swept (``sweep.shapes_for``)."""
-
-    ALL = "all"
-    SMALL = "small"
-    FULL = "full"
 
 
 class Cli(enum.Enum):

@@ -19,8 +19,9 @@ from typing import Any
 import pytest
 
 from checker import options, rerun
+from checker.choices import Device, Isolate
 from checker.items import KernelModule
-from checker.options import Device, Isolate, Values
+from checker.options import Values
 from checker.pipesafe import PipeSafe
 from checker.recorder import Recorder
 from checker.session import RECORD_KEY, STATE, State, fresh

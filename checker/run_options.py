@@ -12,7 +12,8 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
-from checker.options import DEFAULT_COMPILE_TIMEOUT_S, CompilePolicy, Isolate, Values
+from checker.choices import CompilePolicy, Isolate
+from checker.options import DEFAULT_COMPILE_TIMEOUT_S, Values
 from checker.targets import Target
 
 
@@ -35,7 +36,7 @@ class RunOptions:
         native: run on the local CUDA device; False runs on CPU (interpreter / codegen only).
         n_configs: how many configs are sampled per (kernel, shape, dtype).
         compile: ``--compile`` policy (see :meth:`compile_level`); a string is taken as its
-            :class:`~checker.options.CompilePolicy`.
+            :class:`~checker.choices.CompilePolicy`.
         compile_timeout: seconds one compile may take in its worker before it is killed.
         cache_dir: directory of the compile and stage caches (checker.cache), None for none (--no-cache).
         run_timeout: seconds a case may run in its supervised worker (--run-timeout), None when

@@ -16,13 +16,13 @@ from typing import Any
 
 import torch
 
+from checker.choices import ShapeSet
 from checker.model import CaseId
-from checker.options import ShapeSet
 from checker.spec import DTYPE_NAMES, KernelSpec
 
 
 def shapes_for(spec: KernelSpec, shape_set: str) -> list[tuple[int, ...]]:
-    """The spec's shapes in ``shape_set`` (a :class:`~checker.options.ShapeSet`: ``small``,
+    """The spec's shapes in ``shape_set`` (a :class:`~checker.choices.ShapeSet`: ``small``,
     ``full`` or ``all``, small first).
 
     Raises:

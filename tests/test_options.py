@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from checker import options, rerun
+from checker import choices, options, rerun
 from checker.cli import build_parser, main
 from checker.model import Record
 from checker.options import Cli, Rerun, RunOption, Values
@@ -217,11 +217,11 @@ def test_a_run_stores_the_options_its_repro_command_passes(kernel_dir: pytest.Py
     (rec,) = read_records(kernel_dir.path / "reports" / "results.jsonl")
     stored = options.of_record(rec)
     assert stored is not None and stored == options.from_command(rec.repro or "")
-    assert stored["sweep_seed"] == 3 and stored["compile"] is options.CompilePolicy.OFF
+    assert stored["sweep_seed"] == 3 and stored["compile"] is choices.CompilePolicy.OFF
     assert stored["kernels"] == [str((kernel_dir.path / "kernels" / "add.py").resolve())]
     assert stored["no_cache"] is True, "a repro compiles for real"
     # Options a single case's rerun does not carry stay at their defaults.
-    assert stored["shapes"] is options.ShapeSet.ALL
+    assert stored["shapes"] is choices.ShapeSet.ALL
 
 
 def test_usage_errors_come_from_the_table(
