@@ -218,7 +218,8 @@ def test_pytests_short_summary_is_off_under_kcheck_run_and_comes_back_with_rfE(
     assert any(line.startswith("1. numerical-mismatch x") for line in after)
     tail = lines[next(i for i, line in enumerate(lines) if line.lstrip().startswith("repro: ")) + 1 :]
     assert [line.split(":")[0] for line in tail[:1]] == ["records"], tail
-    assert [re.sub(r"[\d.]+", "N", line) for line in tail[1:]] == ["N failed in Ns"], tail
+    # pytest's count line; warnings (from the environment's packages) may be counted in it.
+    assert len(tail) == 2 and re.fullmatch(r"\d+ failed(, \d+ warnings?)? in [\d.]+s", tail[1]), tail
     # The repro command: whole on one line at 80 columns, the representative's own.
     repro = _line_with(out, "repro")
     assert repro in {r.repro for r in records} and len(repro) > 80
