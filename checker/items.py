@@ -73,7 +73,8 @@ class KernelModule(pytest.File):
                 continue
             here.add(spec.name)
             n = state.options.n_configs
-            for case in expand(spec, n, self.config.getoption("shapes")):
+            seed = state.options.sweep_seed
+            for case in expand(spec, n, self.config.getoption("shapes"), seed):
                 items.append(KernelCase.from_parent(self, name=case.name, spec=spec, case=case))
             for extra in self.config.hook.pytest_kcheck_spec_items(module=self, spec=spec):
                 items.extend(extra)

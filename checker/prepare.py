@@ -36,7 +36,7 @@ from checker.categories import Category
 from checker.model import CaseId
 from checker.numerics import all_zero_inputs
 from checker.run_options import RunOptions
-from checker.spec import DTYPES_BY_NAME, DefaultConfig, KernelSpec
+from checker.spec import DTYPES_BY_NAME, DefaultConfig, KernelSpec, SpecError
 from checker.sweep import derived_seed, sample_configs, sampled_index
 
 
@@ -377,9 +377,11 @@ def config_for(spec: KernelSpec, prep: Prepared, case: CaseId, opts: RunOptions,
     index = sampled_index(case.config)
     if index is None:
         try:
-            named = spec.configs[case.config]
+            named = spec.named_config(case.config)
         except KeyError:
             raise CaseFailure(Category.INVALID_CONFIG, f"no named config {case.config!r}") from None
+        except SpecError as exc:
+            raise CaseFailure(Category.INVALID_CONFIG, f"config {case.config!r}: {exc}") from None
         return _resolve(spec, prep, named, opts)
     if prep.samples is None or len(prep.samples) <= index:
         prep.samples = _samples(spec, prep, case, opts, max(opts.n_configs, index + 1))

@@ -391,6 +391,25 @@ class KernelSpec:
         if self.outputs and not any(o.compare for o in self.outputs) and not (set(self.mutates) - seen):
             raise SpecError(f"{where}: outputs compares nothing; at least one output must be compared")
 
+    def named_config(self, name: str) -> Any:
+        """The config a case called ``name`` runs (``configs[name]``; a plain Triton spec also
+        knows the configs of its autotune list, checker/triton_spec.py).
+
+        Raises:
+            KeyError: no such config.
+        """
+        return self.configs[name]
+
+    def drawn_configs(self, count: int, seed: int) -> list[str] | None:
+        """Names of the ``count`` sampled configs of one (shape, dtype) group drawn under
+        ``seed``, when the spec draws them itself at collection (a plain Triton kernel's
+        autotune list); None: ``cfg0``... drawn at run time from the config space."""
+        return None
+
+    def declared_in(self, module: Any) -> None:
+        """Told by :func:`specs_of_module` which module declares this spec (a plain Triton spec
+        resolves its kernel through it in every process); nothing to do for a Helion spec."""
+
     def parameter_names(self) -> list[str]:
         """The kernel function's parameter names, in order (``make_inputs`` supplies them so)."""
         fn = getattr(self.kernel, "fn", self.kernel)
@@ -475,4 +494,5 @@ def specs_of_module(module: Any) -> list[KernelSpec]:
         if not isinstance(spec, KernelSpec):
             raise SpecError(f"{module.__name__}: SPEC must be a KernelSpec, got {type(spec)}")
         spec.validate()
+        spec.declared_in(module)
     return found

@@ -52,14 +52,21 @@ def sampled_index(config_name: str) -> int | None:
     return None
 
 
-def expand(spec: KernelSpec, n_sampled: int, shape_set: str = "all") -> Iterator[CaseId]:
-    """Every case of ``spec``: shapes x dtypes x (named configs + ``n_sampled`` sampled ones)."""
+def expand(spec: KernelSpec, n_sampled: int, shape_set: str = "all", sweep_seed: int = 0) -> Iterator[CaseId]:
+    """Every case of ``spec``: shapes x dtypes x (named configs + ``n_sampled`` sampled ones).
+
+    Sampled configs are ``cfg0``... (drawn at run time), or for a spec that draws its own
+    (``KernelSpec.drawn_configs``: a plain Triton kernel's autotune list) the names it draws
+    under the group's seed (``derived_seed(sweep_seed, ...)``).
+    """
     sampled = n_sampled if spec.sample_configs else 0
-    config_names = [*spec.configs, *(sampled_name(i) for i in range(sampled))]
     for shape in shapes_for(spec, shape_set):
         for dtype in spec.dtypes:
-            for cname in config_names:
-                yield CaseId(spec.name, tuple(shape), DTYPE_NAMES[dtype], cname)
+            name = DTYPE_NAMES[dtype]
+            drawn = spec.drawn_configs(sampled, derived_seed(sweep_seed, spec.name, tuple(shape), name))
+            extra = drawn if drawn is not None else [sampled_name(i) for i in range(sampled)]
+            for cname in [*spec.configs, *extra]:
+                yield CaseId(spec.name, tuple(shape), name, cname)
 
 
 def derived_seed(sweep_seed: int, kernel: str, shape: tuple[int, ...], dtype: torch.dtype | str) -> int:

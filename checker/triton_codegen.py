@@ -22,7 +22,7 @@ import types
 from collections.abc import Callable
 from typing import Any, Protocol
 
-from checker.triton_launch import TritonConfig, python_function, refs
+from checker.triton_launch import SpecHome, TritonConfig, refs, unwrap
 
 
 class HostedKernel(Protocol):
@@ -30,11 +30,15 @@ class HostedKernel(Protocol):
 
     @property
     def kernel(self) -> Any:
-        """The ``@triton.jit`` (or ``@triton.autotune``) kernel, module level."""
+        """The ``@triton.jit`` kernel, or an object wrapping one (checker.triton_launch.unwrap)."""
 
     @property
     def launch(self) -> Callable[..., Any]:
-        """The spec's launcher, module level."""
+        """The spec's launcher."""
+
+    @property
+    def home(self) -> SpecHome | None:
+        """Where a spec module holds the spec (None: a spec built outside one)."""
 
     @property
     def name(self) -> str:
@@ -48,14 +52,15 @@ def host_module(kernel: HostedKernel, config: TritonConfig) -> str:
     Helion's ``_launcher`` keyword (the compile stage passes a capturing one).
 
     Raises:
-        SpecError: the kernel or launcher is not module-level.
+        SpecError: the spec was not loaded from a spec module and the kernel or launcher is not
+            what its module holds under its name (checker.triton_launch.refs).
     """
-    kernel_ref, launch_ref = refs(kernel.kernel, kernel.launch)
+    kernel_ref, launch_ref = refs(kernel.kernel, kernel.launch, kernel.home)
     lines = [
-        f'"""kcheck host module of the plain Triton kernel {kernel_ref[0]}.{kernel_ref[1]}',
+        f'"""kcheck host module of the plain Triton kernel {kernel.name}',
         "",
         "Written by checker/triton_codegen.py, not by Helion: the host function calls the spec's",
-        f'launcher {launch_ref[0]}.{launch_ref[1]} with the config below."""',
+        'launcher with the config below (KERNEL and LAUNCH: checker.triton_launch.refs)."""',
         "",
         "from checker.triton_launch import host_launch as _host_launch",
         "",
@@ -77,7 +82,8 @@ def host_module(kernel: HostedKernel, config: TritonConfig) -> str:
 
 
 def _quoted(kernel: HostedKernel) -> list[tuple[str, str]]:
-    """(title, text) of the kernel, the JIT functions it reaches, the launcher, and constants."""
+    """(title, text) of the kernel's wrappers (their heuristics change what is compiled), the
+    kernel, the JIT functions it reaches, the launcher, and constants."""
     # Here, not at the top: importing a spec module must not import the stage cache and with it
     # the compile stack (checker.triton_spec imports this module). The name walk belongs below
     # both; see docs/architecture.md.
@@ -103,7 +109,13 @@ def _quoted(kernel: HostedKernel) -> list[tuple[str, str]]:
             elif type(value).__name__ == "constexpr" or isinstance(value, (int, float, str, bool)):
                 constants[f"{inner.__module__}.{name}"] = repr(getattr(value, "value", value))
 
-    visit(python_function(kernel.kernel))
+    layers = unwrap(kernel.kernel)
+    for layer in layers.layers:
+        kind = f"{type(layer).__module__}.{type(layer).__qualname__}"
+        values = getattr(layer, "values", None) if layer in layers.heuristics else None
+        text = "\n".join(f"{name}: {_source(fn).strip()}" for name, fn in (values or {}).items())
+        out.append((f"wrapper {kind}", text or "(no heuristics)"))
+    visit(layers.jit)
     out.append((f"launcher {kernel.launch.__module__}.{kernel.launch.__qualname__}", _source(kernel.launch)))
     if constants:
         out.append(("constants", "\n".join(f"{k} = {v}" for k, v in sorted(constants.items()))))

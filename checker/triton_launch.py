@@ -108,56 +108,176 @@ def _is_triton_config(value: Any) -> bool:
     return type(value).__name__ == "Config" and type(value).__module__.startswith("triton")
 
 
+#: How deep :func:`unwrap` follows ``.fn`` before giving up (a wrapper that wraps itself).
+MAX_LAYERS = 16
+
+
+@dataclass(frozen=True)
+class KernelLayers:
+    """A Triton kernel object taken apart: the ``@triton.jit`` function and what wraps it.
+
+    Attributes:
+        jit: the JITFunction (an InterpretedFunction under ``TRITON_INTERPRET=1``).
+        layers: the wrappers around it, outermost first: ``Autotuner`` (any subclass),
+            ``Heuristics`` (any subclass), or a library's own thin wrapper (FlagGems'
+            ``libentry``), whose own launch logic is not run.
+    """
+
+    jit: Any
+    layers: tuple[Any, ...] = ()
+
+    @property
+    def autotuner(self) -> Any:
+        """The outermost ``triton.runtime.autotuner.Autotuner`` layer, or None."""
+        from triton.runtime.autotuner import Autotuner
+
+        return next((layer for layer in self.layers if isinstance(layer, Autotuner)), None)
+
+    @property
+    def heuristics(self) -> list[Any]:
+        """The ``Heuristics`` layers, outermost first."""
+        from triton.runtime.autotuner import Heuristics
+
+        return [layer for layer in self.layers if isinstance(layer, Heuristics)]
+
+    def computed(self) -> set[str]:
+        """Names the kernel's heuristics compute (they are never config knobs)."""
+        return {name for layer in self.heuristics for name in layer.values}
+
+    def launch_kwargs(
+        self, args: tuple[Any, ...], kwargs: Mapping[str, Any], config: TritonConfig | None
+    ) -> dict[str, Any]:
+        """The keyword arguments the JIT function is launched with, as Triton's wrappers would
+        make them: the launcher's ``kwargs``; at the autotuner's layer (``config`` given) the
+        config's keyword arguments and launch options (``Autotuner.run``); at each heuristics
+        layer its values, each ``fn({**dict(zip(arg_names, args)), **kwargs})``
+        (``Heuristics.run``), so a heuristic below the autotuner sees the config and one above
+        it does not; a value a heuristic computes wins over what it wraps, as in Triton.
+        Without an autotuner ``config`` is None and the caller adds the launch options.
+        """
+        from triton.runtime.autotuner import Autotuner, Heuristics
+
+        out = dict(kwargs)
+        for layer in self.layers:
+            if isinstance(layer, Autotuner) and config is not None:
+                out.update(config.config)
+            elif isinstance(layer, Heuristics):
+                for name, heur in layer.values.items():
+                    out[name] = heur({**dict(zip(layer.arg_names, args, strict=False)), **out})
+        return out
+
+
+def _is_jit(obj: Any) -> bool:
+    from triton.runtime.interpreter import InterpretedFunction
+    from triton.runtime.jit import JITFunction
+
+    return isinstance(obj, (JITFunction, InterpretedFunction))
+
+
+def _kind(obj: Any) -> str:
+    """``module.Class`` of ``obj``: what an error says instead of its repr."""
+    return f"{type(obj).__module__}.{type(obj).__qualname__}"
+
+
+def unwrap(kernel: Any) -> KernelLayers:
+    """``kernel`` taken apart: ``.fn`` is followed while the object is a Triton
+    ``KernelInterface`` (``@triton.autotune``, ``@triton.heuristics``, their subclasses, a
+    library's own subclass) or holds one in ``.fn`` (a thin wrapper), down to the JIT function.
+
+    Raises:
+        SpecError: ``kernel`` leads to no ``@triton.jit`` function; the message names the type
+            of what was found (never its repr) and what to pass instead.
+    """
+    from triton.runtime.jit import KernelInterface
+
+    layers: list[Any] = []
+    obj = kernel
+    for _ in range(MAX_LAYERS):
+        if _is_jit(obj):
+            return KernelLayers(obj, tuple(layers))
+        inner = getattr(obj, "fn", None)
+        if inner is None or not (isinstance(obj, KernelInterface) or isinstance(inner, KernelInterface)):
+            break
+        layers.append(obj)
+        obj = inner
+    found = _kind(obj) if obj is kernel else f"{_kind(obj)} inside {' -> '.join(map(_kind, layers))}"
+    raise SpecError(
+        f"the kernel is a {found}, not a Triton kernel: pass the @triton.jit function, or an "
+        "object that wraps one in `.fn` (@triton.autotune, @triton.heuristics, a subclass of "
+        "triton's Autotuner/Heuristics/KernelInterface, a library wrapper such as FlagGems' "
+        "libentry); see docs/kernel-spec.md#plain-triton-kernels"
+    )
+
+
 def jit_function(kernel: Any) -> Any:
     """The ``@triton.jit`` function (a JITFunction, or an InterpretedFunction under
-    TRITON_INTERPRET=1) inside ``kernel``: itself, or the function an ``@triton.autotune``
-    wraps."""
-    return kernel.fn if is_autotuned(kernel) else kernel
+    TRITON_INTERPRET=1) inside ``kernel`` (:func:`unwrap`)."""
+    return unwrap(kernel).jit
 
 
 def is_autotuned(kernel: Any) -> bool:
-    """True for a ``@triton.autotune`` kernel (Triton's ``Autotuner``)."""
-    return type(kernel).__name__ == "Autotuner" and hasattr(kernel, "configs")
+    """True when ``kernel`` has an ``Autotuner`` layer (``@triton.autotune`` or any subclass)."""
+    return unwrap(kernel).autotuner is not None
 
 
 def python_function(kernel: Any) -> Callable[..., Any]:
-    """The plain Python function behind a (possibly autotuned) Triton kernel."""
-    fn = jit_function(kernel)
-    inner = getattr(fn, "fn", fn)
-    if not callable(inner):
-        raise SpecError(f"{kernel!r} is not a @triton.jit function")
-    return inner  # type: ignore[no-any-return]
+    """The plain Python function behind a (possibly wrapped) Triton kernel."""
+    return unwrap(kernel).jit.fn  # type: ignore[no-any-return]
 
 
-def module_level(obj: Any, what: str) -> tuple[str, str]:
-    """(module, attribute) under which ``obj`` can be imported in another process.
+@dataclass(frozen=True)
+class SpecHome:
+    """Where a spec module holds a spec (set by ``specs_of_module`` for a TritonSpec): the
+    host module of a case resolves the kernel and launcher through it, so the object the spec
+    names is the object that runs in every process, whatever its ``__module__``/``__name__``
+    resolve to.
+
+    Attributes:
+        module: the spec module's importable name (``kcheck_kernels.<dir>__<stem>``).
+        file: its absolute path (a standalone reproducer loads it from there).
+        spec: the spec's name.
+    """
+
+    module: str
+    file: str
+    spec: str
+
+
+#: (module, file, spec name or None, attribute): how a host module names the kernel or the
+#: launcher: attribute ``kernel``/``launch`` of the named spec's TritonKernel, or with no spec
+#: the module attribute itself.
+Ref = tuple[str, str, str | None, str]
+
+
+def refs(kernel: Any, launch: Callable[..., Any], home: SpecHome | None) -> tuple[Ref, Ref]:
+    """How the host module names ``kernel`` and ``launch``.
+
+    Through the spec (``home``) when the spec was loaded from a spec module; otherwise (a spec
+    built outside one, as unit tests do) as module attributes, and only when the module
+    attribute is the very object given.
 
     Raises:
-        SpecError: ``obj`` is not reachable as ``module.attribute`` (a lambda, a nested function).
+        SpecError: without ``home``, an object its module does not hold under its name (a
+            lambda, a nested function, the inner ``@triton.jit`` function of a wrapper that the
+            module holds under the same name); the message says what to do.
     """
+    if home is not None:
+        return (home.module, home.file, home.spec, "kernel"), (home.module, home.file, home.spec, "launch")
+    return _attribute_ref(kernel, "kernel"), _attribute_ref(launch, "launcher")
+
+
+def _attribute_ref(obj: Any, what: str) -> Ref:
     fn = python_function(obj) if what == "kernel" else obj
     module, name = getattr(fn, "__module__", None), getattr(fn, "__qualname__", "")
-    if not module or "." in name or "<" in name:
+    mod = sys.modules.get(module or "")
+    if mod is None or getattr(mod, name, None) is not obj:
         raise SpecError(
-            f"the {what} {name or obj!r} must be a module-level function (worker processes import "
-            "it by module and name)"
+            f"the {what} {module}.{name} is not what its module holds under that name (a nested "
+            "function, a lambda, or the function inside a wrapper), and the spec was not loaded "
+            "from a spec module: declare the spec as SPEC/SPECS of a kernel module (kcheck then "
+            "finds the kernel through the spec), or pass the module-level object"
         )
-    # For a kernel the attribute may hold the Autotuner rather than the function: either works.
-    return module, name
-
-
-def refs(kernel: Any, launch: Callable[..., Any]) -> tuple[tuple[str, str, str], tuple[str, str, str]]:
-    """(module, attribute, file) of ``kernel`` (a ``@triton.jit`` or ``@triton.autotune`` kernel)
-    and of ``launch``, its launcher, as the host module names them.
-
-    Raises:
-        SpecError: either is not a module-level function.
-    """
-    k_module, k_name = module_level(kernel, "kernel")
-    l_module, l_name = module_level(launch, "launcher")
-    # The kernel object in its module: the Autotuner when autotuned (its configs), else the JIT
-    # function; both are found under the Python function's name.
-    return (k_module, k_name, _file_of(k_module)), (l_module, l_name, _file_of(l_module))
+    return module or "", _file_of(module or ""), None, name
 
 
 def _file_of(module: str) -> str:
@@ -168,9 +288,14 @@ def _file_of(module: str) -> str:
 # --- what the generated host module calls ---------------------------------------------------
 
 
-def _resolve(module: str, attribute: str, file: str) -> Any:
-    """``module.attribute``; a kernel spec module (``kcheck_kernels.*``) that is not registered
-    in this process (a standalone reproducer) is loaded from ``file``."""
+def _resolve(ref: Ref) -> Any:
+    """The object ``ref`` names; a kernel spec module (``kcheck_kernels.*``) that is not
+    registered in this process (a standalone reproducer) is loaded from its file.
+
+    Raises:
+        LookupError: the spec module declares no spec of that name (any more).
+    """
+    module, file, spec_name, attribute = ref
     try:
         mod = importlib.import_module(module)
     except ModuleNotFoundError:
@@ -181,7 +306,13 @@ def _resolve(module: str, attribute: str, file: str) -> Any:
         from checker import loader
 
         mod = loader.load(Path(file))
-    return getattr(mod, attribute)
+    if spec_name is None:
+        return getattr(mod, attribute)
+    declared = [*([mod.SPEC] if hasattr(mod, "SPEC") else []), *getattr(mod, "SPECS", [])]
+    for spec in declared:
+        if getattr(spec, "name", None) == spec_name:
+            return getattr(spec.kernel, attribute)
+    raise LookupError(f"{module} ({file}) declares no kernel spec named {spec_name!r}")
 
 
 def _interpreting() -> bool:
@@ -194,36 +325,40 @@ class LauncherError(SpecError, TypeError):
 
 class _Launchable:
     """What the launcher receives as ``kernel``: ``kernel[grid](*args, **kwargs)`` launches the
-    wrapped JIT function with the case's launch options (and, for an autotuned kernel, the
-    config's keyword arguments) through ``launcher`` (Triton's launch, or the compile stage's
-    capturing one)."""
+    JIT function inside the spec's kernel with the keyword arguments its wrappers would give it
+    (:meth:`KernelLayers.launch_kwargs`: the case's config at the autotuner's layer, heuristics
+    applied) and the case's launch options, through ``launcher`` (Triton's launch, or the
+    compile stage's capturing one)."""
 
-    def __init__(
-        self, fn: Any, inject: dict[str, Any], options: dict[str, int], launcher: Callable[..., Any]
-    ):
-        self._fn = fn
-        self._inject = inject
-        self._options = options
+    def __init__(self, layers: KernelLayers, config: TritonConfig, launcher: Callable[..., Any]) -> None:
+        self._layers = layers
+        self._config = config
         self._launcher = launcher
 
     @property
     def fn(self) -> Any:
         """The JIT function itself (for launchers that need its attributes)."""
-        return self._fn
+        return self._layers.jit
 
     def __getitem__(self, grid: Any) -> Callable[..., Any]:
         return functools.partial(self._launch, grid)
 
     def _launch(self, grid: Any, *args: Any, **kwargs: Any) -> Any:
-        clash = sorted(set(kwargs) & set(self._options))
+        options = {"num_warps": self._config.num_warps, "num_stages": self._config.num_stages}
+        clash = sorted(set(kwargs) & set(options))
         if clash:
             raise LauncherError(f"the launcher passes {clash}; the case's config sets them")
-        merged = {**self._inject, **kwargs}
+        if self._layers.autotuner is not None:
+            merged = self._layers.launch_kwargs(args, kwargs, self._config)
+        else:
+            # The launch options enter where a launcher would pass them: at the top, so a
+            # heuristic that computes num_warps overrides them as in Triton.
+            merged = self._layers.launch_kwargs(args, {**kwargs, **options}, None)
         if callable(grid):
-            names = list(inspect.signature(getattr(self._fn, "fn", self._fn)).parameters)
-            grid = grid({**dict(zip(names, args, strict=False)), **merged, **self._options})
+            names = list(inspect.signature(self._layers.jit.fn).parameters)
+            grid = grid({**dict(zip(names, args, strict=False)), **merged})
         grid = tuple(grid) if isinstance(grid, (tuple, list)) else (grid,)
-        return self._launcher(self._fn, grid, *args, **merged, **self._options)
+        return self._launcher(self._layers.jit, grid, *args, **merged)
 
 
 def _triton_launch(kernel: Any, grid: tuple[int, ...], *args: Any, **kwargs: Any) -> Any:
@@ -231,8 +366,8 @@ def _triton_launch(kernel: Any, grid: tuple[int, ...], *args: Any, **kwargs: Any
 
 
 def host_launch(
-    kernel_ref: tuple[str, str, str],
-    launch_ref: tuple[str, str, str],
+    kernel_ref: Ref,
+    launch_ref: Ref,
     config: Mapping[str, Any],
     args: tuple[Any, ...],
     launcher: Callable[..., Any] | None = None,
@@ -240,23 +375,22 @@ def host_launch(
     """Run one case: the launcher with the case's inputs and config. Called by the generated
     host module (checker/triton_codegen.py), in every process that runs or compiles a case.
 
-    ``kernel_ref``/``launch_ref`` are (module, attribute, file); ``config`` the flat config dict;
-    ``launcher`` the compile stage's capturing launcher, or None for Triton's own launch. Under
-    the Triton interpreter the kernel's ``libdevice`` functions are routed to equivalents first
-    (:func:`shim_kernel_globals`).
+    ``kernel_ref``/``launch_ref`` name the spec's kernel and launcher (:func:`refs`);
+    ``config`` is the flat config dict; ``launcher`` the compile stage's capturing launcher, or
+    None for Triton's own launch. The launcher gets the config's keyword arguments unless the
+    kernel has an autotuner (which gets them, as in Triton). Under the Triton interpreter the
+    kernel's ``libdevice`` functions are routed to equivalents first (:func:`shim_kernel_globals`).
     """
-    kernel = _resolve(*kernel_ref)
-    launch = _resolve(*launch_ref)
+    layers = unwrap(_resolve(kernel_ref))
+    launch = _resolve(launch_ref)
     cfg = TritonConfig.of(config)
-    fn = jit_function(kernel)
-    autotuned = is_autotuned(kernel)
-    options = {"num_warps": cfg.num_warps, "num_stages": cfg.num_stages}
-    proxy = _Launchable(fn, cfg.kwargs_dict if autotuned else {}, options, launcher or _triton_launch)
+    proxy = _Launchable(layers, cfg, launcher or _triton_launch)
+    kwargs = {} if layers.autotuner is not None else cfg.kwargs_dict
     if not _interpreting():
-        return launch(proxy, *args, **({} if autotuned else cfg.kwargs_dict))
-    shim_kernel_globals(fn)
+        return launch(proxy, *args, **kwargs)
+    shim_kernel_globals(layers.jit)
     with fp32_float_args():
-        return launch(proxy, *args, **({} if autotuned else cfg.kwargs_dict))
+        return launch(proxy, *args, **kwargs)
 
 
 @contextlib.contextmanager

@@ -3,8 +3,10 @@
 Most kernel libraries (Liger-Kernel, FlagGems, the Triton kernels of vLLM and SGLang) write
 Triton directly. A :class:`TritonSpec` wraps such a kernel: a ``@triton.jit`` function plus a
 *launcher* (a Python function that allocates outputs, computes the grid and launches the kernel
-with the case's config), or a ``@triton.autotune`` kernel whose config list becomes the named
-configs of the sweep (``tune0``, ``tune1``...; each case runs exactly one config, no autotuning)::
+with the case's config). The kernel may be wrapped (``@triton.heuristics``, ``@triton.autotune``,
+their subclasses, a library's own wrapper; checker.triton_launch.unwrap): an autotune config
+list is a config space whose configs are named ``autotune0``, ``autotune1``... by list index
+(each case runs exactly one config, no autotuning)::
 
     @triton.jit
     def scale_kernel(x_ptr, y_ptr, n, BLOCK_SIZE: tl.constexpr): ...
@@ -32,7 +34,9 @@ docs/kernel-spec.md#plain-triton-kernels has the full description.
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
+import os
 import random
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -40,7 +44,14 @@ from typing import Any
 
 from checker.spec import DefaultConfig, KernelSpec, SpecError
 from checker.triton_codegen import host_module
-from checker.triton_launch import LAUNCH_OPTIONS, TritonConfig, is_autotuned, module_level, python_function
+from checker.triton_launch import (
+    LAUNCH_OPTIONS,
+    SpecHome,
+    TritonConfig,
+    is_autotuned,
+    python_function,
+    unwrap,
+)
 
 #: Redraws of one sampled config before the draw is given up as ``invalid-config``.
 MAX_REDRAWS = 64
@@ -113,8 +124,11 @@ class TritonKernel:
     """A plain Triton kernel and how to launch it; the ``kernel`` of a :class:`TritonSpec`.
 
     Attributes:
-        kernel: a ``@triton.jit`` function, or a ``@triton.autotune``-decorated one (its
-            ``configs`` become the spec's named configs; nothing is autotuned). Module level.
+        kernel: a ``@triton.jit`` function, or an object wrapping one: ``@triton.heuristics``
+            (applied to each launch), ``@triton.autotune`` (its ``configs`` are the configs the
+            sweep picks from; nothing is autotuned), any subclass of either, stacked in any
+            order, or a library's thin wrapper holding the kernel in ``.fn``. It runs as the
+            spec holds it, in every process.
         launch: ``launch(kernel, *inputs, **kwargs)``: allocates the outputs, launches
             ``kernel[grid](...)`` once and returns the outputs (a tensor, a tuple, or None for a
             kernel that only writes ``mutates`` arguments). ``inputs`` are what ``make_inputs``
@@ -123,7 +137,7 @@ class TritonKernel:
             computes the grid from; for an autotuned kernel the checker adds them to the launch
             itself, as Triton's autotuner does, and the launcher gets none. ``grid`` may be a
             tuple or a function of the launch's meta-parameters (``lambda meta: ...``). The
-            config's ``num_warps``/``num_stages`` are always added by the checker. Module level.
+            config's ``num_warps``/``num_stages`` are always added by the checker.
         space: the space sampled configs are drawn from (:class:`ConfigSpace`, or a mapping
             that becomes one); None: named configs only.
         default: ``default(*inputs) -> triton.Config``: what ``DEFAULT`` stands for, typically
@@ -135,6 +149,8 @@ class TritonKernel:
     launch: Callable[..., Any]
     space: ConfigSpace | Mapping[str, KnobValues] | None = None
     default: Callable[..., Any] | None = None
+    #: Set by the checker when a spec module declares the spec (TritonSpec.declared_in).
+    home: SpecHome | None = None
 
     @property
     def name(self) -> str:
@@ -152,10 +168,14 @@ class TritonKernel:
         return BoundTriton(self, tuple(args))
 
     def autotune_configs(self) -> list[TritonConfig]:
-        """The ``@triton.autotune`` config list, in order (empty for a plain ``@triton.jit``)."""
-        if not is_autotuned(self.kernel):
-            return []
-        return [TritonConfig.of(c) for c in self.kernel.configs]
+        """The config list of the kernel's (outermost) autotuner, in order; empty without one.
+
+        Raises:
+            SpecError: the kernel is no Triton kernel, or a config cannot be reproduced
+                (TritonConfig.of).
+        """
+        tuner = unwrap(self.kernel).autotuner
+        return [] if tuner is None else [TritonConfig.of(c) for c in tuner.configs]
 
     def launch_parameters(self) -> list[str]:
         """The launcher's input parameters (after ``kernel``): what ``make_inputs`` supplies."""
@@ -221,18 +241,25 @@ class TritonSpec(KernelSpec):
     Every field means what it means for a Helion kernel (docs/kernel-spec.md), except:
 
     * ``configs``: named ``triton.Config`` objects (or ``DEFAULT``: ``TritonKernel.default``).
-      For an ``@triton.autotune`` kernel it may be left out: its config list becomes
-      ``tune0``, ``tune1``... in list order (named configs given as well come first).
+    * ``autotune_named``: which configs of the kernel's autotune list are named configs too,
+      ``autotuneK`` for list index K (after ``configs``): a sequence of indices, or a predicate
+      ``fn(TritonConfig) -> bool``; None (the default): the first config. ``--configs N`` draws N more from
+      the rest of the list (checker.triton_spec.draw_autotune) unless the kernel declares a
+      ``space`` (then ``cfgK`` are drawn from the space) or ``sample_configs`` is False.
     * parameter names (``mutates``, messages) are the launcher's input parameters.
-    * ``sample_configs`` is False when the kernel declares no ``space``.
 
     Raises (from ``validate``):
-        SpecError: the kernel is not a TritonKernel, the kernel or launcher is not module-level,
-            a config is not a ``triton.Config``, or a config's keyword arguments are not accepted
-            by the launcher (``@triton.jit``) or the kernel (``@triton.autotune``).
+        SpecError: the kernel is not a TritonKernel or wraps no ``@triton.jit`` function, a
+            config is not a ``triton.Config``, an autotune index is out of range, a config's
+            keyword arguments are not accepted by the launcher (or, autotuned, by the kernel),
+            or a config sets what the kernel's heuristics compute.
     """
 
     configs: Mapping[str, Any] = field(default_factory=dict)
+    autotune_named: Sequence[int] | Callable[[TritonConfig], bool] | None = None
+    #: The autotune list, each entry a TritonConfig or the SpecError saying why it cannot be
+    #: reproduced (raised for the cases that pick it, as ``invalid-config``).
+    autotune_list: tuple[Any, ...] = field(init=False, default=(), repr=False)
 
     def __post_init__(self) -> None:
         if not isinstance(self.kernel, TritonKernel):
@@ -240,16 +267,71 @@ class TritonSpec(KernelSpec):
         configs: dict[str, Any] = {}
         for cname, config in self.configs.items():
             configs[cname] = config if isinstance(config, DefaultConfig) else _lenient(config)
-        for i, config in enumerate(self.kernel.autotune_configs()):
-            configs.setdefault(f"tune{i}", config)
+        try:
+            tuner = unwrap(self.kernel.kernel).autotuner
+        except SpecError:
+            tuner = None  # validate() says so, with the spec's name
+        listed = tuple(_lenient(c) for c in (tuner.configs if tuner is not None else ()))
+        object.__setattr__(self, "autotune_list", listed)
+        for i in self._named_indices():
+            configs.setdefault(autotune_name(i), listed[i])
         object.__setattr__(self, "configs", configs)
-        if self.kernel.space is None:
-            object.__setattr__(self, "sample_configs", False)
+
+    def _named_indices(self) -> list[int]:
+        listed = self.autotune_list
+        if self.autotune_named is None:
+            return [0] if listed else []
+        if callable(self.autotune_named):
+            pick = self.autotune_named
+            return [i for i, c in enumerate(listed) if isinstance(c, TritonConfig) and pick(c)]
+        return [i for i in self.autotune_named if 0 <= i < len(listed)]
+
+    def declared_in(self, module: Any) -> None:
+        """Record where ``module`` (a spec module) holds this spec, so that every process runs
+        the kernel object the spec holds (checker.triton_launch.refs)."""
+        if isinstance(self.kernel, TritonKernel):
+            home = SpecHome(module.__name__, _file(module), self.name)
+            object.__setattr__(self, "kernel", dataclasses.replace(self.kernel, home=home))
+
+    def named_config(self, name: str) -> Any:
+        """The config called ``name``: a named one, or ``autotuneK`` of the autotune list.
+
+        Raises:
+            KeyError: no such config. SpecError: the autotune config cannot be reproduced.
+        """
+        if name in self.configs:
+            return self.configs[name]
+        index = autotune_index(name)
+        if index is None or index >= len(self.autotune_list):
+            raise KeyError(name)
+        config = self.autotune_list[index]
+        if isinstance(config, SpecError):
+            raise config
+        return config
+
+    def drawn_configs(self, count: int, seed: int) -> list[str] | None:
+        """Without a ``space``: ``count`` configs of the autotune list not named already, drawn
+        under ``seed`` (:func:`draw_autotune`); with one, None (``cfgK`` from the space)."""
+        if self.kernel.space is not None:
+            return None
+        named = set(self._named_indices())
+        return [autotune_name(i) for i in draw_autotune(len(self.autotune_list), named, count, seed)]
 
     def validate(self) -> None:
         where = f"kernel spec {self.name!r}"
         if not isinstance(self.kernel, TritonKernel):
             raise SpecError(f"{where}: kernel must be a TritonKernel, got {type(self.kernel).__name__}")
+        try:
+            layers = unwrap(self.kernel.kernel)
+        except SpecError as exc:
+            raise SpecError(f"{where}: {exc}") from None
+        if self.autotune_named is not None and not callable(self.autotune_named):
+            bad = [i for i in self.autotune_named if not 0 <= i < len(self.autotune_list)]
+            if bad:
+                raise SpecError(
+                    f"{where}: autotune_named {bad} out of range: the kernel's autotune list has "
+                    f"{len(self.autotune_list)} configs"
+                )
         for cname, config in self.configs.items():
             if isinstance(config, SpecError):
                 raise SpecError(f"{where}: config {cname!r}: {config}")
@@ -257,13 +339,8 @@ class TritonSpec(KernelSpec):
                 raise SpecError(
                     f"{where}: config {cname!r} must be a triton.Config or DEFAULT, got {config!r}"
                 )
-        try:
-            module_level(self.kernel.kernel, "kernel")
-            module_level(self.kernel.launch, "launcher")
-        except SpecError as exc:
-            raise SpecError(f"{where}: {exc}") from None
         if any(isinstance(c, DefaultConfig) for c in self.configs.values()) and (
-            self.kernel.default is None and not is_autotuned(self.kernel.kernel)
+            self.kernel.default is None and not self.autotune_list
         ):
             raise SpecError(f"{where}: a DEFAULT config needs TritonKernel(default=...)")
         space = self.kernel.space
@@ -274,7 +351,13 @@ class TritonSpec(KernelSpec):
             *(k for c in self.configs.values() if isinstance(c, TritonConfig) for k in c.kwargs_dict),
             *(k for k in (self.kernel.config_space.knobs if self.kernel.config_space else {})),
         ]
+        computed = layers.computed()
         for knob in knobs:
+            if knob in computed and knob not in LAUNCH_OPTIONS:
+                raise SpecError(
+                    f"{where}: config knob {knob!r} is computed by the kernel's @triton.heuristics "
+                    "(its value would replace the config's); leave it out of the configs and space"
+                )
             if knob not in LAUNCH_OPTIONS and accepted is not None and knob not in accepted:
                 who = "kernel" if is_autotuned(self.kernel.kernel) else "launcher"
                 raise SpecError(
@@ -299,6 +382,33 @@ class TritonSpec(KernelSpec):
         return self.kernel.launch_parameters()
 
 
+#: Name prefix of the configs of an autotune list: ``autotune7`` is list index 7.
+AUTOTUNE_PREFIX = "autotune"
+
+
+def autotune_name(index: int) -> str:
+    """The config name of autotune list index ``index``."""
+    return f"{AUTOTUNE_PREFIX}{index}"
+
+
+def autotune_index(name: str) -> int | None:
+    """K for ``autotuneK``, None for any other config name."""
+    tail = name[len(AUTOTUNE_PREFIX) :]
+    return int(tail) if name.startswith(AUTOTUNE_PREFIX) and tail.isdigit() else None
+
+
+def draw_autotune(size: int, named: set[int], count: int, seed: int) -> list[int]:
+    """``count`` indices of an autotune list of ``size`` configs, none in ``named``: a prefix of
+    one seeded shuffle, so the K-th draw does not depend on ``count`` (as ``cfgK``)."""
+    order = list(range(size))
+    random.Random(seed).shuffle(order)
+    return [i for i in order if i not in named][:count]
+
+
+def _file(module: Any) -> str:
+    return os.path.abspath(getattr(module, "__file__", "") or "")
+
+
 def _lenient(config: Any) -> Any:
     """A TritonConfig, or the SpecError saying why not (raised by ``validate`` with the spec's
     name: a spec module must import even when a config is wrong, so the run names it)."""
@@ -309,6 +419,7 @@ def _lenient(config: Any) -> Any:
 
 
 __all__ = [
+    "AUTOTUNE_PREFIX",
     "BoundTriton",
     "ConfigSpace",
     "TritonKernel",

@@ -123,21 +123,44 @@ def test_space_knobs_may_depend_on_the_inputs_and_reject_draws():
     assert isinstance(never[0], SpecError)
 
 
-def test_autotune_config_list_becomes_named_configs():
+def test_autotune_config_list_is_a_config_space():
     spec = _spec(name="copy_tuned", kernel=TritonKernel(_copy_tuned, _launch_tuned), configs={})
     spec.validate()
-    assert list(spec.configs) == ["tune0", "tune1"]
-    assert spec.configs["tune1"].config == {"BLOCK_SIZE": 64, "num_warps": 2, "num_stages": 3}
-    assert spec.sample_configs is False  # no space declared: named configs only
+    assert list(spec.configs) == ["autotune0"]  # by default the first config only is named
+    assert spec.named_config("autotune1").config == {"BLOCK_SIZE": 64, "num_warps": 2, "num_stages": 3}
+    with pytest.raises(KeyError):
+        spec.named_config("autotune2")
+    # --configs N draws from the rest of the list, a prefix of one seeded shuffle.
+    assert spec.drawn_configs(5, seed=3) == ["autotune1"]
+    assert spec.drawn_configs(0, seed=3) == []
     assert spec.parameter_names() == ["x"]
     # DEFAULT of an autotuned kernel without default=: its first config.
-    assert spec.kernel.bind((torch.empty(8),)).config_spec.default_config() == spec.configs["tune0"]
+    assert spec.kernel.bind((torch.empty(8),)).config_spec.default_config() == spec.configs["autotune0"]
+    picked = _spec(kernel=TritonKernel(_copy_tuned, _launch_tuned), configs={}, autotune_named=[1])
+    assert list(picked.configs) == ["autotune1"] and picked.drawn_configs(3, seed=0) == ["autotune0"]
+    by_predicate = _spec(
+        kernel=TritonKernel(_copy_tuned, _launch_tuned),
+        configs={},
+        autotune_named=lambda cfg: cfg.num_warps == 2,
+    )
+    assert list(by_predicate.configs) == ["autotune1"]
+    with pytest.raises(SpecError, match=r"autotune_named \[5\] out of range"):
+        _spec(kernel=TritonKernel(_copy_tuned, _launch_tuned), configs={}, autotune_named=[5]).validate()
+
+
+def test_autotune_draws_are_seeded_and_count_independent():
+    from checker.triton_spec import draw_autotune
+
+    thirty = draw_autotune(30, {0}, 30, seed=11)
+    assert sorted(thirty) == list(range(1, 30))  # each config once, never a named one
+    assert draw_autotune(30, {0}, 4, seed=11) == thirty[:4]
+    assert draw_autotune(30, {0}, 4, seed=12) != thirty[:4]
 
 
 @pytest.mark.parametrize(
     ("change", "message"),
     [
-        (dict(kernel=TritonKernel(_copy, lambda kernel, x, *, BLOCK_SIZE: None)), "module-level"),
+        (dict(kernel=TritonKernel(object(), _launch)), "builtins.object, not a Triton kernel: pass"),
         (
             dict(configs={"b": triton.Config({"BLOCKSIZE": 32})}),
             "'BLOCKSIZE' is not a parameter of the launcher",
