@@ -5,8 +5,9 @@ A plain Triton case's generated code (checker/triton_codegen.py) is a host modul
 dict. Everything that call needs lives here, below the spec API (checker/triton_spec.py), so a
 compile worker, a case worker or a standalone reproducer needs no spec object: the config of one
 launch (:class:`TritonConfig`: keyword arguments plus ``num_warps``/``num_stages``), how the
-checker reads a Triton kernel object (the ``@triton.jit`` function inside an ``@triton.autotune``
-one) and names it by module and attribute (:func:`refs`), the launch itself, and what makes
+checker takes a Triton kernel object apart (:func:`unwrap`: the ``@triton.jit`` function inside
+heuristics, autotuners and library wrappers, and the keyword arguments they would launch it
+with) and names it through the spec that holds it (:func:`refs`), the launch itself, and what makes
 such a kernel run under the Triton interpreter as it would on a GPU (:func:`fp32_float_args`,
 :func:`shim_kernel_globals`).
 """

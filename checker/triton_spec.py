@@ -24,7 +24,8 @@ list is a config space whose configs are named ``autotune0``, ``autotune1``... b
     )
 
 Everything after the spec is the Helion pipeline unchanged: the adapter below gives the checker
-what it asks of a Helion kernel (``bind``, ``to_triton_code``, ``config_spec``), so the compile
+what it asks of a Helion kernel (``bind``, ``to_triton_code``, ``config_spec``,
+``compile_config`` for ``--benchmark``), so the compile
 stage, the interpreter, numerics, records, reports, triage and repro need no second path. The
 "generated code" of a case is a small host module (checker/triton_codegen.py) whose host
 function calls the launcher with the config (checker/triton_launch.py: the config of one launch
@@ -35,6 +36,7 @@ docs/kernel-spec.md#plain-triton-kernels has the full description.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import inspect
 import os
 import random
@@ -48,8 +50,10 @@ from checker.triton_launch import (
     LAUNCH_OPTIONS,
     SpecHome,
     TritonConfig,
+    host_launch,
     is_autotuned,
     python_function,
+    refs,
     unwrap,
 )
 
@@ -228,10 +232,23 @@ class BoundTriton:
         """The host module of this kernel under ``config`` (checker/triton_codegen.py).
 
         Raises:
-            SpecError: ``config`` is not a plain Triton config, or the kernel or launcher is not
-                module-level.
+            SpecError: ``config`` is not a plain Triton config, or (a spec built outside a spec
+                module) the kernel or launcher is not what its module holds under its name.
         """
         return host_module(self.kernel, TritonConfig.of(config))
+
+    def compile_config(self, config: Any, allow_print: bool = False) -> Callable[..., Any]:
+        """``fn(*inputs)``: the spec's launcher under ``config`` (what Helion's
+        ``BoundKernel.compile_config`` is to ``--benchmark``, checker/perf/bench.py); Triton
+        compiles at the first call. ``allow_print`` is Helion's and has no meaning here.
+
+        Raises:
+            SpecError: ``config`` is not a plain Triton config; see also
+                checker.triton_launch.refs.
+        """
+        kernel_ref, launch_ref = refs(self.kernel.kernel, self.kernel.launch, self.kernel.home)
+        flat = TritonConfig.of(config).config
+        return functools.partial(_run_host, kernel_ref, launch_ref, flat)
 
 
 @dataclass(frozen=True, eq=False)
@@ -407,6 +424,10 @@ def draw_autotune(size: int, named: set[int], count: int, seed: int) -> list[int
 
 def _file(module: Any) -> str:
     return os.path.abspath(getattr(module, "__file__", "") or "")
+
+
+def _run_host(kernel_ref: Any, launch_ref: Any, config: dict[str, Any], *args: Any) -> Any:
+    return host_launch(kernel_ref, launch_ref, config, args)
 
 
 def _lenient(config: Any) -> Any:

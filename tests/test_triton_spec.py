@@ -282,3 +282,135 @@ def test_liger_specs_pass_on_cpu_with_goldens(tmp_path):
         "golden" not in n and "liger]" in n for n in categories
     )
     assert sum(r["mode"] == "golden" for r in records) == 2  # fp32 and bf16 goldens of 'liger'
+
+
+WRAPPED = ROOT / "tests" / "triton_wrapped" / "wrapped.py"
+
+
+def _wrapped() -> tuple[object, dict[str, TritonSpec]]:
+    from checker import loader
+
+    module = loader.load(WRAPPED)
+    return module, {s.name: s for s in loader.specs_in([WRAPPED])}
+
+
+def test_every_wrapper_kind_is_unwrapped_by_isinstance():
+    from triton.runtime.autotuner import Autotuner, Heuristics
+
+    from checker.triton_launch import unwrap
+
+    module, specs = _wrapped()
+    kinds = {name: [type(layer) for layer in unwrap(s.kernel.kernel).layers] for name, s in specs.items()}
+    assert kinds == {
+        "wrap_heur": [Heuristics],
+        "wrap_inner": [],
+        "wrap_tuned_heur": [Autotuner, Heuristics],
+        "wrap_heur_tuned": [Heuristics, Autotuner],
+        "wrap_subclass": [module.LibTuner],
+        "wrap_libentry": [module.LibEntry, Heuristics, Autotuner],
+    }
+    # The subclass is found by isinstance (its class name is not "Autotuner") and sweeps its list.
+    assert unwrap(module.subclass_tuned_kernel).autotuner is module.subclass_tuned_kernel
+    assert list(specs["wrap_subclass"].configs) == ["autotune0", "autotune3"]
+    assert list(specs["wrap_tuned_heur"].configs) == ["autotune1"]  # chosen by predicate
+
+    class Thin:  # a wrapper that is no KernelInterface but holds one
+        fn = module.heur_kernel
+
+    assert unwrap(Thin()).jit is module.heur_kernel.fn
+
+
+def test_heuristics_see_what_tritons_wrappers_show_them():
+    from checker.triton_launch import unwrap
+
+    module, _ = _wrapped()
+    x = torch.empty(3, 48)
+    args = (x, x[0], x, 48, 48, 1.5)
+    # Under the autotuner: the heuristic sees the config's BLOCK_N.
+    tuned = unwrap(module.tuned_heur_kernel)
+    got = tuned.launch_kwargs(args, {}, TritonConfig.of({"BLOCK_N": 16, "num_warps": 1}))
+    assert got == {"BLOCK_N": 16, "EVEN_N": True, "num_warps": 1, "num_stages": 3}
+    assert not tuned.launch_kwargs(args, {}, TritonConfig.of({"BLOCK_N": 32}))["EVEN_N"]
+    # Over the autotuner: computed from the launch arguments, then the config is added.
+    outer = unwrap(module.heur_tuned_kernel)
+    got = outer.launch_kwargs((x, x[0], x, 3, 48, 48, 1.5), {}, TritonConfig.of({"ROWS": 2}))
+    assert got == {"BLOCK_N": 64, "ROWS": 2, "num_warps": 4, "num_stages": 3}
+    assert unwrap(module.heur_kernel).computed() == {"BLOCK_N", "EVEN_N"}
+
+
+def test_an_unsupported_kernel_object_says_what_to_pass():
+    with pytest.raises(SpecError) as info:
+        _spec(kernel=TritonKernel(torch.nn.Linear(2, 2), _launch)).validate()
+    message = str(info.value)
+    assert "torch.nn.modules.linear.Linear, not a Triton kernel: pass the @triton.jit function" in message
+    assert " at 0x" not in message and "in_features" not in message  # no repr
+
+
+def test_a_config_knob_the_heuristics_compute_is_refused():
+    module, _ = _wrapped()
+    with pytest.raises(SpecError, match=r"'BLOCK_N' is computed by the kernel's @triton\.heuristics"):
+        _spec(
+            kernel=TritonKernel(module.heur_kernel, module.launch_inner, space={"BLOCK_N": [64]}),
+            configs={"w2": triton.Config({}, num_warps=2)},
+        ).validate()
+
+
+def test_the_kernel_the_spec_holds_is_the_kernel_that_runs():
+    from checker.triton_launch import _resolve
+
+    module, specs = _wrapped()
+    inner = specs["wrap_inner"]
+    code = host_module(inner.kernel, TritonConfig.of({"BLOCK_N": 64}))
+    kernel_ref = next(line for line in code.splitlines() if line.startswith("KERNEL = "))
+    assert "'wrap_inner', 'kernel')" in kernel_ref  # through the spec, not module.heur_kernel
+    assert _resolve(eval(kernel_ref.split(" = ", 1)[1])) is module.heur_kernel.fn
+    # The heuristics change what is compiled: their source is in the text the cache keys on.
+    wrapped = host_module(specs["wrap_heur"].kernel, TritonConfig.of({}))
+    assert "# == wrapper triton.runtime.autotuner.Heuristics" in wrapped
+    assert "# | EVEN_N: def _even(args):" in wrapped
+    # A spec built outside a spec module names module attributes, and only the very objects.
+    loose = _spec(kernel=TritonKernel(module.heur_kernel.fn, lambda kernel, x, *, BLOCK_SIZE: None))
+    with pytest.raises(SpecError, match="declare the spec as SPEC/SPECS of a kernel module"):
+        host_module(loose.kernel, TritonConfig.of({"BLOCK_SIZE": 4}))
+
+
+def test_compile_config_runs_the_launcher_for_benchmarks():
+    """What ``--benchmark`` times (checker/perf/bench.py), under the interpreter here."""
+    script = (
+        "import torch, helion\n"
+        "from checker import loader\n"
+        f"specs = {{s.name: s for s in loader.specs_in([{str(WRAPPED)!r}])}}\n"
+        "spec = specs['wrap_libentry']\n"
+        "x, b = spec.make_inputs((5, 40), torch.float32, torch.Generator().manual_seed(0))\n"
+        "config = helion.Config(ROWS=2, num_warps=2)\n"
+        "fn = spec.kernel.bind((x, b)).compile_config(config, allow_print=False)\n"
+        "torch.testing.assert_close(fn(x, b), spec.reference(x, b))\n"
+        "print('ok')\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "TRITON_INTERPRET": "1"}
+    proc = subprocess.run(
+        [sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, env=env, timeout=300
+    )
+    assert proc.stdout.strip() == "ok", proc.stderr[-2000:]
+
+
+def test_wrapped_kernels_pass_with_goldens_and_autotune_draws(tmp_path):
+    """Every wrapper kind, run by kcheck under the interpreter; --configs 1 draws one more
+    config of each autotune list; the golden of a wrapped kernel is its TTIR."""
+    from checker.sweep import derived_seed
+
+    golden = tmp_path / "golden"
+    args = [str(WRAPPED), "--configs", "1", f"--golden-dir={golden}", "--update-golden"]
+    rc, records, out = _run([*args, "-k", "3x33 or (golden and fp32)"], tmp_path)
+    assert rc == 0, out
+    categories = {r["case"]["name"]: r["category"] for r in records}
+    assert set(categories.values()) == {"passed"}, categories
+    ran = {r["case"]["name"] for r in records if r["mode"] == "interpreter"}
+    assert len(ran) == 24, sorted(ran)
+    _, specs = _wrapped()
+    drawn = specs["wrap_subclass"].drawn_configs(1, derived_seed(0, "wrap_subclass", (3, 33), "fp32"))
+    assert {n for n in ran if n.startswith("wrap_subclass[3x33-fp32")} == {
+        f"wrap_subclass[3x33-fp32-{c}]" for c in ["autotune0", "autotune3", *drawn]
+    }
+    text = (golden / "cpu-sm_90" / "wrap_libentry" / "2048x4096-fp32-autotune0.triton").read_text()
+    assert "tt.func public @libentry_kernel" in text and "loc(" not in text

@@ -2,7 +2,8 @@
 
 Shapes are (M, N): x is M x N, b has N entries. Two kernels: a ``@triton.jit`` one launched by a
 launcher that takes BLOCK_SIZE from the config, and a ``@triton.autotune`` one whose config
-list is the sweep. Written for kcheck (no third-party code).
+list is its config space (``autotune0`` named, ``--configs N`` draws the rest). Written for
+kcheck (no third-party code).
 """
 
 import torch
