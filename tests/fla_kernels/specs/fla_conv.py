@@ -50,9 +50,9 @@ def launch_causal_conv1d(kernel, x, weight, bias, residual, initial_state):
 def ref_causal_conv1d(x, weight, bias, residual, initial_state):
     """initial_state[b, :, j] is x at time j - W (fla's layout: [N, D, W])."""
     t = x.shape[1]
-    xx = torch.cat([initial_state.float().transpose(1, 2), x.float()], 1)  # [B, W + T, D]
-    acc = sum(xx[:, 1 + i : 1 + i + t] * weight[:, i].float() for i in range(weight.shape[1]))
-    return (F.silu(acc + bias.float()) + residual.float()).to(x.dtype)
+    xx = torch.cat([initial_state.transpose(1, 2), x], 1)  # [B, W + T, D]
+    acc = sum(xx[:, 1 + i : 1 + i + t] * weight[:, i] for i in range(weight.shape[1]))
+    return (F.silu(acc + bias) + residual).to(x.dtype)
 
 
 def make_conv(shape, dtype, gen):
@@ -79,7 +79,7 @@ def launch_token_shift(kernel, x, cache):
 
 def ref_token_shift(x, cache):
     prev = torch.cat([cache[:, None], x[:, :-1]], 1)
-    return (prev.float() - x.float()).to(x.dtype), x[:, -1]
+    return (prev - x).to(x.dtype), x[:, -1]
 
 
 def make_token_shift(shape, dtype, gen):

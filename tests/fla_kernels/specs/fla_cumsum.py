@@ -55,7 +55,7 @@ def launch_local(kernel, g):
 
 def ref_local(g):
     b, t, h = g.shape
-    x = torch.nn.functional.pad(g.float(), (0, 0, 0, cdiv(t, CHUNK) * CHUNK - t)).view(b, -1, CHUNK, h)
+    x = torch.nn.functional.pad(g, (0, 0, 0, cdiv(t, CHUNK) * CHUNK - t)).view(b, -1, CHUNK, h)
     rev = x.flip(2).cumsum(2).flip(2) * SCALE
     return rev.view(b, -1, h)[:, :t]
 
@@ -82,16 +82,16 @@ def _segments(cu_seqlens):
 
 
 def ref_local_vector_varlen(g, cu_seqlens, chunk_indices):
-    out = torch.empty_like(g, dtype=F32)
+    out = torch.empty_like(g, dtype=torch.float64)
     for bos, eos in _segments(cu_seqlens):
         for start in range(bos, eos, VCHUNK):
             end = min(start + VCHUNK, eos)
-            out[:, start:end] = g[:, start:end].float().cumsum(1)
+            out[:, start:end] = g[:, start:end].cumsum(1)
     return out
 
 
 def make_local(shape, dtype, gen):
-    return torch.randn(*shape, generator=gen).to(dtype)
+    return (torch.randn(*shape, generator=gen).to(dtype),)
 
 
 def make_vector_varlen(shape, dtype, gen):
@@ -110,9 +110,9 @@ def launch_global_varlen(kernel, s, cu_seqlens):
 
 
 def ref_global_varlen(s, cu_seqlens):
-    out = torch.empty_like(s, dtype=F32)
+    out = torch.empty_like(s, dtype=torch.float64)
     for bos, eos in _segments(cu_seqlens):
-        out[:, bos:eos] = s[:, bos:eos].float().cumsum(1)
+        out[:, bos:eos] = s[:, bos:eos].cumsum(1)
     return out
 
 

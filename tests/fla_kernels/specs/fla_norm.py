@@ -63,7 +63,7 @@ def launch_l2norm_row(kernel, x):
 
 
 def ref_l2norm(x):
-    xf = x.float()
+    xf = x
     rstd = 1 / torch.sqrt((xf * xf).sum(-1) + EPS)
     return (xf * rstd[:, None]).to(x.dtype), rstd
 
@@ -96,16 +96,16 @@ def _stats(xf):
 
 
 def ref_layer_norm(x, w, b):
-    xf = x.float()
+    xf = x
     mean, rstd = _stats(xf)
-    y = (xf - mean[:, None]) * rstd[:, None] * w.float() + b.float()
+    y = (xf - mean[:, None]) * rstd[:, None] * w + b
     return y.to(x.dtype), mean, rstd
 
 
 def ref_rms_norm(x, w):
-    xf = x.float()
+    xf = x
     rstd = 1 / torch.sqrt((xf * xf).mean(-1) + EPS)
-    return (xf * rstd[:, None] * w.float()).to(x.dtype), rstd
+    return (xf * rstd[:, None] * w).to(x.dtype), rstd
 
 
 def launch_layer_norm_gated(kernel, x, g, w, b, res):
@@ -123,9 +123,9 @@ def launch_layer_norm_gated(kernel, x, g, w, b, res):
 
 
 def ref_layer_norm_gated(x, g, w, b, res):
-    xf = x.float() + res.float()
+    xf = x + res
     mean, rstd = _stats(xf)
-    y = ((xf - mean[:, None]) * rstd[:, None] * w.float() + b.float()) * F.silu(g.float())
+    y = ((xf - mean[:, None]) * rstd[:, None] * w + b) * F.silu(g)
     return y.to(x.dtype), xf.to(res.dtype), mean, rstd
 
 
@@ -153,11 +153,11 @@ def fla_group_config(x, w, b, z):
 
 def ref_group_norm_gated(x, w, b, z):
     t, d = x.shape
-    xg = x.float().view(t, GROUPS, d // GROUPS)
+    xg = x.view(t, GROUPS, d // GROUPS)
     mean = xg.mean(-1)
     rstd = 1 / torch.sqrt(((xg - mean[..., None]) ** 2).mean(-1) + EPS)
-    y = ((xg - mean[..., None]) * rstd[..., None]).view(t, d) * w.float() + b.float()
-    y = y * F.silu(z.float())
+    y = ((xg - mean[..., None]) * rstd[..., None]).view(t, d) * w + b
+    y = y * F.silu(z)
     return y.to(x.dtype), mean.t().reshape(-1), rstd.t().reshape(-1)
 
 
@@ -166,7 +166,7 @@ def _randn(gen, dtype, *shape):
 
 
 def make_x(shape, dtype, gen):
-    return _randn(gen, dtype, *shape)
+    return (_randn(gen, dtype, *shape),)
 
 
 def make_xwb(shape, dtype, gen):
