@@ -41,7 +41,8 @@ import sys
 
 print("python", sys.version.split()[0], sys.executable)
 for name in ("torch", "triton", "numpy", "helion", "kcheck", "pytest", "pytest-xdist", "pytest-timeout",
-             "pytest-split", "filecheck", "rich", "junitparser", "liger-kernel", "PyGithub"):
+             "pytest-split", "filecheck", "rich", "junitparser", "liger-kernel", "fla-core", "einops",
+             "PyGithub"):
     try:
         dist = md.distribution(name)
         print(f"  {name} {dist.version}  ({dist.locate_file('')})")

@@ -14,7 +14,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 # Modules of the dev extras (pyproject.toml) that test code imports.
-TEST_ONLY_MODULES = ("pytest_httpserver", "liger_kernel")
+TEST_ONLY_MODULES = ("pytest_httpserver", "liger_kernel", "fla")
 
 
 @pytest.fixture
