@@ -171,7 +171,8 @@ def make_inputs(
 
     Raises:
         CaseFailure: ``reference-error`` when ``make_inputs`` returns an all-zero data tensor
-            (it would hide unwritten outputs: the spec is at fault, not the kernel).
+            (it would hide unwritten outputs: the spec is at fault, not the kernel) or does not
+            return a tuple or list of arguments.
         Exception: whatever ``make_inputs`` raises.
     """
     gen = torch.Generator().manual_seed(input_seed(spec, shape, dtype_name, sweep_seed))
@@ -183,6 +184,15 @@ def _materialize(
 ) -> tuple[Any, ...]:
     dtype = DTYPES_BY_NAME[dtype_name]
     made = spec.make_inputs(shape, dtype, gen)
+    if not isinstance(made, (tuple, list)):
+        # Unpacking a bare tensor would pass its rows as the kernel's arguments: the failure
+        # would then surface deep in the launch, blamed on the kernel or on kcheck.
+        raise CaseFailure(
+            Category.REFERENCE_ERROR,
+            f"kernel spec {spec.name!r}: make_inputs{tuple(shape)} at {dtype_name} returned a "
+            f"{type(made).__name__}, not a tuple of the kernel's arguments (for one input "
+            "return (x,))",
+        )
     zero = all_zero_inputs(made, dtype)
     if zero:
         raise CaseFailure(

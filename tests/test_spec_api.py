@@ -166,6 +166,17 @@ def test_all_zero_integer_input_of_the_swept_dtype_is_a_spec_error() -> None:
     assert rec.category is Category.REFERENCE_ERROR and rec.fields["input_index"] == 0, rec.message
 
 
+def test_make_inputs_returning_a_bare_tensor_is_a_spec_error() -> None:
+    """A bare tensor (no tuple) once became checker-error blaming kcheck (fla suite, issue 26)."""
+
+    def bare(shape: tuple[int, ...], dtype: torch.dtype, gen: torch.Generator) -> torch.Tensor:
+        return torch.randint(1, 9, shape, generator=gen).to(dtype)
+
+    rec = _check(_spec(affine_int, _affine_reference, bare, dtypes=[torch.int32]), "i32")
+    assert rec.category is Category.REFERENCE_ERROR, rec.message
+    assert "returned a Tensor, not a tuple" in rec.message and "(x,)" in rec.message
+
+
 # --- B. several outputs -----------------------------------------------------------------------
 
 
