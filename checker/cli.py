@@ -15,6 +15,7 @@ import os
 import shlex
 import sys
 from collections.abc import Sequence
+from typing import cast
 
 from checker import options
 from checker.commands import ingest as ingest_command
@@ -23,6 +24,7 @@ from checker.commands import perf as perf_command
 from checker.commands import report as report_commands
 from checker.commands import repro as repro_command
 from checker.commands import triage as triage_command
+from checker.commands.helptext import Parser, examples, paragraph, version
 
 
 def _run(args: argparse.Namespace, values: options.Values, passthrough: list[str]) -> int:
@@ -67,16 +69,39 @@ def _plugin_installed() -> bool:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="kcheck", description=__doc__.splitlines()[0] if __doc__ else None)
-    sub = parser.add_subparsers(dest="command", required=True)
+    parser = Parser(
+        prog="kcheck",
+        description=paragraph(__doc__, 0),
+        epilog=examples(
+            "kcheck run                                # the main job: sweep kernels/",
+            "kcheck triage                             # the last run's failures grouped by cause",
+            "kcheck minimize 'add[8x16-fp16-cfg3]'     # a failing case's minimal config",
+            "kcheck repro 'add[8x16-fp16-cfg3]'        # a standalone reproducer file",
+            "kcheck run -k golden --update-golden      # accept golden changes (commit first)",
+            "kcheck report --baseline base/            # compare with the base branch's run",
+        ),
+    )
+    parser.add_argument("--version", action=_Version, help="kcheck's version and its toolchain's, then exit")
+    # Parser is an ArgumentParser: typed as one, so commands take the usual subparsers type.
+    sub = cast(
+        "argparse._SubParsersAction[argparse.ArgumentParser]",
+        parser.add_subparsers(dest="command", required=True, parser_class=Parser),
+    )
     run = sub.add_parser(
         "run",
         help="sweep a kernel suite (pytest + kcheck plugin); extra arguments after -- go to pytest",
         description="Sweep kernel spec modules: every kernel x shape x dtype x config becomes a "
         "case with one record. Arguments after -- go to pytest unchanged; pytest flags without a "
-        "value (-x, --update-golden) may also be given directly. The run ends with kcheck's "
-        "failure groups; pytest's per-case lists are off (-rN --tb=no): -rfE brings back its "
-        "short summary, -- --tb=short each failure's text.",
+        "value (-x) may also be given directly. The run ends with kcheck's failure groups; "
+        "pytest's per-case lists are off (-rN --tb=no): -rfE brings back its short summary, "
+        "-- --tb=short each failure's text.",
+        epilog=examples(
+            "kcheck run                                    # the bundled suite, as CI runs it",
+            "kcheck run my_kernels/ -k 'softmax and bf16'  # part of a suite of one's own",
+            "kcheck run --shapes small --configs 2         # interpreter-sized shapes, 2 configs",
+            "kcheck run -k golden --update-golden          # accept golden changes (commit first)",
+            "kcheck run -n 0 -x -- --tb=short              # one process, stop at the first failure",
+        ),
     )
     # Every run option comes from the one table (checker/options.py), with its default in
     # its help; the few arguments below are kcheck run's own, and say their defaults themselves.
@@ -95,7 +120,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--workers",
         default=os.environ.get("KCHECK_WORKERS", "auto"),
         help="pytest-xdist workers: a number, 'auto' (one per core; on a GPU host --workers-per-gpu "
-        "per GPU, by default min(16, cores // GPUs)) or 0 "
+        f"per GPU, by default min({options.MAX_WORKERS_PER_GPU}, cores // GPUs)) or 0 "
         "for none (default: $KCHECK_WORKERS, else auto)",
     )
     run.add_argument(
@@ -113,6 +138,17 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class _Version(argparse.Action):
+    """``--version``: prints :func:`version` (read only when asked) and exits 0."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str, help: str | None = None) -> None:
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, help=help)
+
+    def __call__(self, parser: argparse.ArgumentParser, *_: object) -> None:
+        print(version())
+        parser.exit()
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``kcheck`` command; returns the exit status."""
     raw = list(sys.argv[1:] if argv is None else argv)
@@ -123,7 +159,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args, unknown = parser.parse_known_args(raw)
     if unknown and args.command == "run":
-        # Flag options of pytest and plugins (--update-golden, --prune, -x) need no "--";
+        # Flag options of pytest and its plugins (-x, --lf) need no "--";
         # options with values do, or the --opt=value form.
         passthrough = [*unknown, *passthrough]
     elif unknown:

@@ -424,10 +424,37 @@ def _headline(exc: BaseException, message: str) -> str:
     return first_line
 
 
+# Files a message names that are gone by the time anyone reads it: kcheck's scratch directories
+# (checker/rundir.py: ``kcheck-run-*`` of a run, ``kcheck-gen-*`` and ``kcheck-ptxas-*`` of a
+# process, each removed when it ends; their names end in tempfile's 8 random characters) and the
+# ``tmpXXXXXXXX.ptx`` files Triton hands ptxas, deleted as soon as ptxas fails.
+_PATH_CHAR = r"[^\s/:'\"`]"
+_GONE = re.compile(
+    rf"(?:/{_PATH_CHAR}+)*/(?:kcheck-[a-z]+-[a-z0-9_]{{8}}/(?:{_PATH_CHAR}+/)*(?P<name>{_PATH_CHAR}+)"
+    r"|(?P<tmp>tmp[a-z0-9_]{8}(?:\.[a-z]+)+))"
+)
+#: The placeholder of a gone file's directory, and the line that explains it.
+GONE_DIR = "<scratch>"
+GONE_NOTE = (
+    f"({GONE_DIR}: a temporary directory removed when the compile or the run ended; "
+    "`kcheck repro` on this case writes its generated code to a file that stays)"
+)
+
+
+def name_gone_files(message: str) -> str:
+    """``message`` with every path into a temporary directory that no longer exists once the
+    run ends written ``<scratch>/<file name>``, and a last line (:data:`GONE_NOTE`) saying so
+    and what to run instead; unchanged when it names no such path."""
+    rewritten = _GONE.sub(lambda m: f"{GONE_DIR}/{m['name'] or m['tmp']}", message)
+    if rewritten == message or GONE_NOTE in rewritten:
+        return rewritten
+    return f"{rewritten}\n{GONE_NOTE}"
+
+
 def _diagnosis(category: Category, message: str, exc: BaseException, fields: dict[str, Any]) -> Diagnosis:
     return Diagnosis(
         category=category,
-        message=sanitize(message),
+        message=sanitize(name_gone_files(message)),
         signature=signature(category, _headline(exc, message), _innermost_tool_frame(exc)),
         fields=fields,
     )
@@ -457,5 +484,5 @@ def with_compiler_log(d: Diagnosis, log: str) -> Diagnosis:
         fields["pass"] = found.group("name")
         sig = signature(d.category, f"{d.signature} {fields['pass']}")
     if lines:
-        message = sanitize(f"{message}\ncompiler diagnostics:\n" + "\n".join(lines))
+        message = sanitize(name_gone_files(f"{message}\ncompiler diagnostics:\n" + "\n".join(lines)))
     return replace(d, message=message, signature=sig, fields=fields)

@@ -26,6 +26,7 @@ from typing import Any
 
 import pytest
 
+from checker import options
 from checker.categories import GOLDEN_CATEGORIES, Category
 from checker.golden import cases, paths
 from checker.golden.check import MODE, GoldenContext, check_golden
@@ -68,23 +69,7 @@ GOLDEN = pytest.StashKey[_GoldenState]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
-    group = parser.getgroup("kcheck", "kernel checker")
-    group.addoption(
-        "--update-golden",
-        action="store_true",
-        help="write golden files of the generated code (atomically) instead of failing on "
-        "differences; prints created/updated/unchanged/unused counts",
-    )
-    group.addoption(
-        "--prune",
-        action="store_true",
-        help="with --update-golden: delete unused golden files",
-    )
-    group.addoption(
-        "--golden-warn-unused",
-        action="store_true",
-        help="unused golden files are a warning instead of failing the run",
-    )
+    options.add_pytest_options(parser.getgroup("kcheck", "kernel checker"), options.declared_by(__name__))
     parser.addini(
         "kcheck_golden_dir",
         default="",

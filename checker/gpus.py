@@ -21,14 +21,10 @@ import os
 
 import pytest
 
+from checker import options
+from checker.options import MAX_WORKERS_PER_GPU
+
 _CUDA_VISIBLE_DEVICES = "CUDA_VISIBLE_DEVICES"
-#: Most xdist workers ``-n auto`` starts per GPU by default. Compiling is CPU work, so a GPU keeps
-#: one worker per core busy: the H100 and H200 hosts have 16 cores per GPU, and the bundled suite
-#: ran there with 16 workers (cold 148 s). Beyond that every worker still holds a CUDA context
-#: (a few hundred MB) and its cached inputs on the shared GPU, and more cases run out of memory
-#: beside the others and are retried alone, which stops every other case on that GPU
-#: (checker.exec_worker); the verdicts stay the same, the run gets slower.
-MAX_WORKERS_PER_GPU = 16
 
 
 def _cpu_count() -> int:
@@ -81,16 +77,7 @@ def _uses_gpus(config: pytest.Config) -> bool:
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
-    group = parser.getgroup("kcheck")
-    group.addoption(
-        "--workers-per-gpu",
-        type=int,
-        default=None,
-        metavar="K",
-        help="on a GPU host, -n auto starts K xdist workers per visible GPU (default: the cores "
-        f"divided by the GPUs, at most {MAX_WORKERS_PER_GPU}); each worker sees one GPU through "
-        "CUDA_VISIBLE_DEVICES",
-    )
+    options.add_pytest_options(parser.getgroup("kcheck", "kernel checker"), options.declared_by(__name__))
 
 
 def _check_workers_per_gpu(config: pytest.Config) -> int | None:

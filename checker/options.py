@@ -30,6 +30,15 @@ DEFAULT_COMPILE_TIMEOUT_S = 60.0
 #: Default seconds one case may take in its worker with --isolate (--run-timeout): codegen,
 #: the compile (itself capped by --compile-timeout), the reference and the run.
 DEFAULT_RUN_TIMEOUT_S = 300.0
+#: Default seconds the --benchmark process may take in all (--benchmark-timeout).
+DEFAULT_BENCHMARK_TIMEOUT_S = 1800.0
+#: Most xdist workers ``-n auto`` starts per GPU by default (--workers-per-gpu). Compiling is CPU
+#: work, so a GPU keeps one worker per core busy: the H100 and H200 hosts have 16 cores per GPU,
+#: and the bundled suite ran there with 16 workers (cold 148 s). Beyond that every worker still
+#: holds a CUDA context (a few hundred MB) and its cached inputs on the shared GPU, and more cases
+#: run out of memory beside the others and are retried alone, which stops every other case on
+#: that GPU (checker.exec_worker); the verdicts stay the same, the run gets slower.
+MAX_WORKERS_PER_GPU = 16
 
 
 class Cli(enum.Enum):
@@ -78,6 +87,9 @@ class RunOption:
         rerun: whether a repro command carries it.
         at_least: the smallest allowed value, if any.
         above: a bound the value must exceed, if any.
+        declared_by: the pytest plugin module that declares it in pytest
+            (:func:`add_pytest_options` with :func:`declared_by`): a plugin that pytest may load
+            alone (``-p checker.gpus``) declares its own options.
     """
 
     name: str
@@ -93,6 +105,7 @@ class RunOption:
     rerun: Rerun = Rerun.NEVER
     at_least: float | None = None
     above: float | None = None
+    declared_by: str = "checker.plugin"
 
     @property
     def dest(self) -> str:
@@ -350,6 +363,74 @@ OPTIONS: tuple[RunOption, ...] = (
         "case exactly once",
         metavar="I/N",
     ),
+    RunOption(
+        "shard-durations",
+        str,
+        [],
+        "results.jsonl of an earlier run (or a directory holding such files) whose case "
+        "durations balance the shards; repeatable",
+        metavar="PATH",
+        repeatable=True,
+        path=True,
+        declared_by="checker.shard",
+    ),
+    RunOption(
+        "workers-per-gpu",
+        int,
+        None,
+        "on a GPU host, -n auto starts K xdist workers per visible GPU; each worker sees one GPU "
+        "through CUDA_VISIBLE_DEVICES",
+        default_text=f"the cores divided by the GPUs, at most {MAX_WORKERS_PER_GPU}",
+        metavar="K",
+        declared_by="checker.gpus",
+    ),
+    RunOption(
+        "update-golden",
+        bool,
+        False,
+        "write golden files of the generated code (atomically) instead of failing on "
+        "differences; prints created/updated/unchanged/unused counts",
+        declared_by="checker.golden_plugin",
+    ),
+    RunOption(
+        "prune",
+        bool,
+        False,
+        "with --update-golden: delete unused golden files",
+        declared_by="checker.golden_plugin",
+    ),
+    RunOption(
+        "golden-warn-unused",
+        bool,
+        False,
+        "unused golden files are a warning instead of failing the run",
+        declared_by="checker.golden_plugin",
+    ),
+    RunOption(
+        "benchmark",
+        bool,
+        False,
+        "GPU only: after the run, time each passing named config, the best passing sampled "
+        "config and the PyTorch reference (eager, torch.compile) per kernel/shape/dtype with "
+        "triton.testing.do_bench; timing records go to results.jsonl (docs/perf.md)",
+        declared_by="checker.perf_plugin",
+    ),
+    RunOption(
+        "benchmark-timeout",
+        float,
+        None,
+        "seconds the benchmark process may take in all; what it timed is kept",
+        default_text=f"{DEFAULT_BENCHMARK_TIMEOUT_S:g}",
+        metavar="S",
+        declared_by="checker.perf_plugin",
+    ),
+    RunOption(
+        "benchmark-no-compile",
+        bool,
+        False,
+        "do not time the reference under torch.compile (saves its compile time)",
+        declared_by="checker.perf_plugin",
+    ),
 )
 
 
@@ -488,6 +569,11 @@ def of_record(record: _Stored) -> Values | None:
     if record.repro:
         return from_command(record.repro)
     return None
+
+
+def declared_by(module: str) -> tuple[RunOption, ...]:
+    """The options the pytest plugin ``module`` declares (:attr:`RunOption.declared_by`)."""
+    return tuple(o for o in table() if o.declared_by == module)
 
 
 def add_pytest_options(group: Any, options: Sequence[RunOption] | None = None) -> None:

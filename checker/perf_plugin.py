@@ -22,6 +22,7 @@ from typing import Any
 
 import pytest
 
+from checker import options
 from checker.model import Mode
 from checker.session import STATE
 
@@ -42,28 +43,7 @@ PERF = pytest.StashKey[_PerfState]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
-    group = parser.getgroup("kcheck")
-    group.addoption(
-        "--benchmark",
-        action="store_true",
-        default=False,
-        help="GPU only: after the run, time each passing named config, the best passing sampled "
-        "config and the PyTorch reference (eager, torch.compile) per kernel/shape/dtype with "
-        "triton.testing.do_bench; timing records go to results.jsonl (docs/perf.md)",
-    )
-    group.addoption(
-        "--benchmark-timeout",
-        type=float,
-        default=None,
-        metavar="S",
-        help="seconds the benchmark process may take in all (default 1800); what it timed is kept",
-    )
-    group.addoption(
-        "--benchmark-no-compile",
-        action="store_true",
-        default=False,
-        help="do not time the reference under torch.compile (saves its compile time)",
-    )
+    options.add_pytest_options(parser.getgroup("kcheck", "kernel checker"), options.declared_by(__name__))
 
 
 def pytest_configure(config: pytest.Config) -> None:

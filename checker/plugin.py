@@ -46,7 +46,7 @@ def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     # Every run option comes from the one table (checker/options.py).
-    options.add_pytest_options(parser.getgroup("kcheck", "kernel checker"))
+    options.add_pytest_options(parser.getgroup("kcheck", "kernel checker"), options.declared_by(__name__))
     parser.addini(
         "kcheck_kernel_paths",
         type="paths",

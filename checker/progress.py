@@ -1,9 +1,11 @@
 """Progress of a long sweep: cases done of collected, failures so far, the current kernel and an
 ETA (docs/triage.md#the-terminal-during-and-after-a-run).
 
-On a terminal: a rich progress bar (pytest's per-case letters are left out while it shows, or
-the two would overwrite each other). In a CI log (no TTY, or ``-v``): one status line at most
-every :data:`LOG_INTERVAL_S` seconds, and one at the end. It runs on the controlling process
+On a terminal under ``-q`` (``kcheck run``): a rich progress bar (pytest's per-case letters are
+left out while it shows, or the two would overwrite each other). Elsewhere (a CI log, no TTY;
+plain ``pytest`` at its default verbosity, which writes each module's path and percentage where
+the bar would be; ``-v``): one status line at most every :data:`LOG_INTERVAL_S` seconds, on a
+line of its own through pytest's terminal writer, and one at the end. It runs on the controlling process
 only: under xdist, workers' reports arrive there through ``pytest_runtest_logreport`` and the
 collected count through ``pytest_xdist_node_collection_finished``.
 """
@@ -221,7 +223,7 @@ class Progress:
 def register(config: pytest.Config) -> None:
     """Register :class:`Progress` on the controlling process (not on xdist workers, not for
     ``--collect-only``); it writes through pytest's terminal (nothing without one). The bar
-    needs a TTY and no ``-v``."""
+    needs a TTY and ``-q`` (as ``kcheck run`` passes); plain ``pytest`` gets status lines."""
     if hasattr(config, "workerinput") or config.option.collectonly:
         return
 
@@ -230,7 +232,11 @@ def register(config: pytest.Config) -> None:
         return config.pluginmanager.get_plugin("terminalreporter")
 
     def tty() -> bool:
-        return bool(getattr(terminal(), "isatty", False)) and config.get_verbosity() <= 0
+        # The bar only where pytest's own per-file output is off: -q (kcheck run passes it).
+        # At pytest's default verbosity each module's path and its [ NN%] are written on the
+        # line the bar redraws, and the two overwrote each other; there the status lines go
+        # through pytest's terminal writer, each on a line of its own.
+        return bool(getattr(terminal(), "isatty", False)) and config.get_verbosity() < 0
 
     def write(line: str) -> None:
         reporter = terminal()

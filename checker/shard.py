@@ -24,6 +24,8 @@ from typing import Protocol, TypeVar, cast
 
 import pytest
 
+from checker import options
+
 _SHARD = re.compile(r"^\s*(\d+)\s*/\s*(\d+)\s*$")
 
 
@@ -113,15 +115,7 @@ def split(items: Sequence[_Item], count: int, durations: dict[str, float]) -> li
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
-    group = parser.getgroup("kcheck")
-    group.addoption(
-        "--shard-durations",
-        action="append",
-        default=[],
-        metavar="PATH",
-        help="results.jsonl of an earlier run (or a directory holding such files) whose case "
-        "durations balance the shards; may be repeated",
-    )
+    options.add_pytest_options(parser.getgroup("kcheck", "kernel checker"), options.declared_by(__name__))
 
 
 _SHARD_KEY = pytest.StashKey[Shard]()

@@ -12,7 +12,7 @@ import helion.exc
 import pytest
 
 from checker.categories import Category
-from checker.diagnostics import classify, normalize, sanitize, signature, with_compiler_log
+from checker.diagnostics import GONE_NOTE, classify, normalize, sanitize, signature, with_compiler_log
 from checker.interpreter import InterpreterGap
 
 # Verbatim from the seed logs and the GPU runs (docs/gpu-runs.md).
@@ -283,3 +283,23 @@ def test_numel_overflow_in_a_triton_helper_names_the_helpers_line(tmp_path: Path
     assert fields["category"] == "numel-overflow" and fields["block_shape"] == [1 << 21]
     assert (fields["source_file"], fields["source_line"]) == ("helper_kernels.py", 7)
     assert fields["source"] == "return tl.arange(0, BLOCK)"
+
+
+def test_files_gone_after_the_run_are_not_named() -> None:
+    """A ptxas failure as Triton 3.6 raises it on an H100 (docs/runs s10): its repro command names
+    the .ptx file Triton deleted; a Python traceback through a generated module names the run's
+    scratch directory. Both read ``<scratch>/<name>`` with one note; other paths are kept."""
+    ptxas = (
+        "PTXAS error: Internal Triton PTX codegen error\nRepro command: /opt/venv/triton/backends/nvidia/"
+        "bin/ptxas -lineinfo -v --gpu-name=sm_90a /tmp/tmpi49vpetp.ptx -o /tmp/tmpi49vpetp.ptx.o"
+    )
+    d = classify(RuntimeError(ptxas))
+    assert "/tmp/" not in d.message
+    assert "<scratch>/tmpi49vpetp.ptx -o <scratch>/tmpi49vpetp.ptx.o" in d.message
+    assert d.message.count(GONE_NOTE) == 1 and "/opt/venv/triton/backends/nvidia/bin/ptxas" in d.message
+    assert d.signature == classify(RuntimeError(ptxas.replace("i49vpetp", "zz8xq1ab"))).signature
+    log = "/tmp/kcheck-run-g_2ys_d5/gen-11658/kcheck_gen_4e99.py:15:0: error: Failures have been detected\n"
+    crash = with_compiler_log(classify(RuntimeError("PassManager::run failed")), log)
+    assert "<scratch>/kcheck_gen_4e99.py:15:0: error" in crash.message and crash.message.endswith(GONE_NOTE)
+    kept = classify(RuntimeError('File "/work/kernels/sum.py", line 3'))
+    assert GONE_NOTE not in kept.message and "/work/kernels/sum.py" in kept.message

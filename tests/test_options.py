@@ -90,8 +90,9 @@ def test_every_option_changed_at_once_round_trips(tmp_path: Path) -> None:
     changed = {o.dest: _other_value(o) for o in options.OPTIONS}
     values = options.for_rerun(options.defaults().replace(**changed))
     command = rerun.repro_command(tmp_path / "add.py", "add[8x16-fp32-cfg0]", values, ["--update-golden"])
-    # The repro command's own reports directory is carried too: it passes every stored option.
-    assert options.from_command(command) == values
+    # The repro command's own reports directory is carried too: it passes every stored option,
+    # and the extra --update-golden (a table option itself) is read back as given.
+    assert options.from_command(command) == values.replace(update_golden=True)
     # What kcheck run hands pytest is read by the options pytest declares, every token of it,
     # and gives the same values back.
     parser = argparse.ArgumentParser(exit_on_error=False)

@@ -20,7 +20,7 @@ import pytest
 import torch
 from torch._subclasses.fake_tensor import FakeTensor
 
-from checker import execute, prepare, run_options
+from checker import diagnostics, execute, prepare, run_options
 from checker.categories import Category
 from checker.model import CaseId, Record
 from checker.spec import DEFAULT, DTYPE_NAMES, DTYPES_BY_NAME, KernelSpec, Output, SpecError, Tolerance
@@ -487,6 +487,10 @@ def test_small_shape_the_interpreter_passes_fails_the_compile_check() -> None:
     assert checked.category is Category.COMPILER_CRASH, checked.message
     assert checked.fields["pass"] == "TritonGPURemoveLayoutConversions"
     assert checked.mode == "interpreter" and "run" not in checked.stages
+    # The compiler's lines named the generated module in a scratch directory that is gone once
+    # the run ends: the message says so instead of naming it (issue 25 item 9).
+    assert "/kcheck-" not in checked.message and "<scratch>/kcheck_gen_" in checked.message
+    assert checked.message.endswith(diagnostics.GONE_NOTE), checked.message
     # A case that compiles still runs, its record carrying the compile's fields.
     ok = execute.check_case(spec, dataclasses.replace(case, config="default"), _opts("auto"))
     assert ok.category is Category.PASSED and ok.fields["compile_level"] == "check", ok.message

@@ -5,11 +5,16 @@ from __future__ import annotations
 
 import dataclasses
 import importlib.util
+import io
+import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
+from rich.console import Console
 
 from checker.categories import Category
 from checker.cli import main
@@ -17,7 +22,7 @@ from checker.console import MAX_EXAMPLES
 from checker.model import CaseId, Record
 from checker.progress import Progress, Snapshot, kernel_of
 from checker.report.summary import render as render_comment
-from checker.report.terminal import render, render_classification
+from checker.report.terminal import failure_groups_view, render, render_classification
 from checker.results.baseline import classify
 from checker.results.context import NO_REASON, not_run_facts, not_run_groups, result_tables
 from checker.results.group import GroupKey, format_knobs, group_key, headline, shared_knobs, triage
@@ -480,6 +485,52 @@ def test_progress_registered_in_a_pytest_run_writes_its_own_line(pytester: pytes
     result.stdout.fnmatch_lines(["kcheck: 4/4 cases (100%), 1 failed, elapsed *, ETA 0s; now: test_k"])
 
 
+def _in_a_terminal(pytester: pytest.Pytester, *args: str) -> str:
+    """pytest's output when it runs in a pseudo-terminal (a TTY, as a person's shell is)."""
+    master, slave = os.openpty()
+    env = {**os.environ, "COLUMNS": "100", "TERM": "xterm"}
+    with subprocess.Popen(
+        [sys.executable, "-m", "pytest", *args],
+        stdin=slave,
+        stdout=slave,
+        stderr=slave,
+        cwd=pytester.path,
+        env=env,
+    ) as proc:
+        os.close(slave)
+        chunks = []
+        while True:
+            try:
+                data = os.read(master, 1 << 16)
+            except OSError:  # EIO: the child closed its side
+                break
+            if not data:
+                break
+            chunks.append(data)
+        proc.wait(timeout=120)
+    os.close(master)
+    return b"".join(chunks).decode("utf-8", "replace")
+
+
+def test_plain_pytest_in_a_terminal_gets_status_lines_not_the_bar(pytester: pytest.Pytester) -> None:
+    """Plain pytest writes each module's path and ``[ NN%]`` where a bar would be redrawn: the bar
+    is only for -q (kcheck run); plain pytest gets kcheck's status line on a line of its own."""
+    pytester.makeconftest(
+        "def pytest_configure(config):\n    from checker.progress import register\n    register(config)\n"
+    )
+    pytester.makepyfile(
+        "import pytest\n@pytest.mark.parametrize('i', range(4), ids=lambda i: f'8x16-fp32-cfg{i}')\n"
+        "def test_k(i):\n    assert i != 2\n"
+    )
+    base = ("-p", "no:cacheprovider", "-p", "no:kcheck", "-p", "no:xdist", "--tb=no")
+    plain = _in_a_terminal(pytester, *base)
+    assert "━" not in plain, plain
+    line = r"(?m)^kcheck: 4/4 cases \(100%\), 1 failed, elapsed \S+, ETA 0s; now: test_k\r?$"
+    assert re.search(line, plain), plain
+    quiet = _in_a_terminal(pytester, "-q", *base)
+    assert "━" in quiet and "kcheck: 4/4" not in quiet, quiet
+
+
 # --- not run and result tables (checker/results/context.py) --------------------------------------
 
 
@@ -735,3 +786,32 @@ def test_triage_of_ingested_seed_and_synthetic_logs(
     assert "(2048, 2048) cuda-oom 1.10x !acc" in rows
     assert "(2048, 4096) 0.04 ms cuda-oom" in rows
     assert "never-started x1" in out and "softmax[run]" in out
+
+
+def test_a_numel_group_shows_the_source_lines_the_comment_shows() -> None:
+    """The committed known failures (real records of the CPU main job): the numel-overflow
+    group's cases point at two lines of block_absmax.py; triage names both, with counts, in the
+    terminal and in triage.md, as the comment lists the representative's ``source`` fields."""
+    root = Path(__file__).resolve().parents[1]
+    path = root / "kcheck-baseline.jsonl"
+    result = triage([("run", list(merge([parse_shard(path.name, path.read_bytes())]).records))])
+    group = next(g for g in result.groups if g.key.category is Category.NUMEL_OVERFLOW)
+    rep = group.representative.fields
+    shown = f"{rep['source_file']}:{rep['source_line']}: {rep['source']}"
+    assert sum(group.sources().values()) == group.cases and shown in group.sources()
+    assert f"source: {shown}" in re.sub(r"\s+", " ", render_terminal(result, width=400))
+    assert f"- source: `{shown}`" in render_markdown(result)
+    # A group whose records name no source line shows none.
+    oor = next(g for g in result.groups if g.key.category is Category.OUT_OF_RESOURCES)
+    assert not oor.sources()
+
+
+def test_the_run_summary_names_the_source_lines_too() -> None:
+    """kcheck run's groups (checker/report/terminal.py) show the same source lines as triage."""
+    path = Path(__file__).resolve().parents[1] / "kcheck-baseline.jsonl"
+    records = list(merge([parse_shard(path.name, path.read_bytes())]).records)
+    console = Console(width=400, record=True, file=io.StringIO())
+    for part in failure_groups_view(records):
+        console.print(part)
+    text = console.export_text()
+    assert "source: block_absmax.py:40: blk = xv[tm, :, tn, :].to(torch.float32) (12)" in text

@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 from typing import TextIO
 
+from checker.commands.helptext import examples
 from checker.commands.report import EXIT_UNWRITABLE
 from checker.escape import for_log
 from checker.ingest.ingest import IngestSummary, LogUnreadable, ingest_paths
@@ -29,6 +30,10 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         description="Read benchmark logs line by line (any size, bounded memory) and write one "
         "record per finding: compile timeouts, numel overflows, Helion and baseline errors, "
         "result-table cells, interrupted runs and kernels that never ran.",
+        epilog=examples(
+            "kcheck ingest-log gemm-run.log softmax-run.log -o ingested.jsonl",
+            "kcheck triage ingested.jsonl      # the logs' failures grouped by cause",
+        ),
     )
     p.add_argument("files", nargs="+", type=Path, metavar="FILE", help="log files to read")
     p.add_argument(

@@ -32,6 +32,7 @@ from typing import Any
 
 from checker import rundir
 from checker.atomic import write_atomic
+from checker.commands.helptext import examples, paragraph
 from checker.escape import for_log
 from checker.model import Mode, Record
 from checker.triage import minimize
@@ -56,7 +57,11 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     p = sub.add_parser(
         "minimize",
         help="find the minimal failing config of failing cases (delta debugging)",
-        description=__doc__.split("\n\n")[1] if __doc__ else None,
+        description=paragraph(__doc__, 1),
+        epilog=examples(
+            "kcheck minimize 'block_absmax[8192x2048-bf16-cfg0]'   # one case of the last run",
+            "kcheck minimize 'add[8x16-fp16-cfg3]' --no-write     # print only, keep results.jsonl",
+        ),
     )
     p.add_argument("cases", nargs="+", metavar="CASE-ID", help="case names (add[8x16-fp16-cfg0]) or node ids")
     p.add_argument("--results", type=Path, default=DEFAULT_RESULTS, help="results file (default %(default)s)")

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from checker.commands.helptext import examples
 from checker.commands.report import unwritable
 from checker.escape import for_log
 from checker.model import Mode, Record
@@ -48,7 +49,11 @@ def _say(command: str, message: object) -> None:
 
 def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Register ``bench``, ``compare`` and ``plot`` on the ``kcheck`` subcommand parser."""
-    b = sub.add_parser("bench", help="time the passing cases of an earlier run (GPU); writes timing records")
+    b = sub.add_parser(
+        "bench",
+        help="time the passing cases of an earlier run (GPU); writes timing records",
+        epilog=examples("kcheck bench    # reports/results.jsonl -> reports/timings.jsonl"),
+    )
     b.add_argument("results", nargs="*", type=Path, help=f"results files (default {DEFAULT_RESULTS})")
     b.add_argument(
         "--kernels",
@@ -65,7 +70,11 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     b.add_argument("--timeout", type=float, default=1800.0, help="seconds the benchmark process may take")
     b.set_defaults(handler=run_bench)
 
-    c = sub.add_parser("compare", help="flag performance regressions of a run's timings against baselines")
+    c = sub.add_parser(
+        "compare",
+        help="flag performance regressions of a run's timings against baselines",
+        epilog=examples("kcheck compare reports/ --baseline base/ --fail-on-regression"),
+    )
     c.add_argument(
         "run", nargs="+", type=Path, help="the run's results/timings files, directories or zip artifacts"
     )
@@ -95,7 +104,11 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     c.add_argument("--all", action="store_true", help="print every comparison, not only changes")
     c.set_defaults(handler=run_compare)
 
-    p = sub.add_parser("plot", help="speedup table and PNG plots of timing records")
+    p = sub.add_parser(
+        "plot",
+        help="speedup table and PNG plots of timing records",
+        epilog=examples("kcheck plot reports/timings.jsonl -o plots/"),
+    )
     p.add_argument(
         "results", nargs="+", type=Path, help="results/timings files, directories or zip artifacts"
     )

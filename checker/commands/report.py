@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from checker.atomic import write_atomic
+from checker.commands.helptext import examples, paragraph
 from checker.escape import for_log, md_code
 from checker.perf import section as perf_section
 from checker.report import junit, summary
@@ -91,7 +92,12 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     rep = sub.add_parser(
         "report",
         help="merge shards, compare with a baseline, write junit.xml, summary.md, verdict.json",
-        description=__doc__.split("\n\n")[1] if __doc__ else None,
+        description=paragraph(__doc__, 1),
+        epilog=examples(
+            "kcheck report                                  # reports/: summary.md, verdict.json",
+            "kcheck report shard-*/ --baseline base.zip     # merge shards, compare with the base branch",
+            "kcheck report --fail-on new,corrupt --quiet    # exit 1 only for new failures",
+        ),
     )
     rep.add_argument(
         "shards",
@@ -124,7 +130,11 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     post = sub.add_parser(
         "post",
         help="post reports/summary.md as the sticky PR comment, step summary and annotations",
-        description=__doc__.split("\n\n")[2] if __doc__ else None,
+        description=paragraph(__doc__, 2),
+        epilog=examples(
+            "kcheck post --reports-dir reports --baseline base/   # in a workflow, $GITHUB_TOKEN set",
+            "kcheck post --no-comment                              # step summary and annotations only",
+        ),
     )
     post.add_argument(
         "--reports-dir",

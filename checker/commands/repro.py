@@ -8,6 +8,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from checker.commands.helptext import examples
+
 DEFAULT_RESULTS = Path("reports") / "results.jsonl"
 
 
@@ -19,10 +21,18 @@ def add_parser(sub: Any) -> None:
         description="Write one Python file that replays a case's failure with torch, triton and helion "
         "only: the generated Triton code, the launch, inputs, reference, tolerance, target and "
         "toolchain. Exit status 2 when the record or the kernel file is not found.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        epilog=examples(
+            "kcheck repro 'add[8x16-fp16-cfg0]'                 # writes repro_add_*.py here",
+            "kcheck repro 'add[8x16-fp16-cfg0]' -o r.py && python r.py",
+        ),
     )
     p.add_argument("case", help="case name, e.g. 'add[8x16-fp16-cfg0]', or a pytest node id")
-    p.add_argument("--results", type=Path, default=DEFAULT_RESULTS, help="results.jsonl holding the record")
+    p.add_argument(
+        "--results",
+        type=Path,
+        default=DEFAULT_RESULTS,
+        help="results.jsonl holding the record (default: %(default)s)",
+    )
     p.add_argument(
         "--kernels",
         type=Path,

@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from checker.atomic import write_atomic
+from checker.commands.helptext import examples, paragraph
 from checker.commands.report import EXIT_UNWRITABLE
 from checker.escape import for_log
 from checker.model import Record
@@ -32,7 +33,12 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     p = sub.add_parser(
         "triage",
         help="failures grouped by cause: kernels, dtypes, shapes, shared knobs, a repro per group",
-        description=__doc__.split("\n\n")[1] if __doc__ else None,
+        description=paragraph(__doc__, 1),
+        epilog=examples(
+            "kcheck triage                                        # the last run",
+            "kcheck triage old/results.jsonl reports/results.jsonl  # several runs, oldest first",
+            "kcheck triage run.zip --markdown triage.md --quiet     # a CI artifact, as markdown",
+        ),
     )
     p.add_argument(
         "results",

@@ -28,11 +28,9 @@ from typing import Any
 
 from checker.categories import Category
 from checker.model import Mode, Record
+from checker.options import DEFAULT_BENCHMARK_TIMEOUT_S as DEFAULT_TIMEOUT_S
 from checker.perf.records import Role, TimingRecord
 from checker.sweep import sampled_index
-
-#: Seconds the benchmark process may take in all before it is killed (its records so far kept).
-DEFAULT_TIMEOUT_S = 1800.0
 
 
 @dataclass(frozen=True)

@@ -129,6 +129,10 @@ def summary_table(records: Iterable[Record], width: int | None = None) -> Table:
 def _triage_block(index: int, group: FailureGroup) -> Group_:
     rec = group.representative
     kernels = group.kernels()
+    details = [("kernels", ", ".join(f"{k} ({n})" for k, n in kernels.most_common(6)))]
+    sources = group.sources()
+    if sources:
+        details.append(("source", ", ".join(f"{s} ({n})" for s, n in sources.most_common(3))))
     return group_block(
         index,
         group.key.category.value,
@@ -137,7 +141,7 @@ def _triage_block(index: int, group: FailureGroup) -> Group_:
         [rec.case.name, *(r.case.name for r in group.records)],
         tag=f"[{group.key.signature or '-'}]",
         style="red",
-        details=[("kernels", ", ".join(f"{k} ({n})" for k, n in kernels.most_common(6)))],
+        details=details,
         code=diff_head(rec),
         next_step=next_step(rec),
         commands=shown_commands(rec),

@@ -219,6 +219,11 @@ class FailureGroup:
         """:func:`headline` of the representative."""
         return headline(self.representative)
 
+    def sources(self) -> Counter[str]:
+        """Cases per kernel source line a compile error points at (:func:`source_of`); empty
+        when no record names one."""
+        return _count_cases((r for r in self.records if source_of(r) is not None), source_of)
+
     def kernels(self) -> Counter[str]:
         """Cases per kernel."""
         return _count_cases(self.records, lambda r: r.case.kernel)
@@ -251,6 +256,16 @@ class FailureGroup:
             if isinstance(found, dict) and found:
                 return found
         return None
+
+
+def source_of(rec: Record) -> str | None:
+    """``block_absmax.py:44: yv[tm, :, tn, :] = ...``: the kernel source line a compile error
+    points at (fields ``source_file``, ``source_line`` and ``source``, set by
+    checker/diagnostics.py; the PR comment lists them as fields), None when the record has none."""
+    file, line, text = (rec.fields.get(k) for k in ("source_file", "source_line", "source"))
+    if not isinstance(file, str) or not isinstance(line, int) or isinstance(line, bool):
+        return None
+    return f"{file}:{line}" + (f": {text}" if isinstance(text, str) and text else "")
 
 
 def _count_cases(records: Iterable[Record], key: Any) -> Counter[str]:

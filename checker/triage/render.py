@@ -96,6 +96,9 @@ def _details(triage: Triage, group: FailureGroup) -> list[tuple[str, str]]:
     if len(configs) > 1:
         knobs = group.shared_knobs()
         out.append((f"shared by all {len(configs)} configs", format_knobs(knobs) if knobs else "no knob"))
+    sources = group.sources()
+    if sources:
+        out.append(("source", _plain_counts(sources)))
     minimal = group.minimal_config()
     if minimal is not None:
         out.append(("minimal config", format_knobs(minimal)))
@@ -134,7 +137,8 @@ def _last_run_note(triage: Triage) -> str:
 
 def terminal_view(triage: Triage, width: int | None = None) -> Group_:
     """The triage as rich renderables: a one-line summary, then one block per group (largest
-    first) with its count, headline, kernels, dtypes, shapes, shared knobs, minimal config, first
+    first) with its count, headline, kernels, dtypes, shapes, shared knobs, the kernel source line
+    a compile error points at, minimal config, first
     and last run, what to do next, example cases, a golden diff's first lines and the repro (and
     golden accept) command, each whole on one line; then the last run's not-run cases by reason
     and its result tables (laid out for ``width`` columns, None: the terminal's)."""
@@ -381,7 +385,10 @@ def _markdown_group(triage: Triage, index: int, group: FailureGroup) -> list[str
         ("kernels", group.kernels()),
         ("dtypes", group.dtypes()),
         ("shapes", group.shapes()),
+        ("source", group.sources()),
     ):
+        if not counts:
+            continue
         more = _more(counts)
         out.append(
             f"- {label}: "
