@@ -316,11 +316,17 @@ def normalize_values(text: str) -> str:
     return normalize(text)
 
 
+#: Packages whose innermost traceback frame goes into an exception's signature.
+TOOL_PACKAGES = ("triton", "helion", "torch")
+#: Characters of the normalized message a signature is made of.
+SIGNATURE_TEXT_LIMIT = 500
+
+
 def _innermost_tool_frame(exc: BaseException) -> str:
     """``module:function`` of the innermost traceback frame inside triton or helion, or ''."""
     frames = traceback.extract_tb(exc.__traceback__) if exc.__traceback__ else []
     for frame in reversed(frames):
-        for pkg in ("triton", "helion", "torch"):
+        for pkg in TOOL_PACKAGES:
             marker = f"/{pkg}/"
             if marker in frame.filename:
                 module = frame.filename.split(marker, 1)[1].removesuffix(".py").replace("/", ".")
@@ -339,8 +345,33 @@ def signature(category: Category, message: str, frame: str = "") -> str:
     were embedded in (``numel (N)``, ``(CN)`` of a ptxas code), so that different crashes stay
     apart."""
     text = normalize_values(message) if category.is_mismatch else normalize(message)
-    key = f"{category.value}\n{text[:500]}\n{frame}"
+    key = f"{category.value}\n{text[:SIGNATURE_TEXT_LIMIT]}\n{frame}"
     return hashlib.sha256(encodable(key).encode()).hexdigest()[:12]
+
+
+def signature_recipe() -> dict[str, Any]:
+    """How :func:`signature`, :func:`_headline`, :func:`_innermost_tool_frame` and
+    :func:`with_compiler_log` make a signature, as tables a standalone reproducer applies
+    (checker/triage/repro.py writes them into its ``CLASSIFICATION``), so that the file computes
+    the checker's signature of what it observed without the checker:
+
+    - ``normalizers``, ``value_normalizers``: ``[pattern, replacement]`` in order;
+    - ``mismatch``: the categories whose messages lose their values (``is_mismatch``);
+    - ``limit``: characters of normalized text hashed; ``tool_packages``: the packages whose
+      innermost frame is part of an exception's signature;
+    - ``ptxas_fatal``, ``position_only``, ``mlir_pass``: the patterns of the headline rules and
+      of the failing MLIR pass a compiler's stderr names.
+    """
+    return {
+        "normalizers": [[p.pattern, r] for p, r in _NORMALIZERS],
+        "value_normalizers": [[p.pattern, r] for p, r in _VALUE_NORMALIZERS],
+        "mismatch": sorted(c.value for c in Category if c.is_mismatch),
+        "limit": SIGNATURE_TEXT_LIMIT,
+        "tool_packages": list(TOOL_PACKAGES),
+        "ptxas_fatal": _PTXAS_FATAL.pattern,
+        "position_only": _POSITION_ONLY.pattern,
+        "mlir_pass": _MLIR_PASS.pattern,
+    }
 
 
 def classify(exc: BaseException) -> Diagnosis:

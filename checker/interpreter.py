@@ -32,11 +32,17 @@ import numpy as np
 import numpy.typing as npt
 import torch
 
-from checker import blame
+# `kcheck repro` embeds this file verbatim in every reproducer that runs a case (its
+# INTERPRETER_SOURCE, checker/triage/repro.py), so that the file applies the same interpreter
+# semantics as the checker where the checker is not installed: it imports nothing else of the
+# checker's, and blame only as the checker's own module.
+if __name__ == "checker.interpreter":
+    from checker import blame
 
-# The shims below stand in for the GPU's arithmetic while a kernel runs under the interpreter:
-# an error raised through them is judged like one raised in Triton's interpreter itself.
-blame.passthrough_module(__file__)
+    # The shims below stand in for the GPU's arithmetic while a kernel runs under the
+    # interpreter: an error raised through them is judged like one raised in Triton's
+    # interpreter itself.
+    blame.passthrough_module(__file__)
 
 
 class InterpreterGap(RuntimeError):

@@ -16,6 +16,12 @@ The policy (every number and its source; the long form is docs/numerics.md):
   and Stability of Numerical Algorithms", 2nd ed., section 2.2); with outputs of order one this
   adds ``CONFIDENCE * 2 * u_op`` to both rtol and atol. u_op = 2**-10, tf32's unit roundoff
   under round-toward-zero: tensor cores read fp32 registers as tf32 by dropping the low 13 bits.
+* **One operand rounded to the input dtype inside the kernel** (``fp16-operand``,
+  ``bf16-operand``: attention's P cast to fp16/bf16 before the P@V dot, V already in that
+  dtype): each product p*v carries relative error at most u_op, the unit roundoff of fp16
+  (2**-11) or bf16 (2**-8) under round to nearest, so the output sum_j p_j v_j / l errs by at
+  most u_op * sum_j (p_j / l) |v_j| <= u_op * max |v| (p_j / l are probabilities); with values
+  of order one this adds ``CONFIDENCE * 1 * u_op`` to rtol and atol (docs/numerics.md).
 * **Accumulation over a reduction of length K** (K of a matmul, the normalized dimension of a
   norm, the summed dimension of a sum), taken from the spec's ``reduction_length``: rounding
   errors of mean-zero partial sums behave like a random walk, so the error grows like
@@ -154,9 +160,10 @@ def tolerance_for(
     added = 0.0
     parts = [f"default for {DTYPE_NAMES.get(out, str(out))} output ({base.reason})"]
     if prec.operand_u:
-        term = CONFIDENCE * 2 * prec.operand_u
+        n = prec.rounded_operands
+        term = CONFIDENCE * n * prec.operand_u
         added += term
-        parts.append(f"{prec.name} dot operands {CONFIDENCE:g}*2*u_op = {term:.3g}")
+        parts.append(f"{prec.name} dot operands {CONFIDENCE:g}*{n}*u_op = {term:.3g}")
     if reduction_length is not None and reduction_length > 1:
         term = CONFIDENCE * math.sqrt(reduction_length) * prec.accumulate_u
         added += term

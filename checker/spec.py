@@ -109,12 +109,16 @@ class DotPrecision:
             operands are used as given).
         accumulate_u: unit roundoff of the accumulator (per addition).
         source: where the numbers come from.
+        rounded_operands: how many operands of each product are rounded to ``operand_u``: 2 when
+            the hardware reads both (tf32), 1 when the kernel rounds one itself (attention's P,
+            cast to the input dtype before the P@V dot, against V already in that dtype).
     """
 
     name: str
     operand_u: float
     accumulate_u: float
     source: str
+    rounded_operands: int = 2
 
 
 _FP32_ACC = 2.0**-23
@@ -140,6 +144,24 @@ DOT_PRECISIONS: dict[str, DotPrecision] = {
         2.0**-13,
         "fp8 MMA accumulation keeps ~14 bits (DeepSeek-V3 report, 3.3.2; Triton's default "
         "max_num_imprecise_acc on sm_90), truncated: u = 2**-13",
+    ),
+    # One operand rounded to the input dtype inside the kernel, the other already in it: the
+    # reference sees the unrounded value (docs/numerics.md#an-operand-rounded-in-the-kernel).
+    "fp16-operand": DotPrecision(
+        "fp16-operand",
+        2.0**-11,
+        _FP32_ACC,
+        "one dot operand rounded to fp16 inside the kernel (IEEE binary16, 10-bit mantissa, "
+        "round to nearest: u = 2**-11), fp32 accumulation",
+        rounded_operands=1,
+    ),
+    "bf16-operand": DotPrecision(
+        "bf16-operand",
+        2.0**-8,
+        _FP32_ACC,
+        "one dot operand rounded to bf16 inside the kernel (7-bit mantissa, round to nearest: "
+        "u = 2**-8), fp32 accumulation",
+        rounded_operands=1,
     ),
 }
 
@@ -230,8 +252,10 @@ class KernelSpec:
             the whole tolerance policy for that dtype (checker/numerics.py, docs/numerics.md).
         dot_precision: per swept dtype, how the kernel's dots round: ``"ieee"`` (the default:
             operands as given, fp32 accumulation), ``"tf32"`` (fp32 operands read as tf32,
-            Helion's default ``dot_precision`` for fp32 dots on GPUs) or ``"fp8-fast-accum"``
-            (fp8 MMAs with reduced-precision accumulation); see :data:`DOT_PRECISIONS`.
+            Helion's default ``dot_precision`` for fp32 dots on GPUs), ``"fp8-fast-accum"``
+            (fp8 MMAs with reduced-precision accumulation), ``"fp16-operand"`` or
+            ``"bf16-operand"`` (one operand rounded to that dtype inside the kernel, such as
+            attention's P before P@V); see :data:`DOT_PRECISIONS`.
         reduction_length: ``shape -> K``, the number of terms each output element accumulates
             (K of a matmul, the normalized dimension of a norm); the tolerance grows with
             sqrt(K). None: no reduction.

@@ -319,11 +319,44 @@ def test_the_reproducer_classifies_exceptions_as_the_checker_does(
         met.update(i for i, r in enumerate(diagnostics.RULES) if _decides(r, exc))
         if (name, bases, message) in _CHECKER_ONLY:
             continue
-        checker = diagnostics.classify(exc).category
-        assert reproducer_classify(exc).category == checker.value, (name, message, checker)
+        checker = diagnostics.classify(exc)
+        mine = reproducer_classify(exc)
+        assert mine.category == checker.category.value, (name, message, checker)
+        # The file's signature is the checker's (its tables are CLASSIFICATION["signature"]).
+        assert mine.signature == checker.signature, (name, message)
     # Every rule was met above: a new rule needs an example here.
     missing = [r for i, r in enumerate(diagnostics.RULES) if i not in met]
     assert missing == [], missing
+
+
+def test_the_reproducer_signs_comparisons_and_compiler_logs_as_the_checker_does(
+    written: dict[Category, Path | ReproError],
+) -> None:
+    """A comparison's message loses its values, a compiler crash's signature gains the failing
+    MLIR pass, in the file as in checker/diagnostics.py."""
+    path = written[Category.NUMERICAL_MISMATCH]
+    assert isinstance(path, Path)
+    ns = _namespace(path)
+    for category, message in [
+        (
+            Category.NUMERICAL_MISMATCH,
+            "output 'mean': 3 of 64 elements (4.69%) outside rtol=0.016 "
+            "atol=1e-05; max abs err 0.25, max rel err 2.1; worst at (3, 1): got 0.5, expected 0.25",
+        ),
+        (
+            Category.INPUT_MUTATED,
+            "kernel wrote input 'x' (argument 0), which the spec does not list "
+            "in mutates: 4 of 16 elements changed; first at (2,): was 1.5, now -0.5",
+        ),
+        (Category.RUNTIME_ERROR, "ValueError: 0x7f00 at /tmp/tmpab12/x.py line 12"),
+    ]:
+        assert ns["signature"](category.value, message) == diagnostics.signature(category, message)
+    log = "error: x\nPipeline failed while executing [`TritonGPURemoveLayoutConversions` on 'builtin.module'"
+    crash = diagnostics.Diagnosis(Category.COMPILER_CRASH, "RuntimeError: PassManager::run failed", "abc")
+    outcome = ns["Outcome"]("compiler-crash", crash.message, crash.signature)
+    assert (
+        ns["with_compiler_log"](outcome, log).signature == diagnostics.with_compiler_log(crash, log).signature
+    )
 
 
 def _outcome_categories(tree: ast.AST) -> set[str]:

@@ -363,7 +363,7 @@ def test_spec_validation_of_numerics_fields() -> None:
     for extra in bad:
         with pytest.raises(SpecError, match="copy2"):
             KernelSpec(**_spec_kwargs(), **extra).validate()
-    assert set(DOT_PRECISIONS) == {"ieee", "tf32", "fp8-fast-accum"}
+    assert set(DOT_PRECISIONS) == {"ieee", "tf32", "fp8-fast-accum", "fp16-operand", "bf16-operand"}
 
 
 # --- the guards through real kernels ----------------------------------------------------------

@@ -406,7 +406,10 @@ def write_repro(record: Record, kernel_file: Path, out_path: Path) -> Path:
         "labelled": bool(spec.outputs or spec.mutates),
         "interpreter_sm_count": INTERPRETER_SM_COUNT,
     }
-    text = render(data, code, inputs.payload, reference.payload, record)
+    # A run may happen under the interpreter (interpreter records, or --interpret): the file
+    # carries the checker's interpreter fixes, the one module that makes them.
+    semantics = _interpreter_source() if stage is Replay.RUN else ""
+    text = render(data, code, inputs.payload, reference.payload, record, semantics)
     out = Path(out_path)
     out.write_text(text, encoding="utf-8")
     return out
@@ -493,7 +496,10 @@ def classification() -> dict[str, Any]:
     - ``fallback``: the category of an exception no rule claims;
     - ``compared``, ``supervisor_made``: the categories with that trait (checker.categories.TRAITS);
     - ``crash_signals``: the signals that make a dead compile a ``compiler-crash``
-      (checker/pool.py).
+      (checker/pool.py);
+    - ``signature``: how the checker makes a failure's signature
+      (``checker.diagnostics.signature_recipe``), so the file compares what it observed with the
+      record by category and signature.
     """
     from checker import diagnostics
     from checker.pool import CRASH_SIGNALS
@@ -508,7 +514,17 @@ def classification() -> dict[str, Any]:
         "compared": sorted(c.value for c in Category if c.traits.compared),
         "supervisor_made": sorted(c.value for c in Category if c.traits.supervisor_made),
         "crash_signals": sorted(s.name for s in CRASH_SIGNALS),
+        "signature": diagnostics.signature_recipe(),
     }
+
+
+def _interpreter_source() -> str:
+    """The source of checker/interpreter.py, which a reproducer loads as a module of its own to
+    run the case under the same interpreter semantics as the checker (bf16 arithmetic, bf16
+    dots, 16-bit reductions, libdevice)."""
+    from checker import interpreter
+
+    return Path(interpreter.__file__).read_text(encoding="utf-8")
 
 
 def _template_text() -> str:
@@ -518,9 +534,16 @@ def _template_text() -> str:
 
 
 def render(
-    data: dict[str, Any], code: str, inputs_payload: str, reference_payload: str, record: Record
+    data: dict[str, Any],
+    code: str,
+    inputs_payload: str,
+    reference_payload: str,
+    record: Record,
+    interpreter_source: str = "",
 ) -> str:
     """The reproducer's text: a comment header, then the template with its data block filled.
+    ``interpreter_source`` is checker/interpreter.py's text for files that run the case ('' for
+    compiles).
 
     Every value from the record or the kernel goes through ``ascii()`` (header comments
     included), so none can end a literal or a comment line.
@@ -552,13 +575,15 @@ def render(
             f"MAKE_INPUTS_SOURCE = {_text_literal(inputs_payload if inputs_form == 'generator' else '')}",
             "# The spec's reference function, when the expected outputs are not embedded.",
             f"REFERENCE_SOURCE = {_text_literal(reference_payload if reference_form == 'source' else '')}",
+            "# checker/interpreter.py: the checker's fixes of the Triton interpreter, for runs under it.",
+            f"INTERPRETER_SOURCE = {_text_literal(interpreter_source)}",
             "",
         ]
     )
     header = [
         "#!/usr/bin/env python3",
         "# Standalone reproducer written by `kcheck repro` (docs/repro.md); needs torch, triton and helion,",
-        "# not the checker. Exit status: 1 reproduced, 0 not reproduced, 2 cannot run here.",
+        "# not the checker. Exit status: 1 reproduced, 0 passed, 2 cannot run here, 3 failed differently.",
         f"# case:      {record.case.name!a}",
         f"# category:  {record.category.value!a} (mode {str(record.mode)!a}, stage {data['stage']!a})",
         f"# target:    {record.target!a}",

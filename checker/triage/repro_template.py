@@ -4,16 +4,20 @@ Needs torch, triton and helion (the generated code imports ``helion.runtime``), 
 checker. Run it with ``python FILE``: it prints what the record says, the toolchain it was made
 with against the one here, then one verdict line, and exits
 
-* 1 ``REPRODUCED <category>: ...``: the recorded failure happened again;
-* 0 ``NOT REPRODUCED: ...``: the case passed here, or failed differently (the line says how);
+* 1 ``REPRODUCED <category>: ...``: the recorded failure happened again: the same category
+  and the same signature (made as the checker makes it);
+* 0 ``NOT REPRODUCED: passed ...``: the case passed here;
 * 2 ``CANNOT RUN: ...``: this machine cannot run the case (a native case without a GPU, inputs
   that were not embedded...), or this Python cannot: it lacks torch, triton or helion, or has
-  other versions of them than the record was made with (``--any-toolchain`` runs it anyway).
+  other versions of them than the record was made with (``--any-toolchain`` runs it anyway);
+* 3 ``NOT REPRODUCED: got <category> (signature ...), recorded: <category> (signature ...)``:
+  the case failed here, but not as the record says (another category or another signature).
 
 Compile-stage failures (numel overflow, shared memory over the target's limit, compiler
 crashes) are reproduced by compiling the generated Triton for the record's target, which needs
 no GPU. Run-time failures run the generated host function: on a GPU for ``native`` records, under
-the Triton interpreter (TRITON_INTERPRET=1, CPU) for ``interpreter`` records.
+the Triton interpreter (TRITON_INTERPRET=1, CPU) for ``interpreter`` records, with the checker's
+own fixes of the interpreter (``INTERPRETER_SOURCE``: checker/interpreter.py, bf16 and libdevice).
 
 Options: ``--show-code`` prints the generated Triton and exits; ``--level check|full`` changes
 how far a compile goes; ``--random-inputs`` runs with random values of the recorded layout when
@@ -23,7 +27,8 @@ the inputs were not embedded; ``--interpret`` runs a ``native`` record under the
 Everything below the data block is the same in every reproducer; the data block holds the
 case (the record's fields, the generated code, the inputs and the expected outputs) and the
 checker's classification this file applies (``CLASSIFICATION``: its rules for exceptions, the
-categories it names), written from the checker's own tables by ``kcheck repro``.
+categories it names, how it makes signatures), written from the checker's own tables by
+``kcheck repro``.
 """
 
 from __future__ import annotations
@@ -60,19 +65,16 @@ INPUTS_B64 = ""
 EXPECTED_B64 = ""
 MAKE_INPUTS_SOURCE = ""
 REFERENCE_SOURCE = ""
+INTERPRETER_SOURCE = ""
 # ---- end of data ----
 
 EXIT_NOT_REPRODUCED = 0
 EXIT_REPRODUCED = 1
 EXIT_CANNOT_RUN = 2
+EXIT_FAILED_DIFFERENTLY = 3
 
 #: The last stdout line of a child process run by :func:`_in_child`: this prefix, then JSON.
 _CHILD_MARK = "KCHECK-REPRO-OUTCOME "
-#: Said on stderr when a bf16 case runs under the interpreter here (see _interpreter_fixes).
-BF16_CAVEAT = (
-    "bf16 under the Triton interpreter without the checker's bf16 fixes: a wrong bf16 result "
-    "here may be the interpreter's, not the kernel's"
-)
 #: Seconds a child may spend starting Python and importing torch, triton and helion.
 CHILD_STARTUP_S = 120.0
 
@@ -83,10 +85,13 @@ class CannotRun(Exception):
 
 @dataclasses.dataclass(frozen=True)
 class Outcome:
-    """What happened here: a kcheck category name (``passed`` for success) and a message."""
+    """What happened here: a kcheck category name (``passed`` for success), a message, and the
+    checker's signature of it (:func:`signature`; None where the file cannot make the checker's:
+    a child that died or timed out, which the checker's supervisor describes in its own words)."""
 
     category: str
     message: str = ""
+    signature: str | None = None
 
 
 # ---------------------------------------------------------------------------------------------
@@ -200,7 +205,8 @@ def _chain(exc: BaseException) -> list[BaseException]:
 
 
 def classify(exc: BaseException) -> Outcome:
-    """The category of an exception raised while compiling or running the case."""
+    """The category of an exception raised while compiling or running the case, with the
+    checker's signature of it."""
     chain = _chain(exc)
     message = "\n".join(f"{type(e).__name__}: {e}" for e in chain)
     names = {cls.__name__ for e in chain for cls in type(e).__mro__}
@@ -210,15 +216,100 @@ def classify(exc: BaseException) -> Outcome:
         found = re.search(pattern, message) if pattern is not None else None
         if pattern is not None and found is None:
             continue
+        sig = signature(category, _headline(exc, message), _tool_frame(exc))
         # The verdict line shows the first line: make it the one that decided the category.
         if found is not None:
-            return Outcome(category, f"{found.group(0)}\n{message}")
+            return Outcome(category, f"{found.group(0)}\n{message}", sig)
         typed = next(e for e in chain if names.intersection(types) & {c.__name__ for c in type(e).__mro__})
         # A CompilationError says where; the exception it chains says what.
         root = chain[-1]
         cause = f" ({type(root).__name__}: {_first_line(root)})" if root is not typed else ""
-        return Outcome(category, f"{type(typed).__name__}: {_first_line(typed)}{cause}\n{message}")
-    return Outcome(CLASSIFICATION["fallback"], message)
+        return Outcome(category, f"{type(typed).__name__}: {_first_line(typed)}{cause}\n{message}", sig)
+    category = CLASSIFICATION["fallback"]
+    return Outcome(category, message, signature(category, _headline(exc, message), _tool_frame(exc)))
+
+
+# ---------------------------------------------------------------------------------------------
+# Signatures, made as the checker makes them (checker/diagnostics.py; its tables are
+# CLASSIFICATION["signature"]): two failures of one category are the same failure only when
+# their signatures agree.
+
+
+def _normalized(text: str, table: list[list[str]]) -> str:
+    for pattern, replacement in table:
+        text = re.sub(pattern, replacement, text)
+    return text
+
+
+def signature(category: str, text: str, frame: str = "") -> str:
+    """The checker's 12-hex-digit signature of a failure of ``category`` described by ``text``
+    (``checker.diagnostics.signature``)."""
+    recipe = CLASSIFICATION["signature"]
+    if category in recipe["mismatch"]:
+        text = _normalized(text, recipe["value_normalizers"])
+    text = " ".join(_normalized(text, recipe["normalizers"]).split())
+    key = f"{category}\n{text[: recipe['limit']]}\n{frame}"
+    return hashlib.sha256(key.encode("utf-8", "backslashreplace")).hexdigest()[:12]
+
+
+def _headline(exc: BaseException, message: str) -> str:
+    """The line an exception's signature is made of (``checker.diagnostics._headline``)."""
+    recipe = CLASSIFICATION["signature"]
+    first_line = message.strip().splitlines()[0] if message.strip() else type(exc).__name__
+    fatal = re.search(recipe["ptxas_fatal"], message)
+    if fatal:
+        return f"{first_line} {fatal.group(0)}"
+    if re.match(recipe["position_only"], first_line):
+        inner = _chain(exc)[-1]
+        text = str(inner).strip()
+        return f"{type(inner).__name__}: {text.splitlines()[0] if text else ''}"
+    return first_line
+
+
+def _tool_frame(exc: BaseException) -> str:
+    """``package.module:function`` of the innermost traceback frame in triton, helion or torch
+    (``checker.diagnostics._innermost_tool_frame``), or ''."""
+    import traceback
+
+    frames = traceback.extract_tb(exc.__traceback__) if exc.__traceback__ else []
+    for frame in reversed(frames):
+        for pkg in CLASSIFICATION["signature"]["tool_packages"]:
+            marker = f"/{pkg}/"
+            if marker in frame.filename:
+                module = frame.filename.split(marker, 1)[1].removesuffix(".py").replace("/", ".")
+                return f"{pkg}.{module}:{frame.name}"
+    return ""
+
+
+def with_compiler_log(outcome: Outcome, log: str) -> Outcome:
+    """A compile failure's signature with the failing MLIR pass the compiler printed on stderr,
+    as the checker adds it (``checker.diagnostics.with_compiler_log``)."""
+    found = re.search(CLASSIFICATION["signature"]["mlir_pass"], log)
+    if found is None or outcome.signature is None:
+        return outcome
+    sig = signature(outcome.category, f"{outcome.signature} {found.group('name')}")
+    return dataclasses.replace(outcome, signature=sig)
+
+
+@contextlib.contextmanager
+def _stderr_captured(into: list[str]) -> Any:
+    """Collect what this process writes to file descriptor 2 (MLIR prints a failing pass there,
+    not into the exception) into ``into``, and still show it, as the checker's compile worker's
+    stderr is both read and kept."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as f:
+        os.dup2(f.fileno(), 2)
+        try:
+            yield
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+            f.seek(0)
+            text = f.read().decode("utf-8", "replace")
+            into.append(text)
+            sys.stderr.write(text)
 
 
 def _first_line(exc: BaseException) -> str:
@@ -273,23 +364,35 @@ def _patch_num_sm(count: int) -> None:
     hr.get_num_sm = get_num_sm
 
 
-def _load_generated() -> Any:
-    """Import the generated code from a real file (Triton reads kernel source from it) and
-    return its host function."""
-    digest = hashlib.sha256(GENERATED_CODE.encode()).hexdigest()[:16]
-    name = f"kcheck_repro_{digest}"
+def _load_source(prefix: str, source: str) -> Any:
+    """Import ``source`` as a module from a real file (Triton reads kernel source from it),
+    private to this run and removed when it ends."""
+    digest = hashlib.sha256(source.encode()).hexdigest()[:16]
+    name = f"{prefix}_{digest}"
+    if name in sys.modules:
+        return sys.modules[name]
     folder = tempfile.mkdtemp(prefix="kcheck-repro-")
     # Private to this run, removed when it ends (each run once left one directory behind).
     atexit.register(shutil.rmtree, folder, True)
     path = os.path.join(folder, f"{name}.py")
     with open(path, "w", encoding="utf-8") as f:
-        f.write(GENERATED_CODE)
+        f.write(source)
     spec = importlib.util.spec_from_file_location(name, path)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module
     try:
         spec.loader.exec_module(module)
+    except BaseException:
+        del sys.modules[name]
+        raise
+    return module
+
+
+def _load_generated() -> Any:
+    """Import the generated code and return its host function."""
+    try:
+        module = _load_source("kcheck_repro", GENERATED_CODE)
     except ImportError as exc:
         # e.g. the kernel's own module, for helpers its host code calls (docs/repro.md, Limits)
         raise CannotRun(
@@ -418,8 +521,9 @@ def _shared_memory(backend: Any, ttgir: Any, options: Any, capability: int) -> i
     return int(shared or 0)
 
 
-def compile_for_target(level: str) -> Outcome:
-    """Compile the generated kernel for ``DATA['target']`` on this machine (any machine).
+def compile_for_target(level: str, stderr_log: list[str]) -> Outcome:
+    """Compile the generated kernel for ``DATA['target']`` on this machine (any machine); what
+    the compiler writes to stderr meanwhile is appended to ``stderr_log``.
 
     ``check`` stops once shared memory is allocated on the TTGIR (before LLVM and ptxas);
     ``full`` builds a cubin and checks shared memory and the register file. The arguments are
@@ -474,7 +578,7 @@ def compile_for_target(level: str) -> Outcome:
             # the stages and be judged at level full.
             knobs.compilation.always_compile = True
         try:
-            with _watchdog("compile"):
+            with _watchdog("compile"), _stderr_captured(stderr_log):
                 kernel = triton_compile(
                     ASTSource(fn, signature, constexprs, attrs), target=gpu, options=options.__dict__
                 )
@@ -546,57 +650,16 @@ def _poison_mode() -> Any:
     return Poison()
 
 
-def _tl_math(name: str) -> Any:
-    def call(*args: Any) -> Any:
-        import triton.language as tl
-
-        return getattr(tl.math, name)(*args)
-
-    return call
-
-
-def _interpreter_fixes(module: Any, inputs: Any) -> None:
-    """What this file changes in the Triton interpreter before it runs the generated code: the
-    libdevice module, as the checker does. Not the checker's bf16 fixes (checker/interpreter.py,
-    which compute bf16 arithmetic as a GPU does): the Triton 3.6 interpreter computes bf16 on
-    bf16's storage bits (a bf16 tl.sum of values adding to 11.75 gave -5.3e36), so a bf16 result
-    of this file may be the interpreter's error, not the kernel's, and it says so (stderr)."""
-    import torch
-
-    if hasattr(module, "libdevice"):
-        # The interpreter returns None for libdevice calls; the checker swaps the module too.
-        setattr(module, "libdevice", _Libdevice())  # noqa: B010
-    bf16 = DATA["torch_dtype"] == "bfloat16" or any(
-        isinstance(v, torch.Tensor) and v.dtype == torch.bfloat16 for v in inputs
-    )
-    if bf16:
-        print(
-            f"CAVEAT: {BF16_CAVEAT}; the checker's verdict was made with its bf16 fixes "
-            "(kcheck run, or the repro command above)",
-            file=sys.stderr,
-            flush=True,
-        )
-
-
-class _Libdevice:
-    """Stands in for ``libdevice`` under the interpreter, which returns None for libdevice
-    calls: each function goes to the ``tl.math`` builtin that computes the same thing."""
-
-    _SAME = ("exp", "exp2", "log", "log2", "sqrt", "sqrt_rn", "rsqrt", "sin", "cos", "erf")
-    _RENAMED = {"floor": "floor", "ceil": "ceil", "abs": "abs", "fabs": "abs", "fma": "fma"}
-
-    def __getattr__(self, name: str) -> Any:
-        if name == "div_rn":
-            return _tl_math("div_rn")
-        if name in self._SAME:
-            return _tl_math(name)
-        if name in self._RENAMED:
-            return _tl_math(self._RENAMED[name])
-        if name == "tanh":
-            import triton.language as tl
-
-            return lambda x: 2.0 * tl.sigmoid(2.0 * x) - 1.0
-        raise RuntimeError(f"libdevice.{name} has no interpreter equivalent")
+def _interpreter_fixes(module: Any) -> None:
+    """Run the case under the interpreter as the checker ran it: load the checker's own
+    interpreter fixes (``INTERPRETER_SOURCE``, checker/interpreter.py written into this file) and
+    install them as the checker does (``install_shims``): bf16 arithmetic, casts, reductions and
+    scans computed in fp32 with round-to-nearest-even stores, bf16 dots on widened operands,
+    16-bit reductions in a tree, and ``libdevice`` routed to its ``tl.math`` equivalents. A plain
+    Triton case's host module (``checker.triton_launch``) adds its own scope for each launch
+    (libdevice names the kernel imported, float arguments as fp32), as in the checker."""
+    fixes = _load_source("kcheck_repro_interpreter", INTERPRETER_SOURCE)
+    fixes.install_shims(module)
 
 
 def _upcast(value: Any, dtype: Any) -> Any:
@@ -666,14 +729,21 @@ def compare(actual: Any, expected: Any, slot: dict[str, Any]) -> Outcome:
         a, e = _exact(actual), _exact(expected)
         if actual.dtype != want:
             return Outcome("dtype-mismatch", f"output dtype {actual.dtype}, expected {want}")
-        bad = int((a != e).sum())
+        wrong = a != e
+        bad, numel = int(wrong.sum()), e.numel()
         if bad:
-            flat = int(torch.nonzero((a != e).reshape(-1))[0])
+            # The checker's message (checker/numerics.py), so that its signature is the same.
+            diff = (a.to(torch.float64) - e.to(torch.float64)).abs()
+            flat = int(torch.argmax(torch.where(wrong, diff + 1, torch.zeros_like(diff)).reshape(-1)))
+            index = tuple(int(i) for i in torch.unravel_index(torch.tensor(flat), e.shape))
+            got = int(a.reshape(-1)[flat])
+            poison = _BOOL_POISON if want == torch.bool else int(torch.iinfo(want).max)
+            hint = " (the poison of an element the kernel never wrote)" if got == poison else ""
             return Outcome(
                 "numerical-mismatch",
-                f"{bad} of {e.numel()} elements differ from the reference (exact comparison); first "
-                f"at flat index {flat}: got {a.reshape(-1)[flat].item()!r}, "
-                f"expected {e.reshape(-1)[flat].item()!r}",
+                f"{bad} of {numel} elements ({100.0 * bad / numel:.3g}%) differ from the reference "
+                f"(exact comparison of {want}); worst at {index}: got {float(got)!r}{hint}, "
+                f"expected {float(e.reshape(-1)[flat])!r}",
             )
         return Outcome("passed", "exact match")
     a = actual.detach().to("cpu", torch.float64)
@@ -706,29 +776,47 @@ def compare(actual: Any, expected: Any, slot: dict[str, Any]) -> Outcome:
         )
     mismatches = int(bad.sum())
     max_abs = float(diff.max()) if numel else 0.0
+    rel = torch.where(finite & (e != 0), diff / e.abs(), torch.zeros_like(a))
+    max_rel = float(rel.max()) if numel else 0.0
     if mismatches:
         return Outcome(
             "numerical-mismatch",
             f"{mismatches} of {numel} elements ({100.0 * mismatches / numel:.3g}%) outside "
-            f"rtol={rtol:.3g} atol={atol:.3g}; max abs err {max_abs:.3g}; worst {where}",
+            f"rtol={rtol:.3g} atol={atol:.3g}; max abs err {max_abs:.3g}, max rel err {max_rel:.3g}; "
+            f"worst {where}",
         )
     return Outcome("passed", f"within rtol={rtol:.3g} atol={atol:.3g}; max abs err {max_abs:.3g}")
 
 
-def _changed(before: Any, after: Any) -> int:
-    """Elements of ``after`` that differ from ``before`` bit for bit."""
+def _changed(before: Any, after: Any) -> tuple[int, tuple[int, ...]]:
+    """How many elements of ``after`` differ from ``before`` bit for bit, and the first one's
+    index."""
     if before.numel() == 0:
-        return 0
+        return 0, ()
     import torch
 
     size = before.element_size()
     b = before.detach().contiguous().reshape(-1).view(torch.uint8).reshape(-1, size)
     a = after.detach().to(before.device).contiguous().reshape(-1).view(torch.uint8).reshape(-1, size)
-    return int((a != b).any(dim=1).sum())
+    diff = (a != b).any(dim=1)
+    count = int(diff.sum())
+    if not count:
+        return 0, ()
+    flat = int(torch.nonzero(diff)[0])
+    return count, tuple(int(i) for i in torch.unravel_index(torch.tensor(flat), before.shape))
 
 
 def run_case(native: bool, random_inputs: bool) -> Outcome:
-    """Launch the generated host function on the case's inputs and compare its results."""
+    """Launch the generated host function on the case's inputs and compare its results; an
+    outcome the file decided itself (a comparison, an input written) gets its signature from its
+    message, as the checker's does."""
+    outcome = _launch_and_compare(native, random_inputs)
+    if outcome.signature is None and outcome.category not in ("passed", "ran"):
+        outcome = dataclasses.replace(outcome, signature=signature(outcome.category, outcome.message))
+    return outcome
+
+
+def _launch_and_compare(native: bool, random_inputs: bool) -> Outcome:
     import torch
 
     device = "cuda" if native else "cpu"
@@ -743,7 +831,7 @@ def run_case(native: bool, random_inputs: bool) -> Outcome:
     entry = _load_generated()
     module = sys.modules[entry.__module__]
     if not native:
-        _interpreter_fixes(module, inputs)
+        _interpreter_fixes(module)
     args = tuple(v.clone() if isinstance(v, torch.Tensor) else v for v in inputs)
     try:
         with _watchdog("run"), torch.no_grad(), _poison_mode(), warnings.catch_warnings():
@@ -758,13 +846,14 @@ def run_case(native: bool, random_inputs: bool) -> Outcome:
     for i, (old, new) in enumerate(zip(inputs, args, strict=True)):
         if i in mutated or not isinstance(old, torch.Tensor):
             continue
-        changed = _changed(old, new)
+        changed, where = _changed(old, new)
         if changed:
             name = params[i] if i < len(params) else f"#{i}"
             return Outcome(
                 "input-mutated",
                 f"kernel wrote input {name!r} (argument {i}), which the spec does not list in mutates: "
-                f"{changed} of {old.numel()} elements changed",
+                f"{changed} of {old.numel()} elements changed; first at {where}: was "
+                f"{old[where].item()!r}, now {new.to(old.device)[where].item()!r}",
             )
     outputs = _as_list(returned, bool(mutated))
     if expected is None:
@@ -817,12 +906,13 @@ def _reproduce(args: argparse.Namespace) -> Outcome:
     """Run the failing stage in this process; the caller set TRITON_INTERPRET as needed."""
     _import_toolchain()
     if DATA["stage"] == "compile":
+        stderr_log: list[str] = []
         try:
-            return compile_for_target(args.level or DATA["compile_level"])
+            return compile_for_target(args.level or DATA["compile_level"], stderr_log)
         except CannotRun:
             raise
         except Exception as exc:
-            return classify(exc)
+            return with_compiler_log(classify(exc), "".join(stderr_log))
     native = DATA["mode"] == "native" and not args.interpret
     if native:
         import torch
@@ -869,25 +959,30 @@ def _in_child(args: argparse.Namespace) -> Outcome:
             data = json.loads(line[len(_CHILD_MARK) :])
             if data["category"] == "cannot-run":
                 raise CannotRun(data["message"])
-            return Outcome(data["category"], data["message"])
+            return Outcome(data["category"], data["message"], data.get("signature"))
     return Outcome("worker-died", f"the process exited with status {proc.returncode} and no outcome")
 
 
 def _verdict(outcome: Outcome) -> int:
-    recorded = DATA["category"]
+    """Print the verdict line and return the exit status: reproduced only when the category and
+    the signature are the record's (the signature is not compared where either side has none: a
+    record made before signatures, or a child that died or timed out)."""
+    recorded, recorded_signature = DATA["category"], DATA.get("signature")
     first = (outcome.message.strip().splitlines() or [""])[0][:500]
     # Categories of a case compared with its reference; without one they cannot be checked.
     if outcome.category == "ran" and recorded in CLASSIFICATION["compared"]:
         print(f"CANNOT RUN: {first}; no reference was embedded, so the outputs cannot be compared")
         return EXIT_CANNOT_RUN
-    if outcome.category == recorded and recorded != "passed":
-        print(f"REPRODUCED {recorded}: {first}")
-        return EXIT_REPRODUCED
     if outcome.category in ("passed", "ran"):
         print(f"NOT REPRODUCED: passed ({first})" if first else "NOT REPRODUCED: passed")
-    else:
-        print(f"NOT REPRODUCED: got {outcome.category} (recorded: {recorded}): {first}")
-    return EXIT_NOT_REPRODUCED
+        return EXIT_NOT_REPRODUCED
+    same = recorded_signature is None or outcome.signature in (None, recorded_signature)
+    if outcome.category == recorded and same:
+        print(f"REPRODUCED {recorded}: {first}")
+        return EXIT_REPRODUCED
+    got = f"{outcome.category} (signature {outcome.signature or '-'})"
+    print(f"NOT REPRODUCED: got {got}, recorded: {recorded} (signature {recorded_signature or '-'}): {first}")
+    return EXIT_FAILED_DIFFERENTLY
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -920,7 +1015,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.child:
         try:
             outcome = _reproduce(args)
-            data = {"category": outcome.category, "message": outcome.message}
+            data = {"category": outcome.category, "message": outcome.message, "signature": outcome.signature}
         except CannotRun as exc:
             data = {"category": "cannot-run", "message": str(exc)}
         sys.stdout.flush()
