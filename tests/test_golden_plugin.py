@@ -44,8 +44,13 @@ def _golden_records(p: pytest.Pytester) -> list[Record]:
     return [r for r in read_records(p.path / "reports" / "results.jsonl") if r.mode == "golden"]
 
 
+#: Golden cases only generate code, in the pytest process: ``--isolate off`` stops the case worker
+#: that collection would otherwise start (and kill unused), a torch import per run (docs/ci.md).
+NO_WORKER = ("--isolate", "off")
+
+
 def _run(p: pytest.Pytester, *args: str) -> pytest.RunResult:
-    return p.runpytest("-k", "golden", "-p", "no:xdist", *args)
+    return p.runpytest("-k", "golden", "-p", "no:xdist", *NO_WORKER, *args)
 
 
 def _snapshot(p: pytest.Pytester) -> dict[str, bytes]:
@@ -244,7 +249,7 @@ def test_collection_error_suspends_judging_unknown_kernels(golden_dir: pytest.Py
     orphan.parent.mkdir()
     orphan.write_text("x")
     (golden_dir.path / "kernels" / "maybe_broken.py").write_text("raise RuntimeError('boom')\n")
-    result = golden_dir.runpytest("-p", "no:xdist", "-k", "golden or collection")
+    result = golden_dir.runpytest("-p", "no:xdist", "-k", "golden or collection", *NO_WORKER)
     result.assert_outcomes(passed=4, failed=1)
     result.stdout.fnmatch_lines(["*0 unused*"])
     assert orphan.exists()
@@ -297,7 +302,15 @@ def test_malformed_expectation_is_a_collection_error(golden_dir: pytest.Pytester
 
 def test_golden_records_reach_jsonl_and_junit_with_their_own_node_ids(golden_dir: pytest.Pytester) -> None:
     result = golden_dir.runpytest(
-        "--configs", "0", "-k", "fp32 and default", "-p", "no:xdist", "--update-golden"
+        "--configs",
+        "0",
+        "-k",
+        "fp32 and default",
+        "-p",
+        "no:xdist",
+        "--update-golden",
+        # the run cases' own path is not the point here: no case worker, no compile worker
+        *("--compile", "off", *NO_WORKER),
     )
     result.assert_outcomes(passed=2, skipped=1)
     records = list(read_records(golden_dir.path / "reports" / "results.jsonl"))
@@ -316,7 +329,9 @@ def test_golden_records_reach_jsonl_and_junit_with_their_own_node_ids(golden_dir
 
 
 def test_console_command_passes_update_golden(golden_dir: pytest.Pytester) -> None:
-    code = main(["run", "-n", "0", "--configs", "0", "-k", "golden and fp32", "--", "--update-golden"])
+    code = main(
+        ["run", "-n", "0", "--configs", "0", "-k", "golden and fp32", *NO_WORKER, "--", "--update-golden"]
+    )
     assert code == 0
     assert sorted(f.name for f in _goldens(golden_dir).iterdir()) == [n for n in ADD_FILES if "fp32" in n]
 
@@ -334,7 +349,7 @@ def test_eight_xdist_workers_updating_at_once_lose_nothing(golden_dir: pytest.Py
                 old.parent.mkdir(parents=True, exist_ok=True)
                 old.write_text(store.render(store.GoldenHeader(f"add_{i}[x]", "cpu-sm_90", {}, "-"), "old\n"))
     (golden_dir.path / "kernels" / "add.py").unlink()
-    result = golden_dir.runpytest("-k", "golden", "-n", "8", "--update-golden")
+    result = golden_dir.runpytest("-k", "golden", "-n", "8", "--update-golden", *NO_WORKER)
     result.assert_outcomes(passed=32)
     result.stdout.fnmatch_lines(["*16 created, 16 updated, 0 unchanged, 0 unused*"])
     workers = {r.worker for r in _golden_records(golden_dir)}
@@ -346,7 +361,7 @@ def test_eight_xdist_workers_updating_at_once_lose_nothing(golden_dir: pytest.Py
         assert header.case.startswith(f.parent.name + "[") and "@triton.jit" in body
 
     # every update landed: a check in one process finds all 32 files current
-    result = golden_dir.runpytest("-k", "golden", "-p", "no:xdist")
+    result = golden_dir.runpytest("-k", "golden", "-p", "no:xdist", *NO_WORKER)
     result.assert_outcomes(passed=32)
     result.stdout.fnmatch_lines(["*32 passed, 0 golden-diff, 0 golden-missing, 0 golden-stale, 0 unused*"])
     lines = (golden_dir.path / "reports" / "results.jsonl").read_text().splitlines()

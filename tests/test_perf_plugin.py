@@ -28,7 +28,8 @@ def test_benchmark_on_cpu_says_so_and_times_nothing(kernel_dir: pytest.Pytester)
 
 
 def test_without_benchmark_nothing_is_said(kernel_dir: pytest.Pytester) -> None:
-    result = kernel_dir.runpytest("--configs", "0", "--shapes", "small", "-k", "fp32", "-p", "no:xdist")
+    args = ("--configs", "0", "--shapes", "small", "-k", "fp32", "-p", "no:xdist")
+    result = kernel_dir.runpytest(*args, "--isolate", "off", "--compile", "off")
     assert perf_plugin.NO_GPU_MESSAGE not in result.stdout.str()
 
 

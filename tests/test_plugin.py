@@ -11,6 +11,12 @@ from conftest import kernel_source
 from checker.categories import Category
 from checker.results.jsonl import read_records
 
+#: For tests whose point is not the supervised workers: the cases run in the pytest process, and
+#: no case or compile worker is started (each start imports torch, triton and Helion anew).
+#: The isolated path keeps its own tests here (ids_outcomes_and_reports, the segfault, run-timeout
+#: and pytest-timeout tests), in test_faults.py and in test_stage_cache.py.
+IN_PROCESS = ("--isolate", "off", "--compile", "off")
+
 
 def _records(p: pytest.Pytester) -> list:
     return list(read_records(p.path / "reports" / "results.jsonl"))
@@ -41,9 +47,9 @@ def test_ids_outcomes_and_reports(kernel_dir: pytest.Pytester) -> None:
 
 def test_k_selects_and_marker_separates(kernel_dir: pytest.Pytester) -> None:
     kernel_dir.makepyfile(test_own="def test_own():\n    pass\n")
-    result = kernel_dir.runpytest("--configs", "0", "-k", "fp16 and wide", "-p", "no:xdist")
+    result = kernel_dir.runpytest("--configs", "0", "-k", "fp16 and wide", "-p", "no:xdist", *IN_PROCESS)
     result.assert_outcomes(passed=1, skipped=1)
-    result = kernel_dir.runpytest("--configs", "0", "-m", "not kcheck", "-p", "no:xdist")
+    result = kernel_dir.runpytest("--configs", "0", "-m", "not kcheck", "-p", "no:xdist", *IN_PROCESS)
     result.assert_outcomes(passed=1)
 
 
@@ -52,7 +58,7 @@ def test_broken_kernel_module_is_a_collection_error_and_others_run(kernel_dir: p
         "import helion\nraise RuntimeError('boom in module')\n"
     )
     (kernel_dir.path / "kernels" / "nospec.py").write_text("X = 1\n")
-    result = kernel_dir.runpytest("--configs", "0", "--shapes", "small", "-p", "no:xdist")
+    result = kernel_dir.runpytest("--configs", "0", "--shapes", "small", "-p", "no:xdist", *IN_PROCESS)
     result.assert_outcomes(passed=4, failed=2)
     result.stdout.fnmatch_lines(["*collection-error*broken.py*failed to import*", "*boom in module*"])
     result.stdout.fnmatch_lines(["*nospec.py*defines neither SPEC nor SPECS*"])
@@ -64,7 +70,7 @@ def test_reference_error_is_recorded(kernel_dir: pytest.Pytester) -> None:
     (kernel_dir.path / "kernels" / "add.py").write_text(
         kernel_source("bad_reference", "def bad_reference(x, y):\n    raise ValueError('ref broke')\n")
     )
-    result = kernel_dir.runpytest("--configs", "0", "--shapes", "small", "-p", "no:xdist")
+    result = kernel_dir.runpytest("--configs", "0", "--shapes", "small", "-p", "no:xdist", *IN_PROCESS)
     result.assert_outcomes(failed=4)
     records = _records(kernel_dir)
     assert {r.category for r in records} == {Category.REFERENCE_ERROR}
@@ -75,7 +81,8 @@ def test_numerical_mismatch_for_a_wrong_kernel(kernel_dir: pytest.Pytester) -> N
     (kernel_dir.path / "kernels" / "add.py").write_text(
         kernel_source("off_reference", "def off_reference(x, y):\n    return x + y + 1e-2\n")
     )
-    result = kernel_dir.runpytest("--configs", "0", "--shapes", "small", "-p", "no:xdist")
+    # In the pytest process, where torch's trace loggers would reach pytest's capture.
+    result = kernel_dir.runpytest("--configs", "0", "--shapes", "small", "-p", "no:xdist", *IN_PROCESS)
     result.assert_outcomes(failed=4)
     result.stdout.fnmatch_lines(["*numerical-mismatch*add[8x16-fp32-default]*", "*repro: *-m pytest*"])
     # The report shows what helps: no pages of torch's structured-trace DEBUG lines (pytest 9
@@ -89,7 +96,9 @@ def test_numerical_mismatch_for_a_wrong_kernel(kernel_dir: pytest.Pytester) -> N
 def test_invalid_named_config_is_recorded(kernel_dir: pytest.Pytester) -> None:
     src = kernel_source().replace("block_sizes=[8, 16], num_warps=2", "block_sizes=[8, 16, 4], num_warps=2")
     (kernel_dir.path / "kernels" / "add.py").write_text(src)
-    result = kernel_dir.runpytest("--configs", "0", "--shapes", "small", "-k", "wide", "-p", "no:xdist")
+    result = kernel_dir.runpytest(
+        "--configs", "0", "--shapes", "small", "-k", "wide", "-p", "no:xdist", *IN_PROCESS
+    )
     result.assert_outcomes(failed=2)
     assert {r.category for r in _records(kernel_dir)} == {Category.INVALID_CONFIG}
 
@@ -112,7 +121,12 @@ def test_bad_option_values_are_usage_errors(
 
 def test_sampled_configs_are_deterministic_per_seed(kernel_dir: pytest.Pytester) -> None:
     def configs(seed: str) -> dict[str, dict]:
-        kernel_dir.runpytest("--configs", "3", "--shapes", "small", "--sweep-seed", seed, "-p", "no:xdist")
+        # Sampling happens at collection; the cases run only to write the records that name
+        # their configs: one dtype, in the pytest process (no worker to start in each of 3 runs).
+        kernel_dir.runpytest(
+            *("--configs", "3", "--shapes", "small", "--sweep-seed", seed, "-k", "fp32 and cfg"),
+            *(*IN_PROCESS, "-p", "no:xdist"),
+        )
         return {r.case.name: r.config for r in _records(kernel_dir) if r.case.config.startswith("cfg")}
 
     first, again, other = configs("1"), configs("1"), configs("2")
@@ -122,7 +136,8 @@ def test_sampled_configs_are_deterministic_per_seed(kernel_dir: pytest.Pytester)
 
 
 def test_xdist_workers_stream_one_record_per_case(kernel_dir: pytest.Pytester) -> None:
-    result = kernel_dir.runpytest("--configs", "1", "-n", "2", "--dist", "worksteal")
+    # The records' way from two xdist workers is the point, not the case workers under them.
+    result = kernel_dir.runpytest(*("--configs", "1", "-n", "2", "--dist", "worksteal", *IN_PROCESS))
     result.assert_outcomes(passed=6, skipped=6)
     lines = (kernel_dir.path / "reports" / "results.jsonl").read_text().splitlines()
     assert len(lines) == 12
@@ -232,7 +247,7 @@ def test_two_specs_with_one_name_in_a_module_are_a_collection_error(kernel_dir: 
     """
     source = kernel_source(extra=extra) + "\nSPECS = [dataclasses.replace(SPEC, reference=wrong)]\n"
     (kernel_dir.path / "kernels" / "add.py").write_text(source)
-    result = kernel_dir.runpytest("--configs", "0", "--shapes", "small", "-p", "no:xdist")
+    result = kernel_dir.runpytest("--configs", "0", "--shapes", "small", "-p", "no:xdist", *IN_PROCESS)
     assert result.ret == pytest.ExitCode.TESTS_FAILED
     result.stdout.fnmatch_lines(["*kernel name 'add' is already declared earlier in the same module*"])
     records = _records(kernel_dir)

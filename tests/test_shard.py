@@ -173,7 +173,9 @@ def test_shards_under_xdist_run_exactly_their_cases(pytester: pytest.Pytester) -
 
 
 def test_kernel_shards_records_make_up_the_full_run(kernel_dir: pytest.Pytester) -> None:
-    args = ["--configs", "1", "--shapes", "small", "-p", "no:xdist"]
+    # The split of real kernel records is the point: the cases run in the pytest process (no
+    # case or compile worker to start in each of the 5 runs).
+    args = ["--configs", "1", "--shapes", "small", "-p", "no:xdist", "--isolate", "off", "--compile", "off"]
     kernel_dir.runpytest(*args, "--reports-dir", "full").assert_outcomes(passed=6)
     full = {r.nodeid for r in read_records(kernel_dir.path / "full" / "results.jsonl")}
     assert len(full) == 6
