@@ -13,9 +13,10 @@ interpreter (TRITON_INTERPRET, checker.interpreter), so CPU case workers (interp
 compile workers (not) come from different servers, started on first use. A server is found
 through the environment (``KCHECK_FORK_SERVER_<FLAVOUR>``: its fingerprint and address), so the
 children of the process that started it (xdist workers, case workers starting their compile
-workers) use it too, as long as their environment is the same apart from what a forked child
-sets for itself (:data:`CHILD_SET`); otherwise they start their own. A server lives as long as
-the process that started it: it exits when its lifeline (its stdin) closes.
+workers) use it too, as long as the variables the imports may have read (:data:`IMPORT_READ`,
+less what a child sets for itself) have the same values; otherwise they start their own. A
+server lives as long as the process that started it: it exits when its lifeline (its stdin)
+closes.
 
 Each forked child is what ``python -m checker.pool`` was: its own session (so it and everything
 it starts form one process group for the supervisor's kill), the supervisor's pipes as its
@@ -57,10 +58,14 @@ from typing import IO, NoReturn
 START_ENV = "KCHECK_WORKER_START"
 #: The environment variable naming a flavour's server: ``<fingerprint>@<abstract socket name>``.
 ADDRESS_ENV = "KCHECK_FORK_SERVER_{flavour}"
-#: Environment variables a forked child sets for itself before anything reads them (CUDA reads
-#: CUDA_VISIBLE_DEVICES at its initialization, in the child), or that only pytest and this module
-#: use: a server serves clients whose environments differ only in these.
-CHILD_SET = ("CUDA_VISIBLE_DEVICES", "PYTEST_", "KCHECK_FORK_SERVER_", "TRITON_INTERPRET")
+#: Environment variables the preloaded modules (torch, triton, helion, Python itself) may read
+#: at import, by prefix: a server serves the clients whose values of these equal its own. The
+#: others are read later, in the child, which has its client's whole environment.
+IMPORT_READ = ("TRITON_", "HELION_", "TORCH", "PYTORCH_", "PYTHON", "CUDA_", "LD_")
+#: Of those, what a forked child sets for itself before anything reads it (CUDA reads
+#: CUDA_VISIBLE_DEVICES at its initialization, in the child; the flavour is the server's), or
+#: what the imports set themselves (torch's inductor cache directory default).
+CHILD_SET = ("CUDA_VISIBLE_DEVICES", "TRITON_INTERPRET", "TORCHINDUCTOR_CACHE_DIR")
 #: Seconds a client waits for a forked child's pid before it gives the child up.
 PID_TIMEOUT_S = 180.0
 #: Exit status reported for a child whose server died before it could say how the child ended.
@@ -195,13 +200,13 @@ def _flavour(env: dict[str, str]) -> str:
 
 
 def fingerprint(env: dict[str, str]) -> str:
-    """What a server's preloaded modules may have read from ``env`` at import: all of it but
-    CHILD_SET, hashed."""
-    kept = sorted((k, v) for k, v in env.items() if not k.startswith(CHILD_SET))
+    """What a server's preloaded modules may have read from ``env`` at import (IMPORT_READ, less
+    CHILD_SET), and its flavour, hashed."""
+    kept = sorted((k, v) for k, v in env.items() if k.startswith(IMPORT_READ) and k not in CHILD_SET)
     return hashlib.sha256(repr((_flavour(env), kept)).encode()).hexdigest()[:16]
 
 
-def _server_address(env: dict[str, str], preload: tuple[str, ...]) -> str:
+def _server_address(env: dict[str, str], preload: tuple[str, ...], lazy: bool = False) -> str:
     """The address of a server for ``env``: the one the environment names if it fits, else one
     this process starts (and names in os.environ, for the processes it starts)."""
     flavour = _flavour(env)
@@ -222,8 +227,9 @@ def _server_address(env: dict[str, str], preload: tuple[str, ...]) -> str:
         server_env = {k: v for k, v in env.items() if not k.startswith("KCHECK_FORK_SERVER_")}
         # torch.cuda.is_available() through NVML does not initialize CUDA in the server.
         server_env["PYTORCH_NVML_BASED_CUDA_CHECK"] = "1"
+        argv = [sys.executable, "-m", "checker.forkserver", str(listener.fileno())]
         proc = subprocess.Popen(
-            [sys.executable, "-m", "checker.forkserver", str(listener.fileno()), *preload],
+            [*argv, *["--lazy"][:lazy], *preload],
             stdin=subprocess.PIPE,  # the lifeline: the server exits when it closes
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
@@ -239,11 +245,13 @@ def _server_address(env: dict[str, str], preload: tuple[str, ...]) -> str:
         return address
 
 
-def prestart(env: dict[str, str], preload: tuple[str, ...]) -> None:
+def prestart(env: dict[str, str], preload: tuple[str, ...], lazy: bool = False) -> None:
     """Start the server for ``env`` now (if this process can use one), without waiting for its
-    imports: it then overlaps collection, and processes started later find it."""
+    imports: they then overlap collection, and processes started later find it. ``lazy``: it
+    imports only when its first child is asked for (a flavour the run may not need: a CPU run
+    whose compiles are all cached starts no compile worker)."""
     if unavailable() is None:
-        _server_address(env, preload)
+        _server_address(env, preload, lazy)
 
 
 def fork(module: str, env: dict[str, str], stderr: int, preload: tuple[str, ...]) -> ForkedProcess | None:
@@ -387,16 +395,31 @@ class _Server:
     """The server's state: its listening socket, and for each live child (by its pidfd) its pid,
     its client's connection and, where it was spawned, its Popen."""
 
-    def __init__(self, listen_fd: int, unsafe: str | None) -> None:
+    def __init__(self, listen_fd: int, modules: list[str]) -> None:
         self.listener = socket.socket(fileno=listen_fd)
-        self.unsafe = unsafe
+        self.modules = modules
+        self.unsafe: str | None = None
+        self.loaded = False
         self.path0 = sys.path[0] if sys.path else ""
         self.children: dict[int, tuple[int, socket.socket, subprocess.Popen[bytes] | None]] = {}
         self.sel = selectors.DefaultSelector()
         self.sel.register(self.listener, selectors.EVENT_READ, "accept")
         self.sel.register(0, selectors.EVENT_READ, "lifeline")
 
+    def preload(self) -> None:
+        """Import the modules every child needs, once; then judge whether a fork is safe."""
+        error = None
+        try:
+            for name in self.modules:
+                importlib.import_module(name)
+        except BaseException:
+            error = traceback.format_exc(limit=-3).strip().splitlines()[-1]
+        self.unsafe = _unsafe_to_fork(error)
+        self.loaded = True
+
     def accept(self) -> None:
+        if not self.loaded:
+            self.preload()
         conn, _ = self.listener.accept()
         try:
             request, fds = _receive(conn)
@@ -454,18 +477,16 @@ class _Server:
 
 
 def serve(listen_fd: int, preload: list[str]) -> None:
-    """The server: import ``preload``, then fork (or, where that is unsafe, spawn) one child per
-    request on the listening socket ``listen_fd``, send each client its child's pid, why it
-    spawned ("" when it forked) and, when the child ends, its exit status (negative: the
-    signal); exit when stdin (the lifeline) closes."""
+    """The server: import ``preload`` (after ``--lazy``: on the first request), then fork (or,
+    where that is unsafe, spawn) one child per request on the listening socket ``listen_fd``,
+    send each client its child's pid, why it spawned ("" when it forked) and, when the child
+    ends, its exit status (negative: the signal); exit when stdin (the lifeline) closes."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    error = None
-    try:
-        for name in preload:
-            importlib.import_module(name)
-    except BaseException:
-        error = traceback.format_exc(limit=-3).strip().splitlines()[-1]
-    _Server(listen_fd, _unsafe_to_fork(error)).loop()
+    lazy = preload[:1] == ["--lazy"]
+    server = _Server(listen_fd, preload[lazy:])
+    if not lazy:
+        server.preload()
+    server.loop()
 
 
 if __name__ == "__main__":

@@ -105,9 +105,9 @@ def pytest_configure(config: pytest.Config) -> None:
             targets.use_target_on_cpu(target)
     config.stash[STATE] = state
     if state.isolate and not state.collect_only and _xdist_controller(config):
-        # One fork server for the whole host, importing while the workers start and collect:
-        # their case workers are forked from it instead of each importing torch (pool.py).
-        fresh("checker.pool").prestart_fork_server(interpret=local is None)
+        # One fork server per flavour for the whole host, importing while the workers start and
+        # collect: their case and compile workers are forked, not each importing torch (pool.py).
+        fresh("checker.pool").prestart_fork_servers(interpret=local is None)
     if state.is_controller:
         if not state.collect_only:
             state.run_dir = fresh("checker.rundir").create()

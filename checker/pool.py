@@ -510,10 +510,15 @@ def worker_env(interpret: bool) -> dict[str, str]:
     return env
 
 
-def prestart_fork_server(interpret: bool) -> None:
-    """Start the fork server of workers like ``Worker(interpret)`` now, without waiting for its
-    imports; processes started after this (xdist workers) use it too (checker.forkserver)."""
+def prestart_fork_servers(interpret: bool) -> None:
+    """Start the fork servers of this run's workers now, without waiting for their imports;
+    processes started after this (xdist workers, their case workers) use them too
+    (checker.forkserver). Case workers (``interpret``: under the Triton interpreter, on CPU) get
+    theirs preloading now; on CPU compile workers get a lazy one, which imports only if a compile
+    is not cached."""
     forkserver.prestart(worker_env(interpret), WARM_MODULES)
+    if interpret:
+        forkserver.prestart(worker_env(False), WARM_MODULES, lazy=True)
 
 
 #: The name the compile stage uses (every Worker can compile).
