@@ -120,19 +120,31 @@ class ForkedProcess:
     @property
     def pid(self) -> int:
         """The child's pid (waits for the server to fork it; it may still be importing)."""
-        if self._pid is None:
-            try:
-                pid = self._read_int(PID_TIMEOUT_S)
-            except EOFError:
-                pid = None
-            if pid is None or pid <= 1:
-                # No child (the server died or never answered): nothing to signal.
-                self.returncode = UNKNOWN_STATUS
-                pid = -1
-            else:
-                self._said_how()
-            self._pid = pid
+        self._await_pid(PID_TIMEOUT_S)
+        assert self._pid is not None
         return self._pid
+
+    def _await_pid(self, timeout: float) -> bool:
+        """Whether the pid is known, waiting at most ``timeout`` seconds for the server's answer.
+        A server that died or answered nothing usable gives pid -1 and UNKNOWN_STATUS."""
+        if self._pid is not None:
+            return True
+        try:
+            pid = self._read_int(timeout)
+        except (EOFError, OSError):
+            pid = 0
+        if pid is None:
+            if timeout < PID_TIMEOUT_S:
+                return False
+            pid = 0
+        if pid <= 1:
+            # No child: nothing to signal (pid -1 is never signalled, see pool.Worker.kill).
+            self.returncode = UNKNOWN_STATUS
+            pid = -1
+        else:
+            self._said_how()
+        self._pid = pid
+        return True
 
     def _said_how(self) -> None:
         """Read the server's note after the pid: why it spawned instead of forking ("": it forked)."""
@@ -148,21 +160,24 @@ class ForkedProcess:
                 say_once(f"the fork server starts workers as fresh interpreters: {why.decode()}")
 
     def poll(self) -> int | None:
-        """The exit status if the child has ended, else None (does not wait)."""
-        if self.returncode is None:
+        """The exit status if the child has ended, else None (does not wait, not even for a
+        server still importing: its child is then starting, not ended)."""
+        if self.returncode is None and self._await_pid(0.0):
             self._status(0.0)
         return self.returncode
 
     def wait(self, timeout: float | None = None) -> int:
         """Wait for the child to end; its exit status. Raises subprocess.TimeoutExpired."""
-        if self.returncode is None:
-            self._status(timeout)
+        started = time.monotonic()
+        if self.returncode is None and self._await_pid(PID_TIMEOUT_S if timeout is None else timeout):
+            left = None if timeout is None else max(0.0, timeout - (time.monotonic() - started))
+            self._status(left)
         if self.returncode is None:
             raise subprocess.TimeoutExpired(f"forked worker {self._pid}", timeout or 0.0)
         return self.returncode
 
     def _status(self, timeout: float | None) -> None:
-        if self.pid < 0:
+        if self._pid is None or self._pid < 0:
             return
         try:
             status = self._read_int(timeout)
