@@ -497,6 +497,14 @@ def serve(listen_fd: int, preload: list[str]) -> None:
     send each client its child's pid, why it spawned ("" when it forked) and, when the child
     ends, its exit status (negative: the signal); exit when stdin (the lifeline) closes."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # Die with the process that started it even while importing (the lifeline is read only
+    # after): PR_SET_PDEATHSIG, which a forked child does not inherit.
+    with contextlib.suppress(OSError, AttributeError):
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)
+    if os.getppid() == 1:
+        return
     lazy = preload[:1] == ["--lazy"]
     server = _Server(listen_fd, preload[lazy:])
     if not lazy:
