@@ -104,6 +104,10 @@ def pytest_configure(config: pytest.Config) -> None:
         if not _xdist_controller(config):
             targets.use_target_on_cpu(target)
     config.stash[STATE] = state
+    if state.isolate and not state.collect_only and _xdist_controller(config):
+        # One fork server per flavour for the whole host, importing while the workers start and
+        # collect: their case and compile workers are forked, not each importing torch (pool.py).
+        fresh("checker.pool").prestart_fork_servers(interpret=local is None)
     if state.is_controller:
         if not state.collect_only:
             state.run_dir = fresh("checker.rundir").create()

@@ -2,11 +2,14 @@
 
 A hung Triton compile holds the GIL inside native code, so neither pytest-timeout's thread
 method nor a signal handler in the same process can stop it (measured). The supervisor below
-owns the timeout instead: the worker is a fresh interpreter (``python -m checker.pool``, not a
-fork of a process that may hold CUDA or interpreter state) started in its own session, so it and
-everything it starts (ptxas) form one process group. On timeout: SIGTERM to the group, a short
-grace, SIGKILL; the worker is replaced on the next job. The worker's stderr goes to a file, not a
-pipe, so any amount of output cannot block it; its tail is kept for crash records.
+owns the timeout instead: the worker is ``python -m checker.pool`` in its own session, so it and
+everything it starts (ptxas) form one process group. It is forked by the fork server
+(checker.forkserver: an interpreter that imported torch, triton and helion once and never touched
+CUDA), so a new worker is ready in milliseconds; never a fork of the supervisor, which may hold
+CUDA or interpreter state. Where no fork server can run it is a fresh interpreter, as before. On
+timeout: SIGTERM to the group, a short grace, SIGKILL; the worker is replaced on the next job.
+The worker's stderr goes to a file, not a pipe, so any amount of output cannot block it; its tail
+is kept for crash records.
 
 Jobs and results cross the pipe as length-prefixed pickles; each job travels with the parent's
 kernel module names (checker.loader), so generated code can import its kernel's module.
@@ -30,6 +33,8 @@ import traceback
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import IO, Any
+
+from checker import forkserver
 
 #: Seconds between SIGTERM and SIGKILL of a timed-out worker's process group.
 KILL_GRACE_S = 2.0
@@ -192,20 +197,21 @@ class Worker:
     """
 
     def __init__(self, interpret: bool = False) -> None:
-        self._proc: subprocess.Popen[bytes] | None = None
+        self._proc: subprocess.Popen[bytes] | forkserver.ForkedProcess | None = None
         self._stderr: IO[bytes] | None = None
         self._interpret = interpret
         # Jobs sent by :meth:`start` whose answers are not read yet, with their timeouts.
         self._pending: list[tuple[Any, float]] = []
         atexit.register(self.close)
 
-    def _start(self) -> subprocess.Popen[bytes]:
-        env = dict(os.environ)
-        env.pop("TRITON_INTERPRET", None)
-        if self._interpret:
-            env["TRITON_INTERPRET"] = "1"
+    def _start(self) -> subprocess.Popen[bytes] | forkserver.ForkedProcess:
+        env = worker_env(self._interpret)
         # Lives as long as the worker process, across jobs.
         self._stderr = tempfile.TemporaryFile(prefix="kcheck-worker-stderr-")  # noqa: SIM115
+        forked = forkserver.fork("checker.pool", env, self._stderr.fileno(), WARM_MODULES)
+        if forked is not None:
+            self._proc = forked
+            return forked
         self._proc = subprocess.Popen(
             [sys.executable, "-m", "checker.pool"],
             stdin=subprocess.PIPE,
@@ -419,7 +425,9 @@ class Worker:
         """Stop the worker and its whole process group (ptxas included): SIGTERM, grace, SIGKILL."""
         proc, self._proc = self._proc, None
         self._pending.clear()
-        if proc is not None:
+        # pid -1: a fork server that never forked the worker; there is no group to signal (and
+        # killpg(-1) would signal init).
+        if proc is not None and proc.pid > 1:
             for sig, wait in ((signal.SIGTERM, KILL_GRACE_S), (signal.SIGKILL, None)):
                 try:
                     os.killpg(proc.pid, sig)
@@ -435,6 +443,7 @@ class Worker:
                     continue
                 except ProcessLookupError:
                     break
+        if proc is not None:
             for stream in (proc.stdin, proc.stdout):
                 if stream is not None:
                     stream.close()
@@ -489,6 +498,27 @@ def group_cpu_seconds(pgid: int) -> float | None:
         if fields is not None and int(fields[2]) == pgid:  # field 5, pgrp
             total += _cpu_ticks(fields)
     return round(total / _TICKS, 3)
+
+
+def worker_env(interpret: bool) -> dict[str, str]:
+    """The environment of a worker: this process's, with TRITON_INTERPRET=1 for cases run by
+    the Triton interpreter on CPU and without it for anything compiled."""
+    env = dict(os.environ)
+    env.pop("TRITON_INTERPRET", None)
+    if interpret:
+        env["TRITON_INTERPRET"] = "1"
+    return env
+
+
+def prestart_fork_servers(interpret: bool) -> None:
+    """Start the fork servers of this run's workers now, without waiting for their imports;
+    processes started after this (xdist workers, their case workers) use them too
+    (checker.forkserver). Case workers (``interpret``: under the Triton interpreter, on CPU) get
+    theirs preloading now; on CPU compile workers get a lazy one, which imports only if a compile
+    is not cached."""
+    forkserver.prestart(worker_env(interpret), WARM_MODULES)
+    if interpret:
+        forkserver.prestart(worker_env(False), WARM_MODULES, lazy=True)
 
 
 #: The name the compile stage uses (every Worker can compile).

@@ -1,5 +1,6 @@
-"""Jobs for checker.pool's supervised workers in tests (tests/test_pool_clock.py): a worker
-imports this module by name, so the test puts tests/ on the worker's PYTHONPATH."""
+"""Jobs for checker.pool's supervised workers in tests (tests/test_pool_clock.py,
+tests/test_forkserver.py): a worker imports this module by name, so the test puts tests/ on the
+worker's PYTHONPATH."""
 
 from __future__ import annotations
 
@@ -25,3 +26,33 @@ class Sleeps:
             time.sleep(self.inside)
         time.sleep(self.after)
         return pool.Ok("done")
+
+
+@dataclass(frozen=True)
+class Whoami:
+    """Answer Ok((pid, parent pid, process group, whether torch was imported before this job))."""
+
+    def handle(self) -> pool.JobOutcome:
+        import os
+        import sys
+
+        return pool.Ok((os.getpid(), os.getppid(), os.getpgid(0), "torch" in sys.modules))
+
+
+#: Set by :class:`Poison` in the worker that runs it.
+_poisoned = False
+
+
+@dataclass(frozen=True)
+class Poison:
+    """Mark this worker process poisoned, as a sticky CUDA error leaves its context unusable, and
+    answer Ok(whether it was poisoned before); with ``check``, only answer that."""
+
+    check: bool = False
+
+    def handle(self) -> pool.JobOutcome:
+        global _poisoned
+        was = _poisoned
+        if not self.check:
+            _poisoned = True
+        return pool.Ok(was)
