@@ -8,7 +8,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
-DEFAULT_RESULTS = Path("reports") / "results.jsonl"
+from checker.results import runs
+
+#: The latest full run's results (checker/results/runs.py).
+DEFAULT_RESULTS = runs.default_results()
 
 
 def add_parser(sub: Any) -> None:
@@ -22,7 +25,12 @@ def add_parser(sub: Any) -> None:
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     p.add_argument("case", help="case name, e.g. 'add[8x16-fp16-cfg0]', or a pytest node id")
-    p.add_argument("--results", type=Path, default=DEFAULT_RESULTS, help="results.jsonl holding the record")
+    p.add_argument(
+        "--results",
+        type=Path,
+        default=DEFAULT_RESULTS,
+        help="results.jsonl holding the record (the latest full run)",
+    )
     p.add_argument(
         "--kernels",
         type=Path,
@@ -51,6 +59,7 @@ def run(args: argparse.Namespace) -> int:
     from checker.triage.locate import ReproError, find_record, kernel_file_for
     from checker.triage.repro import default_output_name, write_repro
 
+    print(f"kcheck repro: reads {runs.describe(args.results)}", file=sys.stderr)
     try:
         record = find_record(args.results, args.case)
         kernel_file = kernel_file_for(record, args.kernels)
