@@ -166,9 +166,8 @@ class Recorder:
         terminalreporter.write_sep("=", "kcheck")
         terminalreporter.write(render(state.records, width=max(80, tw.fullwidth), color=tw.hasmarkup))
         out = self._out()
-        terminalreporter.write_line(f"records: {out / 'results.jsonl'}  junit: {out / 'junit.xml'}")
-        if state.run is not None:
-            terminalreporter.write_line(state.run.describe())
+        which = f"  ({state.run.describe()})" if state.run is not None else ""
+        terminalreporter.write_line(f"records: {out / 'results.jsonl'}  junit: {out / 'junit.xml'}{which}")
 
 
 def _exit_of(node: Any) -> tuple[str | None, int | None]:

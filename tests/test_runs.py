@@ -51,7 +51,7 @@ def test_golden_only_and_empty_runs_never_move_latest_and_commands_read_it(
     (first,) = _ids(p)
     assert _link(p, "latest") == _link(p, "last") == f"runs/{first}"
     assert _link(p, "results.jsonl") == "latest/results.jsonl"
-    full.stdout.fnmatch_lines([f"*run {first} (reports/runs/{first}), now reports/latest*"])
+    full.stdout.fnmatch_lines([f"records: reports/runs/{first}/results.jsonl  *(now reports/latest)"])
     mismatches = list(read_records(p.path / "reports" / "results.jsonl"))
     assert {r.category for r in mismatches} == {Category.NUMERICAL_MISMATCH}
 
@@ -62,7 +62,8 @@ def test_golden_only_and_empty_runs_never_move_latest_and_commands_read_it(
     first_again, golden_run = _ids(p)
     assert first_again == first
     assert _link(p, "latest") == f"runs/{first}" and _link(p, "last") == f"runs/{golden_run}"
-    golden.stdout.fnmatch_lines([f"*golden checks only: reports/latest unchanged (still {first})*"])
+    unchanged = f"(golden checks only: reports/latest unchanged, still {first})"
+    golden.stdout.fnmatch_lines([f"records: reports/runs/{golden_run}/results.jsonl  *{unchanged}"])
     golden_records = list(read_records(p.path / "reports" / "last" / "results.jsonl"))
     assert {r.category for r in golden_records} == {Category.GOLDEN_MISSING}
     assert list(read_records(p.path / "reports" / "results.jsonl")) == mismatches

@@ -13,7 +13,8 @@ A run id is the UTC start time and 6 random hex digits, ``20261206T185821Z-3fa9c
 as the runs started. A FULL run selected at least one item that is not a golden check (a
 kernel case, or a module that failed to import); a golden-only run (``-k golden``, blessing
 with ``--update-golden``) gets its own directory and moves ``last``, never ``latest`` nor the
-root links; a run that selects no kcheck item writes nothing. So every reader that opens
+root links (which name ``last`` only until the first full run); a run that selects no kcheck
+item writes nothing. So every reader that opens
 ``reports/results.jsonl`` (kcheck triage, report, minimize, repro, bench, CI scripts) reads the
 latest full run, and a golden-only run never replaces it. Links are replaced atomically
 (checker/atomic.py). At most ``--keep-runs`` run directories are kept; the oldest go first, and
@@ -77,12 +78,12 @@ class Run:
         return self.root / RUNS / self.id
 
     def describe(self) -> str:
-        """One line: which run, where, and whether it is the latest full run."""
+        """A few words on whether this run became the latest full run."""
         if self.full:
-            return f"run {self.id} ({self.path}), now {self.root / LATEST}"
+            return f"now {self.root / LATEST}"
         kept = latest_id(self.root)
         still = f"still {kept}" if kept else "no full run yet"
-        return f"run {self.id} ({self.path}), golden checks only: {self.root / LATEST} unchanged ({still})"
+        return f"golden checks only: {self.root / LATEST} unchanged, {still}"
 
 
 def start(root: Path, nodeids: Iterable[str], keep: int = DEFAULT_KEEP) -> Run:
@@ -102,10 +103,13 @@ def start(root: Path, nodeids: Iterable[str], keep: int = DEFAULT_KEEP) -> Run:
     replace_symlink(root / LAST, f"{RUNS}/{run.id}")
     if run.full:
         replace_symlink(root / LATEST, f"{RUNS}/{run.id}")
-        for name in LINKED:
-            link = root / name
-            if not (link.is_symlink() and os.readlink(link) == f"{LATEST}/{name}"):
-                replace_symlink(link, f"{LATEST}/{name}")
+    # Until the first full run, the root links name the last run: a reports directory of
+    # golden-only runs still has results.jsonl where every reader looks.
+    via = LATEST if run.full or os.path.lexists(root / LATEST) else LAST
+    for name in LINKED:
+        link = root / name
+        if not (link.is_symlink() and os.readlink(link) == f"{via}/{name}"):
+            replace_symlink(link, f"{via}/{name}")
     prune(root, keep, current=run.id)
     return run
 
