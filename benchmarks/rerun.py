@@ -262,15 +262,15 @@ def _kcheck() -> list[str]:
     return [sys.executable, "-c", "import sys; from checker.cli import main; sys.exit(main())"]
 
 
-def golden_beside(kernels: list[Path]) -> Path | None:
-    """The golden directory a run of ``kernels`` where they are reads: ``golden/`` beside their
+def golden_of(kernels: list[Path]) -> Path | None:
+    """The golden directory a run of ``kernels`` where they are reads: ``golden/`` inside their
     directory when they share one that has it (tests/helion_examples/specs ->
-    tests/helion_examples/golden), else the repository's; None when there is none."""
+    tests/helion_examples/specs/golden), else the repository's; None when there is none."""
     parents = {k.resolve().parent for k in kernels}
     if len(parents) == 1:
-        beside = parents.pop().parent / "golden"
-        if beside.is_dir():
-            return beside
+        inside = parents.pop() / "golden"
+        if inside.is_dir():
+            return inside
     return ROOT / "golden" if (ROOT / "golden").is_dir() else None
 
 
@@ -284,11 +284,11 @@ def run_triple(opts: argparse.Namespace, extra: list[str], repeat: int) -> tuple
         suite.mkdir()
         for kernel in opts.kernels:
             shutil.copy2(kernel, suite / kernel.name)
-        golden = golden_beside(opts.kernels)
+        golden = golden_of(opts.kernels)
         if golden is not None:
-            # A suite outside the project reads golden/ beside it (docs/outside-suites.md); a copy
-            # keeps the golden checks a run of these files where they are makes.
-            shutil.copytree(golden, tmp / "golden")
+            # A suite outside the project reads golden/ inside it (docs/outside-suites.md); a
+            # copy keeps the golden checks a run of these files where they are makes.
+            shutil.copytree(golden, suite / "golden")
         cache = tmp / "kcheck-cache"
         env = dict(os.environ)
         passes: list[PassResult] = []

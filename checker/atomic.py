@@ -1,9 +1,10 @@
-"""Replacing a file atomically: write a temp file beside it, fsync, rename."""
+"""Replacing a file or a symbolic link atomically: write a temp one beside it, rename."""
 
 from __future__ import annotations
 
 import contextlib
 import os
+import secrets
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -46,3 +47,29 @@ def write_atomic(path: Path, data: bytes) -> None:
     """
     with replacing(path) as f:
         f.write(data)
+
+
+def replace_symlink(link: Path, target: str) -> None:
+    """Point the symbolic link ``link`` at ``target`` (a path relative to ``link``'s directory,
+    or absolute): the new link is made under a temp name beside it, then renamed over ``link``,
+    so a reader sees the old or the new target, never no link. A regular file at ``link`` (an
+    older layout's) is replaced too.
+
+    Raises:
+        OSError: the directory is not writable, or ``link`` is a real directory.
+    """
+    link.parent.mkdir(parents=True, exist_ok=True)
+    for _ in range(100):
+        tmp = link.parent / f".{link.name}.{secrets.token_hex(4)}.tmp"
+        try:
+            os.symlink(target, tmp)
+            break
+        except FileExistsError:
+            continue
+    else:  # pragma: no cover - 100 collisions of 32 random bits
+        raise FileExistsError(f"no free temp name beside {link}")
+    try:
+        os.replace(tmp, link)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise

@@ -113,8 +113,10 @@ def golden_root(config: pytest.Config) -> tuple[Path | None, str]:
     ``--golden-dir`` wins. Without ``--kernels``, the ``kcheck_golden_dir`` ini option (relative
     to the rootdir) applies. With ``--kernels``, the ini option still applies when every path
     lies in the project's own suites (:func:`_project_kernel_paths`); any other suite uses
-    ``golden/`` beside it (for ``/x/specs`` or ``/x/specs/k.py``: ``/x/golden``), when that
-    directory exists or ``--update-golden`` is creating it.
+    ``golden/`` inside its own directory (for ``/x/specs`` or ``/x/specs/k.py``:
+    ``/x/specs/golden``), when that directory exists or ``--update-golden`` is creating it.
+    Inside, not beside: sibling suites (``/x/a``, ``/x/b``) once shared ``/x/golden``, and the
+    first run of the second had a ``golden-missing`` for each of its tracked cases.
     """
     given = config.getoption("golden_dir")
     if given:
@@ -129,16 +131,16 @@ def golden_root(config: pytest.Config) -> tuple[Path | None, str]:
             "golden checks are off: no golden directory is configured (set kcheck_golden_dir in "
             "the pytest ini file or pass --golden-dir)"
         )
-    beside = {(p if p.is_dir() else p.parent).parent / "golden" for p in kernels}
-    if len(beside) > 1:
+    inside = {(p if p.is_dir() else p.parent) / "golden" for p in kernels}
+    if len(inside) > 1:
         return None, (
             "golden checks are off: the kernel paths lie in different directories "
-            f"({', '.join(sorted(map(str, beside)))} would hold their goldens); pass --golden-dir"
+            f"({', '.join(sorted(map(str, inside)))} would hold their goldens); pass --golden-dir"
         )
-    (root,) = beside
+    (root,) = inside
     if not root.is_dir() and not config.getoption("update_golden"):
         return None, (
-            f"golden checks are off: {root} (beside the kernel suite) does not exist; create it "
+            f"golden checks are off: {root} (in the kernel suite) does not exist; create it "
             "with --update-golden, or name another directory with --golden-dir"
         )
     return root, ""

@@ -309,7 +309,7 @@ OPTIONS: tuple[RunOption, ...] = (
         None,
         "directory of golden files of the generated code",
         default_text="the kcheck_golden_dir ini option; for a --kernels suite outside the rootdir, "
-        "golden/ beside it",
+        "golden/ inside its directory",
         metavar="DIR",
         path=True,
         rerun=Rerun.CHANGED,
@@ -325,9 +325,18 @@ OPTIONS: tuple[RunOption, ...] = (
         "reports-dir",
         str,
         "reports",
-        "directory for results.jsonl and junit.xml",
+        "directory of the runs' records: each run writes runs/<id>/ (results.jsonl, junit.xml); "
+        "latest and results.jsonl there name the latest full run",
         metavar="DIR",
         path=True,
+    ),
+    RunOption(
+        "keep-runs",
+        int,
+        10,
+        "run directories kept under the reports directory; the oldest go first, never the latest full run",
+        metavar="N",
+        at_least=1,
     ),
     RunOption("shapes", ShapeSet, ShapeSet.ALL, "shape set: small (interpreter-sized), full, or all"),
     RunOption(

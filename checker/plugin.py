@@ -89,6 +89,7 @@ def pytest_configure(config: pytest.Config) -> None:
     state = State(
         options=RunOptions.of(values, target, native=local is not None, cache_dir=_cache_dir(config, values)),
         reports_dir=Path(values["reports_dir"]),
+        keep_runs=values["keep_runs"],
         rerun=_rerun(config, values),
         rootpath=config.rootpath,
         is_controller=not hasattr(config, "workerinput"),

@@ -6,6 +6,7 @@ summary. Only the controlling process writes."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -26,7 +27,12 @@ class Recorder:
         self.config = config
 
     def _keep(self, rec: Record) -> None:
-        """Keep ``rec``: in the run's records, in results.jsonl, and told to the other plugins."""
+        """Keep ``rec`` (with a minimal config an earlier ``kcheck minimize`` found for its
+        failure, checker/results/carried.py): in the run's records, in results.jsonl, and told
+        to the other plugins."""
+        from checker.results import carried
+
+        rec = carried.carry(rec, self.state.carried)
         self.state.records.append(rec)
         self._writer().write(rec)
         self.config.hook.pytest_kcheck_record(record=rec, config=self.config)
@@ -39,8 +45,10 @@ class Recorder:
         self._collected(ids)
 
     def _collected(self, nodeids: list[str]) -> None:
-        """Before any case runs: replace the previous run's outputs and write what this run
-        collected (checker/collected.py), once (every xdist worker collects the same items)."""
+        """Before any case runs: start this run's own directory (checker/results/runs.py: a
+        full run becomes ``latest``, and earlier outputs at the root that described the old
+        latest run go) and write what this run collected (checker/collected.py), once (every
+        xdist worker collects the same items)."""
         from checker import collected
 
         state = self.state
@@ -50,17 +58,37 @@ class Recorder:
             or not any(collected.case_of(n) for n in nodeids)
         ):
             return  # a run that checks no kernel case leaves old results alone
-        state.reports_dir.mkdir(parents=True, exist_ok=True)
-        for stale in STALE_OUTPUTS:
-            (state.reports_dir / stale).unlink(missing_ok=True)
-        state.collected = collected.write(state.reports_dir, nodeids)
+        run = self._start(nodeids)
+        state.collected = collected.write(run.path, nodeids)
         self._writer()
+
+    def _start(self, nodeids: list[str]) -> Any:
+        """Start this run's directory (see :meth:`_collected`) and read the results earlier
+        commands stored for later runs to carry; returns the ``runs.Run``."""
+        from checker.results import carried, runs
+
+        state = self.state
+        run = runs.start(state.reports_dir, nodeids, state.keep_runs)
+        if run.full:
+            for stale in STALE_OUTPUTS:
+                path = state.reports_dir / stale
+                if not path.is_symlink():
+                    path.unlink(missing_ok=True)
+        state.run = run
+        state.carried = carried.load(state.reports_dir)
+        return run
+
+    def _out(self) -> Path:
+        """This run's own directory, started here (as not full) when a record arrives before
+        collection started it."""
+        run = self.state.run if self.state.run is not None else self._start([])
+        return Path(run.path)
 
     def _writer(self) -> Any:
         if self.state.writer is None:
             from checker.results.jsonl import JsonlWriter
 
-            self.state.writer = JsonlWriter(self.state.reports_dir / "results.jsonl")
+            self.state.writer = JsonlWriter(self._out() / "results.jsonl")
         return self.state.writer
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
@@ -123,7 +151,7 @@ class Recorder:
             return
         from checker.report import junit
 
-        junit.write(self.state.records, self.state.reports_dir / "junit.xml")
+        junit.write(self.state.records, self._out() / "junit.xml")
 
     def pytest_terminal_summary(self, terminalreporter: Any, exitstatus: int) -> None:
         state = self.state
@@ -137,9 +165,9 @@ class Recorder:
         tw = terminalreporter._tw
         terminalreporter.write_sep("=", "kcheck")
         terminalreporter.write(render(state.records, width=max(80, tw.fullwidth), color=tw.hasmarkup))
-        terminalreporter.write_line(
-            f"records: {state.reports_dir / 'results.jsonl'}  junit: {state.reports_dir / 'junit.xml'}"
-        )
+        out = self._out()
+        which = f"  ({state.run.describe()})" if state.run is not None else ""
+        terminalreporter.write_line(f"records: {out / 'results.jsonl'}  junit: {out / 'junit.xml'}{which}")
 
 
 def _exit_of(node: Any) -> tuple[str | None, int | None]:

@@ -15,12 +15,14 @@ from typing import Any
 
 import pytest
 
+from checker import options
 from checker.model import Record
 from checker.options import Values
 
 RECORD_KEY = "kcheck_record"
-#: Outputs of an earlier run that a new run removes before its first case, so that none of
-#: them describes the old run beside the new run's results (kcheck report writes summary.md,
+#: Outputs at the reports directory's root that a new full run removes before its first case
+#: (unless they are links into ``latest``, checker/results/runs.py), so that none of them
+#: describes the old run beside the new run's results (kcheck report writes summary.md,
 #: verdict.json, baseline.jsonl, triage.md and the speedup table and plots; timings.jsonl is
 #: ``kcheck bench``'s default output: docs/perf.md).
 STALE_OUTPUTS = (
@@ -56,6 +58,13 @@ class State:
     duplicates: list[str] = dataclasses.field(default_factory=list)
     #: The run's scratch directory (checker.rundir), created and removed by the controller.
     run_dir: Any = None
+    #: Run directories kept under ``reports_dir`` (``--keep-runs``).
+    keep_runs: int = options.option("keep_runs").default
+    #: This run's own directory under ``reports_dir`` (checker.results.runs.Run), started by
+    #: the controller's recorder when collection finished; None before, and in workers.
+    run: Any = None
+    #: Fields earlier commands stored for later runs' records (checker/results/carried.py).
+    carried: dict[Any, Any] = dataclasses.field(default_factory=dict)
 
 
 STATE = pytest.StashKey[State]()

@@ -41,7 +41,8 @@ def _goldens(p: pytest.Pytester) -> Path:
 
 
 def _golden_records(p: pytest.Pytester) -> list[Record]:
-    return [r for r in read_records(p.path / "reports" / "results.jsonl") if r.mode == "golden"]
+    # The last run of any kind: a golden-only run never becomes `latest` (checker/results/runs.py).
+    return [r for r in read_records(p.path / "reports" / "last" / "results.jsonl") if r.mode == "golden"]
 
 
 #: Golden cases only generate code, in the pytest process: ``--isolate off`` stops the case worker
@@ -364,5 +365,36 @@ def test_eight_xdist_workers_updating_at_once_lose_nothing(golden_dir: pytest.Py
     result = golden_dir.runpytest("-k", "golden", "-p", "no:xdist", *NO_WORKER)
     result.assert_outcomes(passed=32)
     result.stdout.fnmatch_lines(["*32 passed, 0 golden-diff, 0 golden-missing, 0 golden-stale, 0 unused*"])
-    lines = (golden_dir.path / "reports" / "results.jsonl").read_text().splitlines()
+    lines = (golden_dir.path / "reports" / "last" / "results.jsonl").read_text().splitlines()
     assert len({json.loads(line)["nodeid"] for line in lines}) == 32
+
+
+def test_sibling_outside_suites_keep_their_goldens_apart(golden_dir: pytest.Pytester) -> None:
+    """Two suites side by side (suites/one, suites/two) each keep golden/ inside their own
+    directory; before, both wrote suites/golden, and the second's first run was all
+    golden-missing. The project's own suite (kernels/, the ini's golden/) is unchanged."""
+    p = golden_dir
+    for name in ("one", "two"):
+        (p.path / "suites" / name).mkdir(parents=True)
+        (p.path / "suites" / name / f"add_{name}.py").write_text(kernel_source())
+    one, two = p.path / "suites" / "one", p.path / "suites" / "two"
+
+    bless = p.runpytest("-k", "golden and fp32", "-p", "no:xdist", "--kernels", str(one), "--update-golden")
+    bless.assert_outcomes(passed=2)
+    assert sorted(f.name for f in (one / "golden" / "cpu-sm_90" / "add").iterdir()) == [
+        n for n in ADD_FILES if "fp32" in n
+    ]
+    # The second suite has no golden/ of its own yet: golden checks are off, never missing.
+    off = _run(p, "--kernels", str(two / "add_two.py"))
+    assert off.ret == pytest.ExitCode.NO_TESTS_COLLECTED
+    off.stdout.fnmatch_lines(
+        [f"*golden checks are off: {two / 'golden'} (in the kernel suite) does not exist*"]
+    )
+    assert not (p.path / "suites" / "golden").exists()
+    _run(p, "--kernels", str(two), "--update-golden").assert_outcomes(passed=4)
+    assert len(list((two / "golden" / "cpu-sm_90" / "add").iterdir())) == 4
+    assert len(list((one / "golden" / "cpu-sm_90" / "add").iterdir())) == 2
+
+    # The project's suite still uses the ini's golden/ at the rootdir.
+    _run(p, "--update-golden").assert_outcomes(passed=4)
+    assert sorted(f.name for f in _goldens(p).iterdir()) == ADD_FILES

@@ -108,9 +108,9 @@ def test_module_globals_import_in_every_process(suite: Path, tmp_path: Path) -> 
         assert all("compiled for sm_90" in str(r["message"]) for r in records if r["category"] == "not-run")
 
 
-def test_outside_suite_goldens_beside_it_and_repro_from_anywhere(suite: Path, tmp_path: Path) -> None:
+def test_outside_suite_goldens_inside_it_and_repro_from_anywhere(suite: Path, tmp_path: Path) -> None:
     """`kcheck run DIR` from an unrelated directory: golden checks are off (and say why) until
-    `--update-golden` creates golden/ beside the suite; then they run. A failing case's printed
+    `--update-golden` creates golden/ inside the suite; then they run. A failing case's printed
     repro, pasted in yet another directory, reproduces the same category."""
     (suite / "add.py").write_text(kernel_source(reference="lambda x, y: x - y"))
     work = tmp_path / "work"
@@ -118,18 +118,18 @@ def test_outside_suite_goldens_beside_it_and_repro_from_anywhere(suite: Path, tm
     common = ["--configs", "0", "--shapes", "small", "-n", "0"]
     first = _kcheck(str(suite), *common, "-k", "add", "--reports-dir", "r1", cwd=work)
     assert first.returncode == 1
-    assert f"golden checks are off: {suite.parent / 'golden'} (beside the kernel suite) does not exist" in (
-        first.stdout
-    )
+    assert f"golden checks are off: {suite / 'golden'} (in the kernel suite) does not exist" in first.stdout
     bless = _kcheck(
         str(suite), *common, "-k", "add and golden", "--update-golden", "--reports-dir", "r2", cwd=work
     )
     assert bless.returncode == 0, bless.stdout[-3000:]
-    blessed = sorted(p.name for p in (suite.parent / "golden").rglob("*.triton"))
+    blessed = sorted(p.name for p in (suite / "golden").rglob("*.triton"))
     assert len(blessed) == 4, blessed  # add: 2 named configs x 2 dtypes on the first full shape
     again = _kcheck(str(suite), *common, "-k", "add and golden", "--reports-dir", "r3", cwd=work)
     assert again.returncode == 0, again.stdout[-3000:]
-    golden = [r for r in _records(work / "r3" / "results.jsonl") if r["mode"] == "golden"]
+    # A golden-only run: its own directory is `last`; `latest` (a full run) it never becomes.
+    assert not (work / "r3" / "latest").exists()
+    golden = [r for r in _records(work / "r3" / "last" / "results.jsonl") if r["mode"] == "golden"]
     assert [r["category"] for r in golden] == ["passed"] * 4
 
     failed = [r for r in _records(work / "r1" / "results.jsonl") if r["category"] != "passed"]

@@ -53,8 +53,8 @@ def test_a_file_without_an_upcast_in_a_loop_is_refused(rerun: ModuleType) -> Non
 
 def test_the_golden_directory_is_the_one_beside_the_kernels(rerun: ModuleType) -> None:
     examples = ROOT / "tests" / "helion_examples"
-    assert rerun.golden_beside([examples / "specs" / "geglu.py"]) == examples / "golden"
-    assert rerun.golden_beside([ROOT / "kernels" / "softmax.py"]) == ROOT / "golden"
+    assert rerun.golden_of([examples / "specs" / "geglu.py"]) == examples / "specs" / "golden"
+    assert rerun.golden_of([ROOT / "kernels" / "softmax.py"]) == ROOT / "golden"
     # Kernels from several directories: the repository's.
     mixed = [ROOT / "kernels" / "softmax.py", examples / "specs" / "geglu.py"]
-    assert rerun.golden_beside(mixed) == ROOT / "golden"
+    assert rerun.golden_of(mixed) == ROOT / "golden"

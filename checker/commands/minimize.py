@@ -35,6 +35,7 @@ from checker.atomic import write_atomic
 from checker.commands.helptext import examples, paragraph
 from checker.escape import for_log
 from checker.model import Mode, Record
+from checker.results import carried, runs
 from checker.triage import minimize
 from checker.triage.locate import (
     ReproError,
@@ -45,7 +46,8 @@ from checker.triage.locate import (
     spec_of,
 )
 
-DEFAULT_RESULTS = Path("reports") / "results.jsonl"
+#: The latest full run's results (checker/results/runs.py).
+DEFAULT_RESULTS = runs.default_results()
 
 
 class MinimizeError(Exception):
@@ -64,7 +66,12 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         ),
     )
     p.add_argument("cases", nargs="+", metavar="CASE-ID", help="case names (add[8x16-fp16-cfg0]) or node ids")
-    p.add_argument("--results", type=Path, default=DEFAULT_RESULTS, help="results file (default %(default)s)")
+    p.add_argument(
+        "--results",
+        type=Path,
+        default=DEFAULT_RESULTS,
+        help="results file (default %(default)s: the latest full run)",
+    )
     p.add_argument(
         "--kernels",
         type=Path,
@@ -126,6 +133,7 @@ def run(args: argparse.Namespace) -> int:
 
 def _run(args: argparse.Namespace) -> int:
     status = EXIT_OK
+    print(for_log(f"kcheck minimize: reads {runs.describe(args.results)}"), file=sys.stderr)
     for case_id in args.cases:
         try:
             # Read for each case: the previous case's search rewrote the file.
@@ -273,10 +281,16 @@ class _Progress:
 
 def store(results: Path, record: Record, result: minimize.Minimal) -> None:
     """Replace ``record`` in ``results`` by a copy carrying ``result.fields()`` (atomically; every
-    other line is kept byte for byte)."""
+    other line is kept byte for byte). ``results`` may be a link (``reports/results.jsonl``):
+    the run's file it names is rewritten. In a reports directory of runs the result is also
+    stored beside them, for later runs' records of the same failure
+    (checker/results/carried.py)."""
     target = record.to_json()
-    updated = dataclasses.replace(record, fields={**record.fields, **result.fields()}).to_json()
-    lines = Path(results).read_text(encoding="utf-8").splitlines(keepends=True)
+    updated_record = dataclasses.replace(record, fields={**record.fields, **result.fields()})
+    updated = updated_record.to_json()
+    root = runs.root_of(Path(results))
+    results = Path(results).resolve()
+    lines = results.read_text(encoding="utf-8").splitlines(keepends=True)
     out = []
     for line in lines:
         stripped = line.rstrip("\n")
@@ -284,7 +298,9 @@ def store(results: Path, record: Record, result: minimize.Minimal) -> None:
             out.append(updated + "\n")
         else:
             out.append(line)
-    write_atomic(Path(results), "".join(out).encode("utf-8"))
+    write_atomic(results, "".join(out).encode("utf-8"))
+    if root is not None and updated_record.fields.get("minimal_config"):
+        carried.store(root, updated_record)
 
 
 def _same_record(line: str, target: str) -> bool:

@@ -35,12 +35,14 @@ from checker.model import Mode, Record
 from checker.options import of_record
 from checker.perf.compare import Rule, compare, counts, regressions
 from checker.perf.records import FILE_GLOBS, KIND, Loaded, TimingRecord
+from checker.results import runs
 from checker.results.jsonl import LineScanner, ScannedLine
 from checker.results.merge import READ_ERRORS, Member, Refused, members
 from checker.results.validate import MAX_RECORD_BYTES, loads, parse_record
 
 DEFAULT_TIMINGS = Path("reports/timings.jsonl")
-DEFAULT_RESULTS = Path("reports/results.jsonl")
+#: The latest full run's results (checker/results/runs.py).
+DEFAULT_RESULTS = runs.default_results()
 
 
 def _say(command: str, message: object) -> None:
@@ -326,6 +328,8 @@ def run_bench(args: argparse.Namespace) -> int:
         _say("bench", "needs a CUDA GPU; nothing timed")
         return 2
     paths = args.results or [DEFAULT_RESULTS]
+    for p in paths:
+        _say("bench", f"reads {runs.describe(p)}")
     try:
         recs = [r for p in paths for r in read_records(p)]
     except (OSError, ValueError) as exc:

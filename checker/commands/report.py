@@ -35,7 +35,7 @@ from checker.commands.helptext import examples, paragraph
 from checker.escape import for_log, md_code
 from checker.perf import section as perf_section
 from checker.report import junit, summary
-from checker.results import verdict
+from checker.results import runs, verdict
 from checker.results.baseline import DEFAULT_FAIL_ON, Classification, FailOn, classify, parse_fail_on
 from checker.results.merge import CorruptEntry, MergedRun, merge, read_shards
 
@@ -103,7 +103,8 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
         "shards",
         nargs="*",
         type=Path,
-        help="results.jsonl files, directories or zip artifacts (default: <out>/results.jsonl)",
+        help="results.jsonl files, directories or zip artifacts (default: <out>/results.jsonl, "
+        "the latest full run)",
     )
     rep.add_argument(
         "--baseline",
@@ -231,7 +232,9 @@ def _report(args: argparse.Namespace, env: Mapping[str, str]) -> int:
     except ValueError as exc:
         _say("report", exc, env)
         return EXIT_USAGE
-    paths = args.shards or [args.out / "results.jsonl"]
+    paths = args.shards or [runs.default_results(args.out)]
+    if not args.shards:
+        _say("report", f"reads {runs.describe(paths[0])}", env)
     run = merge(read_shards(paths))
     base = merge(read_shards(args.baseline)) if args.baseline else None
     _say_corrupt("report", "report-corrupt", run.corrupt, env)
@@ -324,7 +327,7 @@ def _load_for_post(
     Raises:
         ValueError: no results.jsonl, or a baseline without any readable record.
     """
-    results = args.reports_dir / "results.jsonl"
+    results = runs.default_results(args.reports_dir)
     if not results.is_file():
         raise ValueError(
             f"{results}: missing; run `kcheck report` first (post renders the comment from the "

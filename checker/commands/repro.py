@@ -9,8 +9,10 @@ from pathlib import Path
 from typing import Any
 
 from checker.commands.helptext import examples
+from checker.results import runs
 
-DEFAULT_RESULTS = Path("reports") / "results.jsonl"
+#: The latest full run's results (checker/results/runs.py).
+DEFAULT_RESULTS = runs.default_results()
 
 
 def add_parser(sub: Any) -> None:
@@ -31,7 +33,7 @@ def add_parser(sub: Any) -> None:
         "--results",
         type=Path,
         default=DEFAULT_RESULTS,
-        help="results.jsonl holding the record (default: %(default)s)",
+        help="results.jsonl holding the record (default: the latest full run, %(default)s)",
     )
     p.add_argument(
         "--kernels",
@@ -61,6 +63,7 @@ def run(args: argparse.Namespace) -> int:
     from checker.triage.locate import ReproError, find_record, kernel_file_for
     from checker.triage.repro import default_output_name, write_repro
 
+    print(f"kcheck repro: reads {runs.describe(args.results)}", file=sys.stderr)
     try:
         record = find_record(args.results, args.case)
         kernel_file = kernel_file_for(record, args.kernels)

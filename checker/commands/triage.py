@@ -20,6 +20,7 @@ from checker.commands.helptext import examples, paragraph
 from checker.commands.report import EXIT_UNWRITABLE
 from checker.escape import for_log
 from checker.model import Record
+from checker.results import runs as run_dirs
 from checker.results.group import triage
 from checker.results.merge import merge, read_shards
 from checker.triage.render import render_markdown, render_terminal
@@ -45,7 +46,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         nargs="*",
         type=Path,
         help="one run each, oldest first: results.jsonl, shard directory or zip "
-        "(default reports/results.jsonl)",
+        f"(default {run_dirs.default_results()}: the latest full run)",
     )
     p.add_argument("--markdown", type=Path, metavar="FILE", help="also write the triage as markdown")
     p.add_argument("--quiet", action="store_true", help="no terminal view")
@@ -60,10 +61,11 @@ def _say(message: object, env: Mapping[str, str]) -> None:
 def run(args: argparse.Namespace, env: Mapping[str, str] = os.environ) -> int:
     """``kcheck triage``; returns 0, 2 when an input is unreadable (named on stderr), 5 when the
     markdown cannot be written."""
-    paths: list[Path] = list(args.results) or [Path("reports") / "results.jsonl"]
+    paths: list[Path] = list(args.results) or [run_dirs.default_results()]
     runs: list[tuple[str, list[Record]]] = []
     unreadable = False
     for path in paths:
+        _say(f"reads {run_dirs.describe(path)}", env)
         merged = merge(read_shards([path]))
         # A line that could not be read is named; the rest of that run still counts.
         for entry in merged.corrupt[:MAX_PRINTED_ENTRIES]:

@@ -41,6 +41,7 @@ from typing import BinaryIO
 
 from checker import collected
 from checker.model import Record
+from checker.results import runs
 from checker.results.jsonl import LineScanner
 from checker.results.validate import MAX_RECORD_BYTES, OtherKind, parse_record
 
@@ -272,7 +273,19 @@ def members(
     if archive is None:
         archive = path.suffix == ".zip"
     if path.is_dir():
-        found = sorted({p for g in globs for p in path.rglob(g) if p.is_file()})
+        # A reports directory counts once, through its root links (checker/results/runs.py).
+        found = sorted(
+            {
+                p
+                for g in globs
+                for p in path.rglob(g)
+                if p.is_file()
+                and not runs.in_history(
+                    p.relative_to(path).parts,
+                    lambda d: runs.is_root(lambda name: os.path.lexists(path.joinpath(*d, name))),
+                )
+            }
+        )
         if not found:
             yield Member(str(path), problem=f"no {', '.join(globs)} inside")
         for p in found:
@@ -306,12 +319,28 @@ def _zip_members(path: Path, globs: Sequence[str], listings: bool) -> Iterator[M
         yield from _archive_members(path, archive, globs, listings)
 
 
+def _has(entries: set[tuple[tuple[str, ...], str]], directory: tuple[str, ...], name: str) -> bool:
+    return (directory, name) in entries
+
+
 def _archive_members(
     path: Path, archive: zipfile.ZipFile, globs: Sequence[str], listings: bool
 ) -> Iterator[Member]:
     files = {info.filename: info for info in archive.infolist() if not info.is_dir()}
+    # The archive's reports directories (checker/results/runs.py), each read once.
+    entries = {
+        (parts[:i], parts[i]) for parts in (PurePosixPath(n).parts for n in files) for i in range(len(parts))
+    }
+    roots = {
+        d for d, name in entries if name == runs.RUNS and runs.is_root(functools.partial(_has, entries, d))
+    }
     found = sorted(
-        (i for i in files.values() if any(PurePosixPath(i.filename).match(g) for g in globs)),
+        (
+            i
+            for i in files.values()
+            if any(PurePosixPath(i.filename).match(g) for g in globs)
+            and not runs.in_history(PurePosixPath(i.filename).parts, roots.__contains__)
+        ),
         key=lambda i: _sort_key(i.filename),
     )
     if not found:
