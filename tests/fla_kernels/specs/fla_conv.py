@@ -69,7 +69,7 @@ def make_conv(shape, dtype, gen):
 def launch_token_shift(kernel, x, cache):
     b, t, d = x.shape
     y = torch.empty_like(x)
-    cache_out = torch.empty(b, d, dtype=x.dtype)
+    cache_out = torch.empty(b, d, dtype=x.dtype, device=x.device)
     kernel[(b, t)](
         x=x, y=y, cu_seqlens=None, cache=cache, cache_out=cache_out, T=t, D=d,
         BD=next_power_of_2(d), STORE_FINAL_STATE=True, IS_DECODE=t == 1,

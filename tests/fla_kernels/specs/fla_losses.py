@@ -43,9 +43,9 @@ def launch_cross_entropy(kernel, logits, target, *, BV):
     """fla's ``cross_entropy_fwd`` with one vocabulary block per row (NV == 1, no split): the
     split path launches a second (reduce) kernel, and a case is one launch."""
     n, v = logits.shape
-    loss = torch.empty(n, dtype=torch.float32)
-    lse = torch.empty(n, dtype=torch.float32)
-    z_loss = torch.empty(n, dtype=torch.float32)
+    loss = torch.empty(n, dtype=torch.float32, device=logits.device)
+    lse = torch.empty(n, dtype=torch.float32, device=logits.device)
+    z_loss = torch.empty(n, dtype=torch.float32, device=logits.device)
     kernel[(n, cdiv(v, BV))](
         logits=logits, target=target, loss=loss, z_loss=z_loss, lse=lse, s_logits=logits.stride(0),
         label_smoothing=LABEL_SMOOTHING, logit_scale=1.0, lse_square_scale=LSE_SQUARE_SCALE,
@@ -82,7 +82,7 @@ def launch_kl_div(kernel, logits, target_logits, *, BV):
     overwrites the student logits with d(loss)/d(logits), so it gets a copy."""
     n, v = logits.shape
     grad = logits.clone()
-    loss = torch.zeros(n, dtype=torch.float32)
+    loss = torch.zeros(n, dtype=torch.float32, device=logits.device)
     kernel[(n,)](
         logits=grad, target_logits=target_logits, loss=loss, s_logits=grad.stride(-2),
         s_loss=loss.stride(-1), reduction="batchmean", N=n, V=v, BV=BV,
@@ -111,7 +111,7 @@ def launch_logsumexp(kernel, x, *, BD):
     log-sum-exp per BD-wide block; the wrapper's host ``logsumexp`` combines them."""
     n, d = x.shape
     nd = cdiv(d, BD)
-    z = torch.empty(n, nd, dtype=torch.float32)
+    z = torch.empty(n, nd, dtype=torch.float32, device=x.device)
     kernel[(n, nd)](x=x, z=z, scale=SCALE, softcapping=SOFTCAP, D=d, BD=BD)
     return z.logsumexp(-1)
 

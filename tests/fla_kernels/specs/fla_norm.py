@@ -48,7 +48,7 @@ def _bd(x):
 def launch_l2norm(kernel, x):
     t, d = x.shape
     y = torch.empty_like(x)
-    rstd = torch.empty(t, dtype=torch.float32)
+    rstd = torch.empty(t, dtype=torch.float32, device=x.device)
     nb = cdiv(t, 2048 * 32)
     kernel[lambda meta: (cdiv(t, meta["BT"]),)](x=x, y=y, rstd=rstd, eps=EPS, T=t, D=d, BD=_bd(x), NB=nb)
     return y, rstd
@@ -57,7 +57,7 @@ def launch_l2norm(kernel, x):
 def launch_l2norm_row(kernel, x):
     t, d = x.shape
     y = torch.empty_like(x)
-    rstd = torch.empty(t, dtype=torch.float32)
+    rstd = torch.empty(t, dtype=torch.float32, device=x.device)
     kernel[(t,)](x=x, y=y, rstd=rstd, eps=EPS, D=d, BD=_bd(x))
     return y, rstd
 
@@ -71,8 +71,8 @@ def ref_l2norm(x):
 def _layer_norm(kernel, x, w, b, rms):
     t, d = x.shape
     y = torch.empty_like(x)
-    mean = None if rms else torch.empty(t, dtype=torch.float32)
-    rstd = torch.empty(t, dtype=torch.float32)
+    mean = None if rms else torch.empty(t, dtype=torch.float32, device=x.device)
+    rstd = torch.empty(t, dtype=torch.float32, device=x.device)
     kernel[lambda meta: (cdiv(t, meta["BT"]),)](
         x=x, y=y, w=w, b=b, res=None, res_out=None, mean=mean, rstd=rstd, eps=EPS, T=t, G=1, D=d,
         BD=_bd(x), NB=cdiv(t, 2048), IS_RMS_NORM=rms, HAS_RESIDUAL=False, STORE_RESIDUAL_OUT=False,
@@ -113,8 +113,8 @@ def launch_layer_norm_gated(kernel, x, g, w, b, res):
     t, d = x.shape
     y = torch.empty_like(x)
     res_out = torch.empty_like(res)
-    mean = torch.empty(t, dtype=torch.float32)
-    rstd = torch.empty(t, dtype=torch.float32)
+    mean = torch.empty(t, dtype=torch.float32, device=x.device)
+    rstd = torch.empty(t, dtype=torch.float32, device=x.device)
     kernel[lambda meta: (cdiv(t, meta["BT"]),)](
         x=x, g=g, y=y, w=w, b=b, residual=res, residual_out=res_out, mean=mean, rstd=rstd, eps=EPS,
         T=t, D=d, BD=_bd(x), NB=cdiv(t, 2048 * 32), ACTIVATION="swish", IS_RMS_NORM=False,
@@ -135,8 +135,8 @@ def launch_group_norm_gated(kernel, x, w, b, z):
     t, d = x.shape
     group = d // GROUPS
     y = torch.empty_like(x)
-    mean = torch.empty(GROUPS * t, dtype=torch.float32)
-    rstd = torch.empty(GROUPS * t, dtype=torch.float32)
+    mean = torch.empty(GROUPS * t, dtype=torch.float32, device=x.device)
+    rstd = torch.empty(GROUPS * t, dtype=torch.float32, device=x.device)
     bd = min(65536 // x.element_size(), next_power_of_2(group))
     kernel[(t, GROUPS)](
         x=x, y=y, w=w, b=b, g=z, mean=mean, rstd=rstd, stride_x_row=x.stride(0),

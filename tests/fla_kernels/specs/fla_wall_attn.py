@@ -41,8 +41,8 @@ def launch(kernel, q, k_tilde, v, p_curr, r_cache, g_cumsum, sink_bias):
     nc = r_cache.shape[1]
     bk = min(256, max(16, next_power_of_2(k)))
     bv = min(256, max(16, next_power_of_2(vd)))
-    o = torch.empty(b, t_q, hq, vd, dtype=v.dtype)
-    lse = torch.empty(b, t_q, hq, dtype=torch.float32)
+    o = torch.empty(b, t_q, hq, vd, dtype=v.dtype, device=v.device)
+    lse = torch.empty(b, t_q, hq, dtype=torch.float32, device=v.device)
     kernel[lambda meta: (cdiv(vd, bv) * cdiv(t_q, meta["BT"]) * b * hq,)](
         q=q, k_tilde=k_tilde, v=v, o=o, p_curr=p_curr, r_cache=r_cache, g_scalar_cumsum=g_cumsum,
         sink_bias=sink_bias, lse=lse, scale=k**-0.5, T_q=t_q, T_kv=t_kv, NC=nc,
@@ -55,15 +55,15 @@ def launch(kernel, q, k_tilde, v, p_curr, r_cache, g_cumsum, sink_bias):
 def reference(q, k_tilde, v, p_curr, r_cache, g_cumsum, sink_bias):
     b, t_q, hq, k = q.shape
     t_kv, h = v.shape[1], v.shape[2]
-    chunk_of = torch.arange(t_kv) // CHUNK
+    chunk_of = torch.arange(t_kv, device=q.device) // CHUNK
     # q rescaled against the anchor of each key's chunk: [B, T_q, HQ, T_kv, K]
     q_til = q[:, :, :, None] * torch.exp2(
         p_curr[:, :, :, None] - r_cache[:, chunk_of].permute(0, 2, 1, 3)[:, None]
     )
     s2 = torch.einsum("bihjk,bjhk->bihj", q_til, k_tilde) * (k**-0.5 * RCP_LN2)
-    pos = t_kv - t_q + torch.arange(t_q)
+    pos = t_kv - t_q + torch.arange(t_q, device=q.device)
     s2 = s2 + g_cumsum[:, pos][..., None] - g_cumsum.permute(0, 2, 1)[:, None]
-    future = torch.arange(t_kv)[None, :] > pos[:, None]  # [T_q, T_kv]
+    future = torch.arange(t_kv, device=q.device)[None, :] > pos[:, None]  # [T_q, T_kv]
     s2 = s2.masked_fill(future[None, :, None, :], float("-inf"))
     sink2 = (sink_bias * RCP_LN2)[None, None, :, None].expand(b, t_q, hq, 1)
     lse = torch.logsumexp(torch.cat([s2, sink2], -1) * math.log(2), -1) / math.log(2)
