@@ -37,10 +37,11 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import dataclasses
 import hashlib
 import importlib
+import json
 import os
-import pickle
 import runpy
 import selectors
 import signal
@@ -282,7 +283,9 @@ def fork(module: str, env: dict[str, str], stderr: int, preload: tuple[str, ...]
         address = _server_address(env, preload)
         # The child learns of the servers too (a case worker forks its compile worker there).
         named = {k: v for k, v in os.environ.items() if k.startswith("KCHECK_FORK_SERVER_")}
-        request = pickle.dumps(Request(module, {**env, **named}, os.getcwd()))
+        # JSON, not pickle: the socket is reachable by any local process, and a pickle would
+        # also tie the bytes to this module object (pytester's in-process runs re-import it).
+        request = json.dumps(dataclasses.asdict(Request(module, {**env, **named}, os.getcwd()))).encode()
         child_in, to_child = os.pipe()
         from_child, child_out = os.pipe()
         conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -349,7 +352,11 @@ def _receive(conn: socket.socket) -> tuple[Request, list[int]]:
         if not chunk:
             raise EOFError
         data += chunk
-    return pickle.loads(data[_INT.size :]), fds
+    fields = json.loads(data[_INT.size :])
+    if not isinstance(fields, dict) or set(fields) != {"module", "env", "cwd"}:
+        raise ValueError("malformed fork request")
+    env = {str(k): str(v) for k, v in fields["env"].items()}
+    return Request(str(fields["module"]), env, str(fields["cwd"])), fds
 
 
 def _child(request: Request, fds: list[int], close: list[int], server_path0: str) -> None:
@@ -438,7 +445,7 @@ class _Server:
         conn, _ = self.listener.accept()
         try:
             request, fds = _receive(conn)
-        except (EOFError, OSError, pickle.UnpicklingError):
+        except (EOFError, OSError, ValueError, TypeError, AttributeError):
             conn.close()
             return
         if len(fds) != 3:
