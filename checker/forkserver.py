@@ -345,6 +345,23 @@ def _unsafe_to_fork(preload_error: str | None) -> str | None:
     return None
 
 
+#: The only module a child may run: what the supervisor forks (checker.pool's worker loop).
+CHILD_MODULES = frozenset({"checker.pool"})
+
+
+def _check_peer(conn: socket.socket) -> None:
+    """Refuse a client of another user: an abstract socket has no file permissions, so any
+    local process can connect, and a fork runs with this user's rights (SO_PEERCRED, Linux).
+
+    Raises:
+        PermissionError: the peer's uid is not this process's.
+    """
+    creds = conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
+    _pid, uid, _gid = struct.unpack("3i", creds)
+    if uid != os.getuid():
+        raise PermissionError(f"fork request from uid {uid}")
+
+
 def _receive(conn: socket.socket) -> tuple[Request, list[int]]:
     data, fds, _, _ = socket.recv_fds(conn, 1 << 16, 3)
     while len(data) < _INT.size or len(data) < _INT.size + _INT.unpack(data[: _INT.size])[0]:
@@ -355,6 +372,8 @@ def _receive(conn: socket.socket) -> tuple[Request, list[int]]:
     fields = json.loads(data[_INT.size :])
     if not isinstance(fields, dict) or set(fields) != {"module", "env", "cwd"}:
         raise ValueError("malformed fork request")
+    if fields["module"] not in CHILD_MODULES:
+        raise ValueError(f"fork request for module {fields['module']!r}")
     env = {str(k): str(v) for k, v in fields["env"].items()}
     return Request(str(fields["module"]), env, str(fields["cwd"])), fds
 
@@ -444,6 +463,7 @@ class _Server:
             self.preload()
         conn, _ = self.listener.accept()
         try:
+            _check_peer(conn)
             request, fds = _receive(conn)
         except (EOFError, OSError, ValueError, TypeError, AttributeError):
             conn.close()

@@ -6,7 +6,10 @@ the fork server are tests/test_faults.py, which runs with the fork server by def
 
 from __future__ import annotations
 
+import json
 import os
+import socket
+import struct
 import subprocess
 import sys
 import time
@@ -118,3 +121,27 @@ def test_the_server_refuses_to_fork_after_cuda_or_threads() -> None:
     code += "from checker import forkserver; print(forkserver._unsafe_to_fork(None))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "the preload left 2 Python threads running"
+
+
+def test_the_server_forks_nothing_for_another_module_or_garbage_and_keeps_serving(
+    worker: Worker, tmp_path: Path
+) -> None:
+    """The socket is open to every local process: a request for any module but the worker loop
+    (here one that would write a marker file) and bytes that are no request fork nothing."""
+    _whoami(worker)
+    address = forkserver._servers["NATIVE"][1]
+    marker = tmp_path / "PWNED"
+    (tmp_path / "evil_mod.py").write_text(f"open({str(marker)!r}, 'w').write('forked')\n")
+    evil = {"module": "evil_mod", "env": {"PYTHONPATH": str(tmp_path)}, "cwd": str(tmp_path)}
+    for payload in (json.dumps(evil).encode(), b"\x80not json"):
+        r, w = os.pipe()
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as conn:
+            conn.connect("\0" + address)
+            socket.send_fds(conn, [struct.pack("<q", len(payload)) + payload], [r, w, w])
+            conn.settimeout(30)
+            assert conn.recv(64) == b""  # closed without an answer: no child
+        os.close(r)
+        os.close(w)
+    time.sleep(0.5)
+    assert not marker.exists()
+    assert _whoami(worker)[1] == _server_pid()  # the server still forks workers
