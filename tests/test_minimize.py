@@ -270,8 +270,12 @@ def test_kcheck_minimize_leaves_no_scratch_behind(pytester: pytest.Pytester, tmp
     assert done.returncode == 0
     assert set(os.listdir(private)) - torch_cache == before, "a whole search left scratch behind"
 
+    # Spawned workers (seconds each) so that Ctrl-C lands mid-search: forked ones finished the
+    # whole search before the signal arrived, and the run exited 0 (the suite, loaded).
+    slow = {k: v for k, v in env.items() if not k.startswith("KCHECK_FORK_SERVER_")}
+    slow["KCHECK_WORKER_START"] = "spawn"
     interrupted = subprocess.Popen(
-        argv, cwd=pytester.path, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
+        argv, cwd=pytester.path, env=slow, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
     )
     assert interrupted.stdout is not None
     for line in interrupted.stdout:

@@ -172,8 +172,10 @@ def test_a_minimal_config_survives_later_runs(
 
 
 def test_run_ids_sort_as_they_started() -> None:
-    ids = [runs.new_id(t) for t in (1_700_000_000, 1_700_000_001, 1_800_000_000)]
-    assert ids == sorted(ids) and ids[0].startswith("20231114T221320Z-")
+    ids = [runs.new_id(t) for t in (1_700_000_000, 1_700_000_000.25, 1_700_000_001, 1_800_000_000)]
+    # Two runs in one second sort as they started (retention once removed the newer one).
+    assert ids == sorted(ids) and ids[0].startswith("20231114T221320.000000Z-")
+    assert ids[1].startswith("20231114T221320.250000Z-")
     assert len(set(runs.new_id(0) for _ in range(20))) > 1
 
 

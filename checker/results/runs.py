@@ -9,7 +9,8 @@ Layout of a reports directory (``--reports-dir``, default ``reports/``)::
     reports/results.jsonl -> latest/results.jsonl   (also junit.xml, collected.json)
     reports/minimal.jsonl            minimal configs kcheck minimize found (checker/results/carried.py)
 
-A run id is the UTC start time and 6 random hex digits, ``20261206T185821Z-3fa9c2``: ids sort
+A run id is the UTC start time to the microsecond and 6 random hex digits,
+``20261206T185821.042117Z-3fa9c2``: ids sort
 as the runs started. A FULL run selected at least one item that is not a golden check (a
 kernel case, or a module that failed to import); a golden-only run (``-k golden``, blessing
 with ``--update-golden``) gets its own directory and moves ``last``, never ``latest`` nor the
@@ -52,10 +53,14 @@ DEFAULT_KEEP: int = options.option("keep_runs").default
 
 
 def new_id(now: float | None = None) -> str:
-    """A run id: UTC time of ``now`` (seconds since the epoch; default: now) to the second, then
-    6 random hex digits, e.g. ``20261206T185821Z-3fa9c2``. Ids sort as their times."""
-    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(time.time() if now is None else now))
-    return f"{stamp}-{secrets.token_hex(3)}"
+    """A run id: UTC time of ``now`` (seconds since the epoch; default: now) to the microsecond,
+    then 6 random hex digits, e.g. ``20261206T185821.042117Z-3fa9c2``. Ids sort as their times
+    (to the second only, two runs of one second sorted by their random digits and retention
+    removed the newer one)."""
+    now = time.time() if now is None else now
+    stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime(now))
+    micros = min(int((now % 1) * 1_000_000), 999_999)
+    return f"{stamp}.{micros:06d}Z-{secrets.token_hex(3)}"
 
 
 def is_full(nodeids: Iterable[str]) -> bool:
