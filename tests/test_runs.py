@@ -192,3 +192,21 @@ def test_in_history_skips_runs_of_a_reports_directory_only(tmp_path: Path) -> No
     assert not runs.in_history(("reports", "results.jsonl"), is_root)
     # A shard directory that is merely named runs/ (no reports directory above it) is read.
     assert not runs.in_history(("shard-1", "runs", "results.jsonl"), is_root)
+
+
+def test_announce_names_the_run_one_way_and_escapes_hostile_paths(tmp_path: Path) -> None:
+    """Every command that reads an earlier run prints it through runs.announce; a reports
+    directory named to inject a workflow command or a second line cannot do so in Actions."""
+    import io
+
+    hostile = tmp_path / "r\n::error::pwned"
+    run_dir = hostile / runs.RUNS / "20261206T000000.000000Z-abcdef"
+    run_dir.mkdir(parents=True)
+    results = run_dir / "results.jsonl"
+    results.write_text("", encoding="utf-8")
+    out = io.StringIO()
+    runs.announce("repro", results, env={"GITHUB_ACTIONS": "true"}, stream=out)
+    text = out.getvalue()
+    assert text.startswith("kcheck repro: reads run 20261206T000000.000000Z-abcdef (")
+    assert not [line for line in text.splitlines() if line.startswith("::")]
+    assert "pwned" in text  # shown, not dropped

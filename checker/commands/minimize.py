@@ -133,7 +133,7 @@ def run(args: argparse.Namespace) -> int:
 
 def _run(args: argparse.Namespace) -> int:
     status = EXIT_OK
-    print(for_log(f"kcheck minimize: reads {runs.describe(args.results)}"), file=sys.stderr)
+    runs.announce("minimize", args.results)
     for case_id in args.cases:
         try:
             # Read for each case: the previous case's search rewrote the file.

@@ -329,7 +329,7 @@ def run_bench(args: argparse.Namespace) -> int:
         return 2
     paths = args.results or [DEFAULT_RESULTS]
     for p in paths:
-        _say("bench", f"reads {runs.describe(p)}")
+        runs.announce("bench", p)
     try:
         recs = [r for p in paths for r in read_records(p)]
     except (OSError, ValueError) as exc:

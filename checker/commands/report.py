@@ -234,7 +234,7 @@ def _report(args: argparse.Namespace, env: Mapping[str, str]) -> int:
         return EXIT_USAGE
     paths = args.shards or [runs.default_results(args.out)]
     if not args.shards:
-        _say("report", f"reads {runs.describe(paths[0])}", env)
+        runs.announce("report", paths[0], env)
     run = merge(read_shards(paths))
     base = merge(read_shards(args.baseline)) if args.baseline else None
     _say_corrupt("report", "report-corrupt", run.corrupt, env)

@@ -63,7 +63,7 @@ def run(args: argparse.Namespace) -> int:
     from checker.triage.locate import ReproError, find_record, kernel_file_for
     from checker.triage.repro import default_output_name, write_repro
 
-    print(f"kcheck repro: reads {runs.describe(args.results)}", file=sys.stderr)
+    runs.announce("repro", args.results)
     try:
         record = find_record(args.results, args.case)
         kernel_file = kernel_file_for(record, args.kernels)

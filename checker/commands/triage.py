@@ -65,7 +65,7 @@ def run(args: argparse.Namespace, env: Mapping[str, str] = os.environ) -> int:
     runs: list[tuple[str, list[Record]]] = []
     unreadable = False
     for path in paths:
-        _say(f"reads {run_dirs.describe(path)}", env)
+        run_dirs.announce("triage", path, env)
         merged = merge(read_shards([path]))
         # A line that could not be read is named; the rest of that run still counts.
         for entry in merged.corrupt[:MAX_PRINTED_ENTRIES]:

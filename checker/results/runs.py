@@ -27,13 +27,16 @@ from __future__ import annotations
 import os
 import secrets
 import shutil
+import sys
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TextIO
 
 from checker import collected, options
 from checker.atomic import replace_symlink
+from checker.escape import for_log
 from checker.model import Mode
 
 #: The reports directory when none is named (``--reports-dir``'s default).
@@ -172,6 +175,15 @@ def describe(results: Path) -> str:
     if real.parent.parent.name == RUNS:
         return f"run {real.parent.name} ({real.parent})"
     return str(results)
+
+
+def announce(
+    command: str, results: Path, env: Mapping[str, str] = os.environ, stream: TextIO | None = None
+) -> None:
+    """Print ``kcheck <command>: reads <run>`` (:func:`describe`) on stderr: every command that
+    reads an earlier run names it, one way. The path is escaped (``checker.escape.for_log``): a
+    run directory's name comes from whoever made it."""
+    print(for_log(f"kcheck {command}: reads {describe(results)}", env), file=stream or sys.stderr)
 
 
 def is_root(entries: Callable[[str], bool]) -> bool:
