@@ -16,8 +16,10 @@ Two measured gaps of the interpreter (triton 3.6, 2026-11) must not be reported 
   on bf16's uint16 storage (``v + v`` of 1.5 gave inf; int32 -8 -> bf16 gave NaN; fp32 -> bf16
   truncated; ``v * 3.0`` raised AttributeError for the missing ``get_bf16``).
   :func:`_patch_bf16_arith` widens bf16 to fp32 exactly, computes in fp32 and rounds every bf16
-  result to nearest even; 16-bit float reductions and scans combine in a log-depth tree,
-  rounding each partial, as a GPU does. docs/interpreter.md has the measurements.
+  result to nearest even; 16-bit float reductions combine in the order of Triton's GPU lowering
+  (per-thread runs, then lane and warp butterflies, for the launch's ``num_warps``) and scans
+  in a log-depth tree, rounding each partial, as a GPU does. docs/interpreter.md has the
+  measurements, docs/numerics.md ("Reductions: GPU vs interpreter") the sources.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ import os
 import re
 import sys
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -293,26 +296,109 @@ def _widen_array(data: npt.NDArray[Any]) -> npt.NDArray[Any]:
     return bf16_bits_to_f32(data) if data.dtype == _U16 else data.astype(np.float32)
 
 
-def _tree_reduce(
+#: Triton's defaults for a launch without ``num_warps`` and its warp width (triton 3.6,
+#: triton/backends/nvidia/compiler.py ``CUDAOptions.num_warps = 4``; 32 lanes on NVIDIA GPUs).
+_DEFAULT_NUM_WARPS = 4
+_THREADS_PER_WARP = 32
+#: ``num_warps`` of the launch the interpreter is running (set by the GridExecutor patch).
+_launch_num_warps = _DEFAULT_NUM_WARPS
+
+
+@dataclass(frozen=True)
+class AxisLayout:
+    """How a GPU spreads one reduction axis of a block over a CTA (the axis' share of Triton's
+    blocked layout): element ``i`` of the axis sits in slot ``i % per_thread`` of lane
+    ``(i // per_thread) % lanes`` of warp ``(i // (per_thread * lanes)) % warps``, repetition
+    ``i // (per_thread * lanes * warps)``. ``lanes`` and ``warps`` count only lanes and warps
+    holding distinct elements (Triton's ``getIntraWarpSizeWithUniqueData``)."""
+
+    per_thread: int
+    lanes: int
+    warps: int
+
+
+def reduce_axis_layout(shape: tuple[int, ...], axis: int, element_bits: int, num_warps: int) -> AxisLayout:
+    """The layout Triton 3.6 gives a reduction operand of block ``shape`` along ``axis``.
+
+    Models the operand as a coalesced load (what Helion's reductions reduce): the coalesce pass
+    gives the contiguous last dimension ``min(128 // element_bits, numel // threads)`` elements
+    per thread (128-bit vectors, assuming 16-byte aligned rows), and
+    ``BlockedEncodingAttr::get`` hands lanes, then warps, to the dimensions from the last one
+    inwards. Shapes are powers of two, as every Triton block is.
+
+    Raises:
+        ValueError: ``num_warps`` is not a power of two.
+    """
+    if num_warps < 1 or num_warps & (num_warps - 1):
+        raise ValueError(f"num_warps must be a power of two, got {num_warps}")
+    rank = len(shape)
+    numel = int(np.prod(shape))
+    per_thread = [1] * rank
+    per_thread[-1] = max(1, min(128 // element_bits, numel // (_THREADS_PER_WARP * num_warps), shape[-1]))
+    lanes, warps = [1] * rank, [1] * rank
+    lanes_left, warps_left, threads_left = _THREADS_PER_WARP, num_warps, _THREADS_PER_WARP * num_warps
+    for d in reversed(range(1, rank)):
+        threads_here = min(max(threads_left, 1), max(1, shape[d] // per_thread[d]))
+        lanes[d] = min(threads_here, lanes_left)
+        warps[d] = min(max(threads_here // lanes[d], 1), warps_left)
+        lanes_left //= lanes[d]
+        warps_left //= warps[d]
+        threads_left //= threads_here
+    # The outermost dimension takes the lanes and warps left over.
+    lanes[0], warps[0] = lanes_left, warps_left
+    n, spt = shape[axis], per_thread[axis]
+    unique_lanes = min(lanes[axis], max(1, n // spt))
+    return AxisLayout(spt, unique_lanes, min(warps[axis], max(1, n // (spt * unique_lanes))))
+
+
+def _butterfly(
+    data: list[npt.NDArray[Any]],
+    combine: Callable[[list[npt.NDArray[Any]], list[npt.NDArray[Any]]], list[npt.NDArray[Any]]],
+) -> list[npt.NDArray[Any]]:
+    """Reduce the last axis (a power of two) as shuffle-xor rounds do: offsets n/2, ..., 2, 1,
+    each position combining its own value with its partner's; position 0's result."""
+    n = data[0].shape[-1]
+    offset = n // 2
+    while offset:
+        partner = np.arange(n) ^ offset
+        data = combine(data, [d[..., partner] for d in data])
+        offset //= 2
+    return [d[..., 0] for d in data]
+
+
+def _gpu_reduce(
     data: list[npt.NDArray[Any]],
     axis: int,
     combine: Callable[[list[npt.NDArray[Any]], list[npt.NDArray[Any]]], list[npt.NDArray[Any]]],
+    num_warps: int,
 ) -> list[npt.NDArray[Any]]:
-    """Reduce ``data`` along ``axis`` by combining adjacent pairs, log2(n) levels.
+    """Reduce ``data`` along ``axis`` in the order of Triton 3.6's GPU lowering of ``tt.reduce``
+    (lib/Conversion/TritonGPUToLLVM/ReduceOpToLLVM.cpp), every combine rounded to the dtype:
 
-    A GPU reduces a block in a tree too (per-thread runs, then warp shuffles), so every element
-    goes through about log2(n) rounded combines, not the n of a sequential loop. Adjacent pairs
-    keep each partial a contiguous run, so combine functions need not commute."""
-    while data[0].shape[axis] > 1:
-        n = data[0].shape[axis]
-        evens = [np.take(d, np.arange(0, n - 1, 2), axis=axis) for d in data]
-        odds = [np.take(d, np.arange(1, n, 2), axis=axis) for d in data]
-        merged = combine(evens, odds)
-        if n % 2:
-            last = [np.take(d, [n - 1], axis=axis) for d in data]
-            merged = [np.concatenate([m, t], axis=axis) for m, t in zip(merged, last, strict=True)]
-        data = merged
-    return [np.squeeze(d, axis=axis) for d in data]
+    1. ``reduceWithinThreads``: each thread folds the elements it holds left to right,
+    2. ``reduceWithinWarps``: butterfly shuffles over the lanes, offsets 16, 8, ..., 1,
+    3. ``accumulatePartialReductions``: the warps' partials, via shared memory, the same way.
+
+    The layout comes from :func:`reduce_axis_layout` for the block's shape, the first operand's
+    element width and ``num_warps``."""
+    shape = data[0].shape
+    layout = reduce_axis_layout(shape, axis, data[0].dtype.itemsize * 8, num_warps)
+    spt, lanes, warps = layout.per_thread, layout.lanes, layout.warps
+    n = shape[axis]
+    reps = n // (spt * lanes * warps)
+    outer = tuple(s for i, s in enumerate(shape) if i != axis)
+    k = len(outer)
+
+    def per_thread(d: npt.NDArray[Any]) -> npt.NDArray[Any]:
+        # (..., rep, warp, lane, slot) -> (..., warp, lane, the thread's elements in index order)
+        split = np.moveaxis(d, axis, -1).reshape(*outer, reps, warps, lanes, spt)
+        return np.moveaxis(split, k, k + 2).reshape(*outer, warps, lanes, reps * spt)
+
+    held = [per_thread(d) for d in data]
+    acc = [h[..., 0] for h in held]
+    for j in range(1, reps * spt):
+        acc = combine(acc, [h[..., j] for h in held])
+    return _butterfly(_butterfly(acc, combine), combine)
 
 
 def _tree_scan(
@@ -361,9 +447,10 @@ def _patch_bf16_arith() -> None:
     * ``create_atomic_rmw``: bf16 ``atomic_add`` (numpy added the uint16 bits) adds lane by lane.
     * ``ReduceOps.sum`` / ``min_max`` / ``generic_reduce`` and ``ScanOps.cumsum`` / ``cumprod`` /
       ``generic_scan``: bf16 was summed as integers; fp16 and bf16 (numpy sums fp16 in fp32 and
-      scans sequentially) now combine in a log-depth tree with every partial rounded to the 16-bit
-      dtype, as a GPU's tree reduction does. The GPU's exact order depends on layout and
-      num_warps, so individual roundings can differ; the error is of the same size.
+      scans sequentially) now combine with every partial rounded to the 16-bit dtype, reductions
+      in the GPU lowering's order (:func:`_gpu_reduce`, for the ``num_warps`` that
+      ``GridExecutor.__call__``, also patched, records per launch), scans in a log-depth tree
+      (the GPU's scan order is not modeled yet, so individual roundings can differ).
 
     Measured (triton 3.6, tests/interp_kernels/bf16_ops.py): before, bf16 ``v + v`` of
     [1.5, 2.25, 3.0, 5.0] gave [inf, -2.9e-39, -1.2e-38, -3.5e-38], ``tl.sum`` gave 1.6e-38 for
@@ -498,6 +585,19 @@ def _patch_bf16_arith() -> None:
 def _patch_reductions(ti: Any, tl: Any) -> None:
     """The reduction and scan half of :func:`_patch_bf16_arith`."""
     reduce_cls, scan_cls = ti.ReduceOps, ti.ScanOps
+    original_launch = ti.GridExecutor.__call__
+
+    def launch(self: Any, *args: Any, **kwargs: Any) -> Any:
+        # The interpreter drops launch options; a reduction's GPU order depends on num_warps.
+        global _launch_num_warps
+        outer = _launch_num_warps
+        _launch_num_warps = int(kwargs.get("num_warps") or _DEFAULT_NUM_WARPS)
+        try:
+            return original_launch(self, *args, **kwargs)
+        finally:
+            _launch_num_warps = outer
+
+    ti.GridExecutor.__call__ = launch
 
     def is_16bit(tensor: Any) -> bool:
         return bool(tensor.handle.data.dtype in _16BIT_STORAGE and tensor.dtype.is_floating())
@@ -532,7 +632,7 @@ def _patch_reductions(ti: Any, tl: Any) -> None:
             return original_sum(self, input)
         data = input.handle.data
         flat = data.reshape(-1) if self.axis is None else data
-        (out,) = _tree_reduce([flat], 0 if self.axis is None else self.axis, _add_16)
+        (out,) = _gpu_reduce([flat], 0 if self.axis is None else self.axis, _add_16, _launch_num_warps)
         return self.to_tensor(finish_reduce(self, out, data.ndim), input.dtype)
 
     original_min_max = reduce_cls.min_max
@@ -565,7 +665,8 @@ def _patch_reductions(ti: Any, tl: Any) -> None:
             return original_generic_reduce(self, input)
         ndim = input[0].handle.data.ndim
         data = [t.handle.data.reshape(-1) if self.axis is None else t.handle.data for t in input]
-        outs = _tree_reduce(data, 0 if self.axis is None else self.axis, combine_with_fn(self, input))
+        axis = 0 if self.axis is None else self.axis
+        outs = _gpu_reduce(data, axis, combine_with_fn(self, input), _launch_num_warps)
         return [
             self.to_tensor(finish_reduce(self, o, ndim), t.dtype) for o, t in zip(outs, input, strict=True)
         ]
