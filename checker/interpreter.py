@@ -1,6 +1,6 @@
 """Running generated Triton under the Triton interpreter (TRITON_INTERPRET=1) on CPU.
 
-Two measured gaps of the interpreter (triton 3.6, 2026-11) must not be reported as kernel bugs:
+Measured gaps of the interpreter (triton 3.6, 2026-11) must not be reported as kernel bugs:
 
 * ``libdevice`` calls (``libdevice.rsqrt``, ``libdevice.exp``...) return None, because the
   interpreter patches ``triton.language`` but not ``triton.language.extra.libdevice``. Where a
@@ -20,6 +20,9 @@ Two measured gaps of the interpreter (triton 3.6, 2026-11) must not be reported 
   (per-thread runs, then lane and warp butterflies, for the launch's ``num_warps``) and scans
   in a log-depth tree, rounding each partial, as a GPU does. docs/interpreter.md has the
   measurements, docs/numerics.md ("Reductions: GPU vs interpreter") the sources.
+* Loads from addresses outside every tensor of the launch read the host heap (NaN in Helion's
+  int4 GEMM example); :func:`_patch_out_of_bounds_loads` makes them read 0, as the GPU's
+  allocation slack does.
 """
 
 from __future__ import annotations
@@ -187,6 +190,7 @@ def install_shims(module: Any) -> None:
     interpreter's bf16 dot and bf16/fp16 arithmetic (once per process)."""
     _patch_bf16_dot()
     _patch_bf16_arith()
+    _patch_out_of_bounds_loads()
     if hasattr(module, "libdevice"):
         module.libdevice = LIBDEVICE_SHIM
 
@@ -694,3 +698,101 @@ def _patch_reductions(ti: Any, tl: Any) -> None:
     scan_cls.cumsum = scan_16(scan_cls.cumsum, _add_16)
     scan_cls.cumprod = scan_16(scan_cls.cumprod, _mul_16)
     scan_cls.generic_scan = generic_scan
+
+
+# --- loads outside every tensor of the launch ---------------------------------------------------
+
+_oob_patched = False
+#: [start, end) byte ranges of the storages behind the running launch's tensor arguments; None
+#: outside a launch (loads are then not checked).
+_launch_ranges: npt.NDArray[np.uint64] | None = None
+
+
+def _storage_ranges(args: Any) -> list[tuple[int, int]]:
+    """[start, end) byte ranges of the storages of every tensor in ``args`` (nested in tuples,
+    lists and tensor descriptors, as the interpreter's ``_init_args_hst`` walks them)."""
+    ranges: list[tuple[int, int]] = []
+    stack = list(args)
+    while stack:
+        arg = stack.pop()
+        if isinstance(arg, (tuple, list)):
+            stack.extend(arg)
+        elif hasattr(arg, "base") and hasattr(arg, "block_shape"):  # TensorDescriptor
+            stack.append(arg.base)
+        elif isinstance(arg, torch.Tensor):
+            storage = arg.untyped_storage()
+            ranges.append((storage.data_ptr(), storage.data_ptr() + storage.nbytes()))
+    return ranges
+
+
+def in_launch_storage(
+    ptrs: npt.NDArray[Any], itemsize: int, ranges: npt.NDArray[np.uint64]
+) -> npt.NDArray[np.bool_]:
+    """Which of the byte addresses ``ptrs`` (any shape, uint64) hold a whole element of
+    ``itemsize`` bytes inside one of ``ranges`` (shape [R, 2], [start, end) byte ranges)."""
+    p = ptrs.astype(np.uint64)[..., None]
+    return np.any((p >= ranges[:, 0]) & (p + np.uint64(itemsize) <= ranges[:, 1]), axis=-1)  # type: ignore[no-any-return]
+
+
+def _patch_out_of_bounds_loads() -> None:
+    """Loads from addresses outside every tensor argument of the launch read 0, as on a GPU.
+
+    Triton's interpreter dereferences every unmasked address on the host heap, so a load past the
+    end of a tensor reads whatever the CPU allocator put there. A GPU run of the same kernel
+    reads the slack of the same allocation (PyTorch's CUDA caching allocator rounds blocks up to
+    512 bytes) or a neighbouring block of its segment. Measured (Helion v1.4.0
+    ``examples/int4_gemm.py``, M x K x N = 5 x 34 x 7, default config): the generated A load masks
+    the rows only, so the last row's second K block reads 30 bf16 past A's end and multiplies
+    them by B rows masked to 0; on CPU the bytes after A held NaN and 7 of 35 outputs were NaN,
+    on the H100 they were finite and every output right. Reading 0 there (what fresh device
+    memory holds, and the most common content of the slack) makes the CPU run agree with the
+    GPU's; loads that stay inside an argument's storage (here: rows 0-3 reading into the next
+    row) read its real bytes, as on the GPU. Stores are not touched.
+
+    Patched on ``triton.runtime.interpreter`` (triton 3.6): ``GridExecutor._init_args_hst``
+    records the storages of the launch's host arguments; ``InterpreterBuilder.create_masked_load``
+    (which ``create_load`` calls) masks addresses outside them and returns 0 for them.
+    """
+    global _oob_patched
+    if _oob_patched:
+        return
+    from triton.runtime import interpreter as ti
+
+    original_init_args = ti.GridExecutor._init_args_hst
+    original_call = ti.GridExecutor.__call__
+    original_load = ti.InterpreterBuilder.create_masked_load
+
+    def init_args(self: Any, args_dev: Any, kwargs: Any) -> Any:
+        global _launch_ranges
+        args_hst, kwargs_hst = original_init_args(self, args_dev, kwargs)
+        ranges = _storage_ranges([*args_hst, *kwargs_hst.values()])
+        _launch_ranges = np.array(ranges, dtype=np.uint64).reshape(-1, 2)
+        return args_hst, kwargs_hst
+
+    def launch(self: Any, *args: Any, **kwargs: Any) -> Any:
+        global _launch_ranges
+        outer = _launch_ranges
+        try:
+            return original_call(self, *args, **kwargs)
+        finally:
+            _launch_ranges = outer
+
+    def create_masked_load(self: Any, ptrs: Any, mask: Any, other: Any, *rest: Any) -> Any:
+        ranges = _launch_ranges
+        if ranges is None:
+            return original_load(self, ptrs, mask, other, *rest)
+        itemsize = ti._get_np_dtype(ptrs.get_element_ty()).itemsize
+        active = np.broadcast_to(mask.data, ptrs.data.shape)
+        outside = active & ~in_launch_storage(ptrs.data, itemsize, ranges)
+        if not outside.any():
+            return original_load(self, ptrs, mask, other, *rest)
+        inside = ti.TensorHandle(active & ~outside, mask.dtype)
+        loaded = original_load(self, ptrs, inside, other, *rest)
+        data = loaded.data.copy()
+        data[outside] = 0
+        return ti.TensorHandle(data, loaded.dtype)
+
+    ti.GridExecutor._init_args_hst = init_args
+    ti.GridExecutor.__call__ = launch
+    ti.InterpreterBuilder.create_masked_load = create_masked_load
+    _oob_patched = True
