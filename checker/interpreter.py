@@ -18,7 +18,7 @@ Measured gaps of the interpreter (triton 3.6, 2026-11) must not be reported as k
   :func:`_patch_bf16_arith` widens bf16 to fp32 exactly, computes in fp32 and rounds every bf16
   result to nearest even; 16-bit float reductions combine in the order of Triton's GPU lowering
   (per-thread runs, then lane and warp butterflies, for the launch's ``num_warps``) and scans
-  in a log-depth tree, rounding each partial, as a GPU does. docs/interpreter.md has the
+  in the order of its scan lowering, rounding each partial, as a GPU does. docs/interpreter.md has the
   measurements, docs/numerics.md ("Reductions: GPU vs interpreter") the sources.
 * Loads from addresses outside every tensor of the launch read the host heap (NaN in Helion's
   int4 GEMM example); :func:`_patch_out_of_bounds_loads` makes them read 0, as the GPU's
@@ -424,6 +424,78 @@ def _tree_scan(
     return data
 
 
+def _gpu_scan(
+    data: list[npt.NDArray[Any]],
+    axis: int,
+    combine: Callable[[list[npt.NDArray[Any]], list[npt.NDArray[Any]]], list[npt.NDArray[Any]]],
+    num_warps: int,
+) -> list[npt.NDArray[Any]]:
+    """Inclusive scan along ``axis`` in the order of Triton's GPU lowering of ``tt.scan``
+    (lib/Conversion/TritonGPUToLLVM/ScanOpToLLVM.cpp), every combine rounded to the dtype, for the
+    layout :func:`reduce_axis_layout` gives (``spt`` elements per thread, ``lanes``, ``warps``):
+
+    1. ``scanThreadContiguousElements``: each thread's sequential prefix ``p_0 .. p_{spt-1}``;
+    2. ``warpScan``: Hillis-Steele over the lanes on the thread totals ``p_{spt-1}``, distances 1,
+       2, 4, ...: ``S = combine(S[lane - d], S)`` for lanes >= d;
+    3. more than one warp (``AddPartialReduce``): each warp's carry is its predecessors' totals
+       combined left to right, ``c = ((t_0 + t_1) + ...) + t_{w-1}``; a thread's last element is
+       ``combine(c, S)`` (warp 0: ``S``); one warp (``AddPartialReduceOneWarp``): it is ``S``;
+    4. the thread's other elements: ``combine(E, p_j)``, ``E`` the previous lane's last element
+       (lane 0: the warp's carry ``c``); the CTA's first thread keeps ``p_j``.
+
+    Blocks with repetitions along the axis (more elements than ``spt * 32 * num_warps``) fall
+    back to :func:`_tree_scan`: their chunked carries are not modeled."""
+    shape = data[0].shape
+    layout = reduce_axis_layout(shape, axis, data[0].dtype.itemsize * 8, num_warps)
+    spt, lanes, warps = layout.per_thread, layout.lanes, layout.warps
+    if shape[axis] != spt * lanes * warps:
+        return _tree_scan(data, axis, combine)
+    outer = [s for i, s in enumerate(shape) if i != axis]
+    held = [np.moveaxis(d, axis, -1).reshape(*outer, warps, lanes, spt) for d in data]
+    prefix = [[h[..., 0] for h in held]]
+    for j in range(1, spt):
+        prefix.append(combine(prefix[-1], [h[..., j] for h in held]))
+    lane = np.arange(lanes)
+    total = prefix[-1]
+    d = 1
+    while d < lanes:
+        combined = combine([np.roll(t, d, axis=-1) for t in total], total)
+        total = [np.where(lane >= d, c, t).astype(t.dtype) for c, t in zip(combined, total, strict=True)]
+        d *= 2
+    warp = np.arange(warps)[:, None]
+    if warps > 1:
+        ends = [t[..., -1] for t in total]  # each warp's total, [..., warps]
+        carries = [[e[..., 0] for e in ends]]
+        for w in range(1, warps - 1):
+            carries.append(combine(carries[-1], [e[..., w] for e in ends]))
+        # Warp 0 has no carry: its slot repeats t_0 and is never used.
+        carry = [np.stack([c[i] for c in [carries[0], *carries]], axis=-1) for i in range(len(ends))]
+        with_carry = combine(
+            [np.broadcast_to(c[..., None], t.shape).copy() for c, t in zip(carry, total, strict=True)], total
+        )
+        last = [np.where(warp > 0, c, t).astype(t.dtype) for c, t in zip(with_carry, total, strict=True)]
+    else:
+        carry = [np.zeros_like(t[..., 0]) for t in total]
+        last = total
+    before = [
+        np.where(lane > 0, np.roll(x, 1, axis=-1), c[..., None]).astype(x.dtype)
+        for x, c in zip(last, carry, strict=True)
+    ]
+    first_thread = (warp == 0) & (lane == 0)
+    slots = []
+    for j in range(spt - 1):
+        added = combine(before, prefix[j])
+        slots.append(
+            [np.where(first_thread, p, a).astype(p.dtype) for a, p in zip(added, prefix[j], strict=True)]
+        )
+    slots.append(last)
+    out = []
+    for i in range(len(data)):
+        scanned = np.stack([slot[i] for slot in slots], axis=-1).reshape(*outer, shape[axis])
+        out.append(np.moveaxis(scanned, -1, axis))
+    return out
+
+
 def _add_16(a: list[npt.NDArray[Any]], b: list[npt.NDArray[Any]]) -> list[npt.NDArray[Any]]:
     return [_round_like(_widen_array(a[0]) + _widen_array(b[0]), a[0])]
 
@@ -453,8 +525,8 @@ def _patch_bf16_arith() -> None:
       ``generic_scan``: bf16 was summed as integers; fp16 and bf16 (numpy sums fp16 in fp32 and
       scans sequentially) now combine with every partial rounded to the 16-bit dtype, reductions
       in the GPU lowering's order (:func:`_gpu_reduce`, for the ``num_warps`` that
-      ``GridExecutor.__call__``, also patched, records per launch), scans in a log-depth tree
-      (the GPU's scan order is not modeled yet, so individual roundings can differ).
+      ``GridExecutor.__call__``, also patched, records per launch), scans in the scan
+      lowering's order (:func:`_gpu_scan`).
 
     Measured (triton 3.6, tests/interp_kernels/bf16_ops.py): before, bf16 ``v + v`` of
     [1.5, 2.25, 3.0, 5.0] gave [inf, -2.9e-39, -1.2e-38, -3.5e-38], ``tl.sum`` gave 1.6e-38 for
@@ -679,7 +751,7 @@ def _patch_reductions(ti: Any, tl: Any) -> None:
         def scan(self: Any, input: Any) -> Any:
             if not (is_16bit(input) and pow2_axis(self, input)):
                 return original(self, input)
-            (out,) = _tree_scan([input.handle.data], self.axis, combine)
+            (out,) = _gpu_scan([input.handle.data], self.axis, combine, _launch_num_warps)
             return [self.to_tensor(out, input.dtype)]
 
         return scan
@@ -689,7 +761,8 @@ def _patch_reductions(ti: Any, tl: Any) -> None:
     def generic_scan(self: Any, input: Any) -> Any:
         if not (any(is_16bit(t) for t in input) and pow2_axis(self, input[0])):
             return original_generic_scan(self, input)
-        outs = _tree_scan([t.handle.data for t in input], self.axis, combine_with_fn(self, tuple(input)))
+        combine = combine_with_fn(self, tuple(input))
+        outs = _gpu_scan([t.handle.data for t in input], self.axis, combine, _launch_num_warps)
         return [self.to_tensor(o, t.dtype) for o, t in zip(outs, input, strict=True)]
 
     reduce_cls.sum = reduce_sum

@@ -186,6 +186,32 @@ def test_gpu_reduce_order_is_thread_fold_then_butterflies() -> None:
     assert out[0].count("+") == 127
 
 
+def test_gpu_scan_order_is_thread_prefix_lane_scan_then_carries() -> None:
+    # 64 elements at 1 warp: 2 per thread (a sequential prefix), 32 lanes (Hillis-Steele on the
+    # thread totals), then each thread's first element adds the previous lane's last one.
+    names = np.array([[str(i) for i in range(64)]], dtype=object)
+    (one,) = interpreter._gpu_scan([names], 1, _concat, num_warps=1)
+    assert one[0][:6].tolist() == [
+        "0",
+        "(0+1)",
+        "((0+1)+2)",
+        "((0+1)+(2+3))",
+        "(((0+1)+(2+3))+4)",
+        "((0+1)+((2+3)+(4+5)))",
+    ]
+    # 4 warps, 8-byte elements: 1 per thread, 32 lanes and 2 warps hold distinct data; warp 1's
+    # elements add warp 0's total (its last element) in front.
+    (four,) = interpreter._gpu_scan([names], 1, _concat, num_warps=4)
+    warp0 = four[0][31]
+    assert warp0.count("+") == 31 and "((0+1)+(2+3))" in warp0
+    assert four[0][32:35].tolist() == [f"({warp0}+32)", f"({warp0}+(32+33))", f"({warp0}+(32+(33+34)))"]
+    # Exact integers: every order gives the true prefix sums.
+    x = np.random.default_rng(0).integers(-5, 5, size=(3, 256)).astype(np.float16)
+    for num_warps in (1, 2, 4, 8):
+        (got,) = interpreter._gpu_scan([x], 1, interpreter._add_16, num_warps)
+        assert np.array_equal(got, np.cumsum(x.astype(np.float64), axis=1)), num_warps
+
+
 def test_helion_bf16_row_sums_reduce_in_the_gpu_order(pytester: pytest.Pytester) -> None:
     """Helion v1.4.0's long_sum kernels (tests/helion_examples) on bf16 rows of 1000, checked bit
     for bit (tolerance 0) against a torch emulation of the GPU's reduction order for each pinned
@@ -287,7 +313,6 @@ SPECS = [
 GPU_NUMERICS = Path(__file__).parent / "data" / "gpu_numerics"
 RECORD_COMMAND = "python benchmarks/record_gpu_numerics.py tests/data/gpu_numerics"
 NOT_RECORDED = f"no recorded GPU outputs in tests/data/gpu_numerics: run `{RECORD_COMMAND}` on a CUDA GPU"
-_U16 = 2.0**-11  # unit roundoff of fp16; bf16's is 2**-8, fp32's 2**-24
 
 
 def _recorded_cases() -> list[Any]:
@@ -326,14 +351,13 @@ def _bits(t: torch.Tensor) -> torch.Tensor:
 
 def _allowed_difference(case: str, inputs: list[torch.Tensor], gpu: torch.Tensor) -> torch.Tensor | None:
     """Per-element bound on |interpreter - GPU| where bit-exactness is not reached, else None."""
-    if case.startswith("tl_cumsum_"):
-        # The GPU's scan order (ScanOpToLLVM.cpp) is not modeled: the interpreter's log-depth tree
-        # (fp16) and numpy's sequential fp32 cumsum (bf16 promoted) round at other points. Two
-        # summation orders of depth <= d differ by at most 2 d u sum|x| (prefix sums of |x|);
-        # d = log2(256) + 8 covers the per-thread runs and both butterflies.
+    if case.startswith("tl_cumsum_bfloat16"):
+        # tl.cumsum promotes bf16 to fp32, which the interpreter scans with numpy's sequential
+        # cumsum, not in the GPU's order (fp16 scans follow it: _gpu_scan). Two summation orders
+        # of depth <= d differ by at most 2 d u sum|x| (prefix sums of |x|, u = 2**-24);
+        # d = log2(256) + 8 covers the per-thread runs and the lane and warp steps.
         (x,) = inputs
-        u = _U16 if x.dtype == torch.float16 else 2.0**-24
-        return 2 * (8 + 8) * u * x.float().abs().cumsum(-1)
+        return 2 * (8 + 8) * 2.0**-24 * x.float().abs().cumsum(-1)
     if case.startswith("ex_int4_gemm"):
         # fp32 tensor-core accumulation order is the hardware's: the fp32 sums can differ in the
         # last bits, which may flip the final bf16 rounding by one ulp (<= 2**-7 |value|).
