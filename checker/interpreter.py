@@ -1,6 +1,6 @@
 """Running generated Triton under the Triton interpreter (TRITON_INTERPRET=1) on CPU.
 
-Two measured gaps of the interpreter (triton 3.6, 2026-11) must not be reported as kernel bugs:
+Measured gaps of the interpreter (triton 3.6, 2026-11) must not be reported as kernel bugs:
 
 * ``libdevice`` calls (``libdevice.rsqrt``, ``libdevice.exp``...) return None, because the
   interpreter patches ``triton.language`` but not ``triton.language.extra.libdevice``. Where a
@@ -16,8 +16,13 @@ Two measured gaps of the interpreter (triton 3.6, 2026-11) must not be reported 
   on bf16's uint16 storage (``v + v`` of 1.5 gave inf; int32 -8 -> bf16 gave NaN; fp32 -> bf16
   truncated; ``v * 3.0`` raised AttributeError for the missing ``get_bf16``).
   :func:`_patch_bf16_arith` widens bf16 to fp32 exactly, computes in fp32 and rounds every bf16
-  result to nearest even; 16-bit float reductions and scans combine in a log-depth tree,
-  rounding each partial, as a GPU does. docs/interpreter.md has the measurements.
+  result to nearest even; 16-bit float reductions combine in the order of Triton's GPU lowering
+  (per-thread runs, then lane and warp butterflies, for the launch's ``num_warps``) and scans
+  in the order of its scan lowering, rounding each partial, as a GPU does. docs/interpreter.md has the
+  measurements, docs/numerics.md ("Reductions: GPU vs interpreter") the sources.
+* Loads from addresses outside every tensor of the launch read the host heap (NaN in Helion's
+  int4 GEMM example); :func:`_patch_out_of_bounds_loads` makes them read 0, as the GPU's
+  allocation slack does.
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ import os
 import re
 import sys
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -184,6 +190,7 @@ def install_shims(module: Any) -> None:
     interpreter's bf16 dot and bf16/fp16 arithmetic (once per process)."""
     _patch_bf16_dot()
     _patch_bf16_arith()
+    _patch_out_of_bounds_loads()
     if hasattr(module, "libdevice"):
         module.libdevice = LIBDEVICE_SHIM
 
@@ -293,26 +300,109 @@ def _widen_array(data: npt.NDArray[Any]) -> npt.NDArray[Any]:
     return bf16_bits_to_f32(data) if data.dtype == _U16 else data.astype(np.float32)
 
 
-def _tree_reduce(
+#: Triton's defaults for a launch without ``num_warps`` and its warp width (triton 3.6,
+#: triton/backends/nvidia/compiler.py ``CUDAOptions.num_warps = 4``; 32 lanes on NVIDIA GPUs).
+_DEFAULT_NUM_WARPS = 4
+_THREADS_PER_WARP = 32
+#: ``num_warps`` of the launch the interpreter is running (set by the GridExecutor patch).
+_launch_num_warps = _DEFAULT_NUM_WARPS
+
+
+@dataclass(frozen=True)
+class AxisLayout:
+    """How a GPU spreads one reduction axis of a block over a CTA (the axis' share of Triton's
+    blocked layout): element ``i`` of the axis sits in slot ``i % per_thread`` of lane
+    ``(i // per_thread) % lanes`` of warp ``(i // (per_thread * lanes)) % warps``, repetition
+    ``i // (per_thread * lanes * warps)``. ``lanes`` and ``warps`` count only lanes and warps
+    holding distinct elements (Triton's ``getIntraWarpSizeWithUniqueData``)."""
+
+    per_thread: int
+    lanes: int
+    warps: int
+
+
+def reduce_axis_layout(shape: tuple[int, ...], axis: int, element_bits: int, num_warps: int) -> AxisLayout:
+    """The layout Triton 3.6 gives a reduction operand of block ``shape`` along ``axis``.
+
+    Models the operand as a coalesced load (what Helion's reductions reduce): the coalesce pass
+    gives the contiguous last dimension ``min(128 // element_bits, numel // threads)`` elements
+    per thread (128-bit vectors, assuming 16-byte aligned rows), and
+    ``BlockedEncodingAttr::get`` hands lanes, then warps, to the dimensions from the last one
+    inwards. Shapes are powers of two, as every Triton block is.
+
+    Raises:
+        ValueError: ``num_warps`` is not a power of two.
+    """
+    if num_warps < 1 or num_warps & (num_warps - 1):
+        raise ValueError(f"num_warps must be a power of two, got {num_warps}")
+    rank = len(shape)
+    numel = int(np.prod(shape))
+    per_thread = [1] * rank
+    per_thread[-1] = max(1, min(128 // element_bits, numel // (_THREADS_PER_WARP * num_warps), shape[-1]))
+    lanes, warps = [1] * rank, [1] * rank
+    lanes_left, warps_left, threads_left = _THREADS_PER_WARP, num_warps, _THREADS_PER_WARP * num_warps
+    for d in reversed(range(1, rank)):
+        threads_here = min(max(threads_left, 1), max(1, shape[d] // per_thread[d]))
+        lanes[d] = min(threads_here, lanes_left)
+        warps[d] = min(max(threads_here // lanes[d], 1), warps_left)
+        lanes_left //= lanes[d]
+        warps_left //= warps[d]
+        threads_left //= threads_here
+    # The outermost dimension takes the lanes and warps left over.
+    lanes[0], warps[0] = lanes_left, warps_left
+    n, spt = shape[axis], per_thread[axis]
+    unique_lanes = min(lanes[axis], max(1, n // spt))
+    return AxisLayout(spt, unique_lanes, min(warps[axis], max(1, n // (spt * unique_lanes))))
+
+
+def _butterfly(
+    data: list[npt.NDArray[Any]],
+    combine: Callable[[list[npt.NDArray[Any]], list[npt.NDArray[Any]]], list[npt.NDArray[Any]]],
+) -> list[npt.NDArray[Any]]:
+    """Reduce the last axis (a power of two) as shuffle-xor rounds do: offsets n/2, ..., 2, 1,
+    each position combining its own value with its partner's; position 0's result."""
+    n = data[0].shape[-1]
+    offset = n // 2
+    while offset:
+        partner = np.arange(n) ^ offset
+        data = combine(data, [d[..., partner] for d in data])
+        offset //= 2
+    return [d[..., 0] for d in data]
+
+
+def _gpu_reduce(
     data: list[npt.NDArray[Any]],
     axis: int,
     combine: Callable[[list[npt.NDArray[Any]], list[npt.NDArray[Any]]], list[npt.NDArray[Any]]],
+    num_warps: int,
 ) -> list[npt.NDArray[Any]]:
-    """Reduce ``data`` along ``axis`` by combining adjacent pairs, log2(n) levels.
+    """Reduce ``data`` along ``axis`` in the order of Triton 3.6's GPU lowering of ``tt.reduce``
+    (lib/Conversion/TritonGPUToLLVM/ReduceOpToLLVM.cpp), every combine rounded to the dtype:
 
-    A GPU reduces a block in a tree too (per-thread runs, then warp shuffles), so every element
-    goes through about log2(n) rounded combines, not the n of a sequential loop. Adjacent pairs
-    keep each partial a contiguous run, so combine functions need not commute."""
-    while data[0].shape[axis] > 1:
-        n = data[0].shape[axis]
-        evens = [np.take(d, np.arange(0, n - 1, 2), axis=axis) for d in data]
-        odds = [np.take(d, np.arange(1, n, 2), axis=axis) for d in data]
-        merged = combine(evens, odds)
-        if n % 2:
-            last = [np.take(d, [n - 1], axis=axis) for d in data]
-            merged = [np.concatenate([m, t], axis=axis) for m, t in zip(merged, last, strict=True)]
-        data = merged
-    return [np.squeeze(d, axis=axis) for d in data]
+    1. ``reduceWithinThreads``: each thread folds the elements it holds left to right,
+    2. ``reduceWithinWarps``: butterfly shuffles over the lanes, offsets 16, 8, ..., 1,
+    3. ``accumulatePartialReductions``: the warps' partials, via shared memory, the same way.
+
+    The layout comes from :func:`reduce_axis_layout` for the block's shape, the first operand's
+    element width and ``num_warps``."""
+    shape = data[0].shape
+    layout = reduce_axis_layout(shape, axis, data[0].dtype.itemsize * 8, num_warps)
+    spt, lanes, warps = layout.per_thread, layout.lanes, layout.warps
+    n = shape[axis]
+    reps = n // (spt * lanes * warps)
+    outer = tuple(s for i, s in enumerate(shape) if i != axis)
+    k = len(outer)
+
+    def per_thread(d: npt.NDArray[Any]) -> npt.NDArray[Any]:
+        # (..., rep, warp, lane, slot) -> (..., warp, lane, the thread's elements in index order)
+        split = np.moveaxis(d, axis, -1).reshape(*outer, reps, warps, lanes, spt)
+        return np.moveaxis(split, k, k + 2).reshape(*outer, warps, lanes, reps * spt)
+
+    held = [per_thread(d) for d in data]
+    acc = [h[..., 0] for h in held]
+    for j in range(1, reps * spt):
+        acc = combine(acc, [h[..., j] for h in held])
+    return _butterfly(_butterfly(acc, combine), combine)
 
 
 def _tree_scan(
@@ -332,6 +422,78 @@ def _tree_scan(
         data = [np.where(index >= d, c, x).astype(x.dtype) for c, x in zip(combined, data, strict=True)]
         d *= 2
     return data
+
+
+def _gpu_scan(
+    data: list[npt.NDArray[Any]],
+    axis: int,
+    combine: Callable[[list[npt.NDArray[Any]], list[npt.NDArray[Any]]], list[npt.NDArray[Any]]],
+    num_warps: int,
+) -> list[npt.NDArray[Any]]:
+    """Inclusive scan along ``axis`` in the order of Triton's GPU lowering of ``tt.scan``
+    (lib/Conversion/TritonGPUToLLVM/ScanOpToLLVM.cpp), every combine rounded to the dtype, for the
+    layout :func:`reduce_axis_layout` gives (``spt`` elements per thread, ``lanes``, ``warps``):
+
+    1. ``scanThreadContiguousElements``: each thread's sequential prefix ``p_0 .. p_{spt-1}``;
+    2. ``warpScan``: Hillis-Steele over the lanes on the thread totals ``p_{spt-1}``, distances 1,
+       2, 4, ...: ``S = combine(S[lane - d], S)`` for lanes >= d;
+    3. more than one warp (``AddPartialReduce``): each warp's carry is its predecessors' totals
+       combined left to right, ``c = ((t_0 + t_1) + ...) + t_{w-1}``; a thread's last element is
+       ``combine(c, S)`` (warp 0: ``S``); one warp (``AddPartialReduceOneWarp``): it is ``S``;
+    4. the thread's other elements: ``combine(E, p_j)``, ``E`` the previous lane's last element
+       (lane 0: the warp's carry ``c``); the CTA's first thread keeps ``p_j``.
+
+    Blocks with repetitions along the axis (more elements than ``spt * 32 * num_warps``) fall
+    back to :func:`_tree_scan`: their chunked carries are not modeled."""
+    shape = data[0].shape
+    layout = reduce_axis_layout(shape, axis, data[0].dtype.itemsize * 8, num_warps)
+    spt, lanes, warps = layout.per_thread, layout.lanes, layout.warps
+    if shape[axis] != spt * lanes * warps:
+        return _tree_scan(data, axis, combine)
+    outer = [s for i, s in enumerate(shape) if i != axis]
+    held = [np.moveaxis(d, axis, -1).reshape(*outer, warps, lanes, spt) for d in data]
+    prefix = [[h[..., 0] for h in held]]
+    for j in range(1, spt):
+        prefix.append(combine(prefix[-1], [h[..., j] for h in held]))
+    lane = np.arange(lanes)
+    total = prefix[-1]
+    d = 1
+    while d < lanes:
+        combined = combine([np.roll(t, d, axis=-1) for t in total], total)
+        total = [np.where(lane >= d, c, t).astype(t.dtype) for c, t in zip(combined, total, strict=True)]
+        d *= 2
+    warp = np.arange(warps)[:, None]
+    if warps > 1:
+        ends = [t[..., -1] for t in total]  # each warp's total, [..., warps]
+        carries = [[e[..., 0] for e in ends]]
+        for w in range(1, warps - 1):
+            carries.append(combine(carries[-1], [e[..., w] for e in ends]))
+        # Warp 0 has no carry: its slot repeats t_0 and is never used.
+        carry = [np.stack([c[i] for c in [carries[0], *carries]], axis=-1) for i in range(len(ends))]
+        with_carry = combine(
+            [np.broadcast_to(c[..., None], t.shape).copy() for c, t in zip(carry, total, strict=True)], total
+        )
+        last = [np.where(warp > 0, c, t).astype(t.dtype) for c, t in zip(with_carry, total, strict=True)]
+    else:
+        carry = [np.zeros_like(t[..., 0]) for t in total]
+        last = total
+    before = [
+        np.where(lane > 0, np.roll(x, 1, axis=-1), c[..., None]).astype(x.dtype)
+        for x, c in zip(last, carry, strict=True)
+    ]
+    first_thread = (warp == 0) & (lane == 0)
+    slots = []
+    for j in range(spt - 1):
+        added = combine(before, prefix[j])
+        slots.append(
+            [np.where(first_thread, p, a).astype(p.dtype) for a, p in zip(added, prefix[j], strict=True)]
+        )
+    slots.append(last)
+    out = []
+    for i in range(len(data)):
+        scanned = np.stack([slot[i] for slot in slots], axis=-1).reshape(*outer, shape[axis])
+        out.append(np.moveaxis(scanned, -1, axis))
+    return out
 
 
 def _add_16(a: list[npt.NDArray[Any]], b: list[npt.NDArray[Any]]) -> list[npt.NDArray[Any]]:
@@ -361,9 +523,10 @@ def _patch_bf16_arith() -> None:
     * ``create_atomic_rmw``: bf16 ``atomic_add`` (numpy added the uint16 bits) adds lane by lane.
     * ``ReduceOps.sum`` / ``min_max`` / ``generic_reduce`` and ``ScanOps.cumsum`` / ``cumprod`` /
       ``generic_scan``: bf16 was summed as integers; fp16 and bf16 (numpy sums fp16 in fp32 and
-      scans sequentially) now combine in a log-depth tree with every partial rounded to the 16-bit
-      dtype, as a GPU's tree reduction does. The GPU's exact order depends on layout and
-      num_warps, so individual roundings can differ; the error is of the same size.
+      scans sequentially) now combine with every partial rounded to the 16-bit dtype, reductions
+      in the GPU lowering's order (:func:`_gpu_reduce`, for the ``num_warps`` that
+      ``GridExecutor.__call__``, also patched, records per launch), scans in the scan
+      lowering's order (:func:`_gpu_scan`).
 
     Measured (triton 3.6, tests/interp_kernels/bf16_ops.py): before, bf16 ``v + v`` of
     [1.5, 2.25, 3.0, 5.0] gave [inf, -2.9e-39, -1.2e-38, -3.5e-38], ``tl.sum`` gave 1.6e-38 for
@@ -498,6 +661,19 @@ def _patch_bf16_arith() -> None:
 def _patch_reductions(ti: Any, tl: Any) -> None:
     """The reduction and scan half of :func:`_patch_bf16_arith`."""
     reduce_cls, scan_cls = ti.ReduceOps, ti.ScanOps
+    original_launch = ti.GridExecutor.__call__
+
+    def launch(self: Any, *args: Any, **kwargs: Any) -> Any:
+        # The interpreter drops launch options; a reduction's GPU order depends on num_warps.
+        global _launch_num_warps
+        outer = _launch_num_warps
+        _launch_num_warps = int(kwargs.get("num_warps") or _DEFAULT_NUM_WARPS)
+        try:
+            return original_launch(self, *args, **kwargs)
+        finally:
+            _launch_num_warps = outer
+
+    ti.GridExecutor.__call__ = launch
 
     def is_16bit(tensor: Any) -> bool:
         return bool(tensor.handle.data.dtype in _16BIT_STORAGE and tensor.dtype.is_floating())
@@ -532,7 +708,7 @@ def _patch_reductions(ti: Any, tl: Any) -> None:
             return original_sum(self, input)
         data = input.handle.data
         flat = data.reshape(-1) if self.axis is None else data
-        (out,) = _tree_reduce([flat], 0 if self.axis is None else self.axis, _add_16)
+        (out,) = _gpu_reduce([flat], 0 if self.axis is None else self.axis, _add_16, _launch_num_warps)
         return self.to_tensor(finish_reduce(self, out, data.ndim), input.dtype)
 
     original_min_max = reduce_cls.min_max
@@ -565,7 +741,8 @@ def _patch_reductions(ti: Any, tl: Any) -> None:
             return original_generic_reduce(self, input)
         ndim = input[0].handle.data.ndim
         data = [t.handle.data.reshape(-1) if self.axis is None else t.handle.data for t in input]
-        outs = _tree_reduce(data, 0 if self.axis is None else self.axis, combine_with_fn(self, input))
+        axis = 0 if self.axis is None else self.axis
+        outs = _gpu_reduce(data, axis, combine_with_fn(self, input), _launch_num_warps)
         return [
             self.to_tensor(finish_reduce(self, o, ndim), t.dtype) for o, t in zip(outs, input, strict=True)
         ]
@@ -574,7 +751,7 @@ def _patch_reductions(ti: Any, tl: Any) -> None:
         def scan(self: Any, input: Any) -> Any:
             if not (is_16bit(input) and pow2_axis(self, input)):
                 return original(self, input)
-            (out,) = _tree_scan([input.handle.data], self.axis, combine)
+            (out,) = _gpu_scan([input.handle.data], self.axis, combine, _launch_num_warps)
             return [self.to_tensor(out, input.dtype)]
 
         return scan
@@ -584,7 +761,8 @@ def _patch_reductions(ti: Any, tl: Any) -> None:
     def generic_scan(self: Any, input: Any) -> Any:
         if not (any(is_16bit(t) for t in input) and pow2_axis(self, input[0])):
             return original_generic_scan(self, input)
-        outs = _tree_scan([t.handle.data for t in input], self.axis, combine_with_fn(self, tuple(input)))
+        combine = combine_with_fn(self, tuple(input))
+        outs = _gpu_scan([t.handle.data for t in input], self.axis, combine, _launch_num_warps)
         return [self.to_tensor(o, t.dtype) for o, t in zip(outs, input, strict=True)]
 
     reduce_cls.sum = reduce_sum
@@ -593,3 +771,101 @@ def _patch_reductions(ti: Any, tl: Any) -> None:
     scan_cls.cumsum = scan_16(scan_cls.cumsum, _add_16)
     scan_cls.cumprod = scan_16(scan_cls.cumprod, _mul_16)
     scan_cls.generic_scan = generic_scan
+
+
+# --- loads outside every tensor of the launch ---------------------------------------------------
+
+_oob_patched = False
+#: [start, end) byte ranges of the storages behind the running launch's tensor arguments; None
+#: outside a launch (loads are then not checked).
+_launch_ranges: npt.NDArray[np.uint64] | None = None
+
+
+def _storage_ranges(args: Any) -> list[tuple[int, int]]:
+    """[start, end) byte ranges of the storages of every tensor in ``args`` (nested in tuples,
+    lists and tensor descriptors, as the interpreter's ``_init_args_hst`` walks them)."""
+    ranges: list[tuple[int, int]] = []
+    stack = list(args)
+    while stack:
+        arg = stack.pop()
+        if isinstance(arg, (tuple, list)):
+            stack.extend(arg)
+        elif hasattr(arg, "base") and hasattr(arg, "block_shape"):  # TensorDescriptor
+            stack.append(arg.base)
+        elif isinstance(arg, torch.Tensor):
+            storage = arg.untyped_storage()
+            ranges.append((storage.data_ptr(), storage.data_ptr() + storage.nbytes()))
+    return ranges
+
+
+def in_launch_storage(
+    ptrs: npt.NDArray[Any], itemsize: int, ranges: npt.NDArray[np.uint64]
+) -> npt.NDArray[np.bool_]:
+    """Which of the byte addresses ``ptrs`` (any shape, uint64) hold a whole element of
+    ``itemsize`` bytes inside one of ``ranges`` (shape [R, 2], [start, end) byte ranges)."""
+    p = ptrs.astype(np.uint64)[..., None]
+    return np.any((p >= ranges[:, 0]) & (p + np.uint64(itemsize) <= ranges[:, 1]), axis=-1)  # type: ignore[no-any-return]
+
+
+def _patch_out_of_bounds_loads() -> None:
+    """Loads from addresses outside every tensor argument of the launch read 0, as on a GPU.
+
+    Triton's interpreter dereferences every unmasked address on the host heap, so a load past the
+    end of a tensor reads whatever the CPU allocator put there. A GPU run of the same kernel
+    reads the slack of the same allocation (PyTorch's CUDA caching allocator rounds blocks up to
+    512 bytes) or a neighbouring block of its segment. Measured (Helion v1.4.0
+    ``examples/int4_gemm.py``, M x K x N = 5 x 34 x 7, default config): the generated A load masks
+    the rows only, so the last row's second K block reads 30 bf16 past A's end and multiplies
+    them by B rows masked to 0; on CPU the bytes after A held NaN and 7 of 35 outputs were NaN,
+    on the H100 they were finite and every output right. Reading 0 there (what fresh device
+    memory holds, and the most common content of the slack) makes the CPU run agree with the
+    GPU's; loads that stay inside an argument's storage (here: rows 0-3 reading into the next
+    row) read its real bytes, as on the GPU. Stores are not touched.
+
+    Patched on ``triton.runtime.interpreter`` (triton 3.6): ``GridExecutor._init_args_hst``
+    records the storages of the launch's host arguments; ``InterpreterBuilder.create_masked_load``
+    (which ``create_load`` calls) masks addresses outside them and returns 0 for them.
+    """
+    global _oob_patched
+    if _oob_patched:
+        return
+    from triton.runtime import interpreter as ti
+
+    original_init_args = ti.GridExecutor._init_args_hst
+    original_call = ti.GridExecutor.__call__
+    original_load = ti.InterpreterBuilder.create_masked_load
+
+    def init_args(self: Any, args_dev: Any, kwargs: Any) -> Any:
+        global _launch_ranges
+        args_hst, kwargs_hst = original_init_args(self, args_dev, kwargs)
+        ranges = _storage_ranges([*args_hst, *kwargs_hst.values()])
+        _launch_ranges = np.array(ranges, dtype=np.uint64).reshape(-1, 2)
+        return args_hst, kwargs_hst
+
+    def launch(self: Any, *args: Any, **kwargs: Any) -> Any:
+        global _launch_ranges
+        outer = _launch_ranges
+        try:
+            return original_call(self, *args, **kwargs)
+        finally:
+            _launch_ranges = outer
+
+    def create_masked_load(self: Any, ptrs: Any, mask: Any, other: Any, *rest: Any) -> Any:
+        ranges = _launch_ranges
+        if ranges is None:
+            return original_load(self, ptrs, mask, other, *rest)
+        itemsize = ti._get_np_dtype(ptrs.get_element_ty()).itemsize
+        active = np.broadcast_to(mask.data, ptrs.data.shape)
+        outside = active & ~in_launch_storage(ptrs.data, itemsize, ranges)
+        if not outside.any():
+            return original_load(self, ptrs, mask, other, *rest)
+        inside = ti.TensorHandle(active & ~outside, mask.dtype)
+        loaded = original_load(self, ptrs, inside, other, *rest)
+        data = loaded.data.copy()
+        data[outside] = 0
+        return ti.TensorHandle(data, loaded.dtype)
+
+    ti.GridExecutor._init_args_hst = init_args
+    ti.GridExecutor.__call__ = launch
+    ti.InterpreterBuilder.create_masked_load = create_masked_load
+    _oob_patched = True
