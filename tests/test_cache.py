@@ -50,7 +50,7 @@ def _entries(root: Path) -> dict[str, dict[str, Any]]:
 
 
 def _verdict(rec: Record) -> tuple[Any, ...]:
-    ignored = ("compile_cached", "compile_lock_wait_s", "codegen_cached")
+    ignored = ("compile_cached", "compile_lock_wait_s", "gpu_lock_wait_s", "codegen_cached")
     fields = {k: v for k, v in rec.fields.items() if k not in ignored}
     return rec.category, rec.signature, rec.mode, fields
 

@@ -23,8 +23,8 @@ from checker.targets import get_target
 
 REPO = Path(__file__).resolve().parent.parent
 SM90 = get_target("sm_90")
-#: A full-shape config of a bundled kernel: about 2 s of CPU to a cubin on the 2-core machine,
-#: most of it in LLVM and ptxas (``compile.llir``, ``compile.cubin``).
+#: A full-shape config of a bundled kernel: 0.4 CPU s (2.5 s of wall at load 17) to a cubin on
+#: the 2-core machine, most of it in LLVM and ptxas (``compile.llir``, ``compile.cubin``).
 CASE = "block_absmax[4096x4096-fp32-two_wide]"
 
 
@@ -89,7 +89,7 @@ def test_a_slow_full_shape_compile_exceeds_a_small_budget_and_a_rerun_does_not_p
     pytester: pytest.Pytester, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A full-shape config of block_absmax compiled to a cubin on CPU (``--compile full-shapes``)
-    under a budget of 0.3 GPU-host CPU seconds at host speed 1 is a ``compile-timeout`` killed for
+    under a budget of 0.15 GPU-host CPU seconds at host speed 1 is a ``compile-timeout`` killed for
     its CPU time; the rerun takes that verdict from the cache, and a budget large enough compiles
     it again, to the end."""
     monkeypatch.setenv(hostspeed.FACTOR_ENV, "1")
@@ -108,21 +108,21 @@ def test_a_slow_full_shape_compile_exceeds_a_small_budget_and_a_rerun_does_not_p
         records = {r.case.name: r for r in read_records(pytester.path / "reports" / "results.jsonl")}
         return records[CASE]
 
-    cold = run("0.3")
+    cold = run("0.15")
     assert cold.category is Category.COMPILE_TIMEOUT, (cold.category, cold.message)
     fields = cold.fields
-    assert fields["cpu_limit_s"] == 0.3 and fields["cpu_s"] >= 0.3, fields
+    assert fields["cpu_limit_s"] == 0.15 and fields["cpu_s"] >= 0.15, fields
     assert "GPU-host CPU s" in cold.message
     assert "compile_cached" not in fields
 
-    warm = run("0.3")
+    warm = run("0.15")
     assert warm.category is Category.COMPILE_TIMEOUT and warm.fields["compile_cached"] is True
     assert warm.stages["compile"] < 1.0
 
     enough = run("300")
     assert enough.category is Category.NOT_RUN, enough.message
     assert "compile_cached" not in enough.fields and enough.fields["compile_level"] == "full"
-    assert enough.fields["registers"] is not None and enough.fields["compile_cpu_s"] > 0.3
+    assert enough.fields["registers"] is not None and enough.fields["compile_cpu_s"] > 0.15
     # It spent its time where slow configs do: LLVM lowering and ptxas.
     backend = sum(enough.stages.get(f"compile.{s}", 0.0) for s in ("llir", "ptx", "cubin"))
     assert backend > 0.3 * enough.stages["compile"], enough.stages
