@@ -7,6 +7,11 @@ worker's process group used (checker.pool.group_cpu_seconds): if it was busy for
 time it really is slow, and the timeout stands; if it was starved, it is retried once *alone*
 (checker.alone: every other compile of the run waits), and the retry's outcome is the verdict.
 Both attempts' seconds are kept in the record (docs/records.md, ``compile_retried_alone``).
+
+The timeout itself is a CPU-time budget (checker.hostspeed): a compile is killed once its worker
+used ``budget_s`` GPU-host CPU seconds times this host's speed factor, which contention does not
+change; wall time is a backstop of :data:`WALL_BACKSTOP` times that (a kill for CPU time stands
+and is never retried).
 """
 
 from __future__ import annotations
@@ -21,6 +26,10 @@ from checker.pool import STARTUP_TIMEOUT_S, JobOutcome, TimedOut, Worker
 #: A timed-out compile that got at least this share of its wall time as CPU time was busy, not
 #: starved by the compiles beside it: running it alone would not help, so it is not retried.
 CPU_BOUND_SHARE = 0.8
+#: The wall-clock backstop of a compile, in multiples of its CPU limit (and never below the
+#: budget itself): on this project's 2-core machine shared with 7 other jobs (load average 15), a
+#: spinning job got 1.15 CPU s in 6 s of wall time, a fifth of a core.
+WALL_BACKSTOP = 10.0
 
 
 @dataclass(frozen=True)
@@ -35,6 +44,17 @@ class CompileAttempts:
     waited_s: float = 0.0
     cached: bool = False
     lookup_s: float = 0.0
+    #: The budget it ran under, GPU-host CPU seconds (``--compile-timeout``), and this host's
+    #: speed factor then (checker.hostspeed.factor): its CPU limit was their product.
+    budget_s: float = 0.0
+    host_speed: float = 1.0
+
+    @property
+    def gpu_host_cpu_s(self) -> float:
+        """The compile's cost in GPU-host CPU seconds: its worker's CPU seconds (its wall
+        seconds where they are unknown) divided by the host speed factor it ran with."""
+        cpu = getattr(self.outcome, "cpu_s", None)
+        return (self.outcome.seconds if cpu is None else cpu) / self.host_speed
 
     @property
     def seconds(self) -> float:
@@ -52,6 +72,11 @@ class CompileAttempts:
         outcome), ``compile_cached`` for a cached one, the lock wait when there was one, and the
         first attempt when the compile was retried alone."""
         fields: dict[str, Any] = {"compile_s": round(self.outcome.seconds, 4)}
+        cpu = getattr(self.outcome, "cpu_s", None)
+        if cpu is not None:
+            fields["compile_cpu_s"] = cpu
+        fields["compile_budget_s"] = self.budget_s
+        fields["host_speed"] = round(self.host_speed, 4)
         if self.cached:
             fields["compile_cached"] = True
         if self.waited_s:
@@ -64,31 +89,45 @@ class CompileAttempts:
         return fields
 
 
+def wall_limit_s(budget_s: float, host_speed: float) -> float:
+    """The wall-clock backstop (seconds) of a compile with ``budget_s`` GPU-host CPU seconds on
+    a host of speed factor ``host_speed``: WALL_BACKSTOP times its CPU limit, at least the budget."""
+    return max(budget_s, WALL_BACKSTOP * budget_s * host_speed)
+
+
 def allowance_s(timeout_s: float) -> float:
     """The most wall time (seconds) :func:`compile_attempts` takes while every worker keeps its
-    limits: two attempts and one wait for the compile lock of ``timeout_s`` each, and three
+    limits: two attempts and one wait for the compile lock of ``timeout_s`` (its wall limit,
+    :func:`wall_limit_s`) each, and three
     worker start-ups of at most ``pool.STARTUP_TIMEOUT_S`` (its own worker's two, and the one of
     a retry that held the lock). A case worker's clock (--run-timeout) stops while it compiles,
     for at most this long (``pool.clock_paused``): beyond it something is stuck."""
     return 3 * timeout_s + 3 * STARTUP_TIMEOUT_S
 
 
-def compile_attempts(worker: Worker, job: Any, timeout_s: float) -> CompileAttempts:
-    """Run compile ``job`` in ``worker`` with ``timeout_s`` seconds of wall time, holding the run's
-    compile lock shared; a starved timeout is retried once holding it exclusively."""
+def compile_attempts(worker: Worker, job: Any, budget_s: float, host_speed: float = 1.0) -> CompileAttempts:
+    """Run compile ``job`` in ``worker`` with ``budget_s`` GPU-host CPU seconds (times
+    ``host_speed`` here; wall backstop :func:`wall_limit_s`), holding the run's compile lock
+    shared; a starved wall-clock timeout is retried once holding it exclusively."""
+    cpu_limit = budget_s * host_speed
+    wall = wall_limit_s(budget_s, host_speed)
     t0 = time.monotonic()
     with alone.shared():
         waited = time.monotonic() - t0
-        outcome = worker.run(job, timeout_s)
+        outcome = worker.run(job, wall, cpu_limit)
     if not isinstance(outcome, TimedOut) or cpu_bound(outcome):
-        return CompileAttempts(outcome, waited_s=round(waited, 3))
+        return CompileAttempts(outcome, waited_s=round(waited, 3), budget_s=budget_s, host_speed=host_speed)
     t0 = time.monotonic()
     with alone.exclusive():
         waited += time.monotonic() - t0
-        retry = worker.run(job, timeout_s)
-    return CompileAttempts(retry, first=outcome, waited_s=round(waited, 3))
+        retry = worker.run(job, wall, cpu_limit)
+    return CompileAttempts(
+        retry, first=outcome, waited_s=round(waited, 3), budget_s=budget_s, host_speed=host_speed
+    )
 
 
 def cpu_bound(outcome: TimedOut) -> bool:
-    """Whether a timed-out job used the CPU for most of its wall time (see CPU_BOUND_SHARE)."""
-    return outcome.cpu_s is not None and outcome.cpu_s >= CPU_BOUND_SHARE * outcome.seconds
+    """Whether a timed-out job was killed for its CPU time, or used the CPU for most of its wall
+    time (see CPU_BOUND_SHARE)."""
+    busy = outcome.cpu_s is not None and outcome.cpu_s >= CPU_BOUND_SHARE * outcome.seconds
+    return outcome.by_cpu or busy

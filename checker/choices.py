@@ -22,6 +22,9 @@ class CompilePolicy(enum.StrEnum):
     OFF = "off"
     CHECK = "check"
     FULL = "full"
+    #: level full for the cases the device does not run (on CPU: full shapes), check for the
+    #: rest: ptxas crashes and compile timeouts of full-shape configs, found without a GPU.
+    FULL_SHAPES = "full-shapes"
 
 
 class Isolate(enum.StrEnum):

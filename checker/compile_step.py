@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import dataclasses
 
-from checker import diagnostics
-from checker.attempts import CompileAttempts, allowance_s, compile_attempts
+from checker import diagnostics, hostspeed
+from checker.attempts import CompileAttempts, allowance_s, compile_attempts, wall_limit_s
 from checker.cache import compile_cache, keys
 from checker.categories import Category
 from checker.compile import CompileResult, describe_args, triton_cache_holds
@@ -38,6 +38,10 @@ def cross_compile(
     cached failure (numel overflow, out of resources, a compiler crash, a compile timeout)
     launches nothing. On a CPU nothing launches compiled code (the interpreter runs the source),
     so every verdict is taken from the cache.
+
+    ``opts.compile_timeout`` is the compile's budget in GPU-host CPU seconds; the worker may
+    use it times this host's speed factor (checker.hostspeed.factor, measured once per host on
+    the first compile that is not cached) before it is killed (checker.attempts).
     """
     global _worker
     job = CompileJob(code, spec.kernel.name, describe_args(prep.inputs), opts.target, level.value)
@@ -49,9 +53,10 @@ def cross_compile(
             return hit
     if _worker is None:
         _worker = CompileWorker()
+    speed = hostspeed.factor(opts.cache_dir, _worker)
     # In a case worker, --run-timeout does not count the compile: it has its own timeouts.
-    with clock_paused("compile", allowance_s(opts.compile_timeout)):
-        attempts = compile_attempts(_worker, job, opts.compile_timeout)
+    with clock_paused("compile", allowance_s(wall_limit_s(opts.compile_timeout, speed))):
+        attempts = compile_attempts(_worker, job, opts.compile_timeout, speed)
     if store is not None and key is not None:
         store.put(key, attempts)
     return attempts
@@ -109,12 +114,21 @@ def compile_failure(compiled: CompileAttempts, opts: RunOptions) -> diagnostics.
                 if outcome.cpu_s is not None
                 else "once"
             )
-            # The timeout it ran under: the current one, or for a cached timeout that of the
-            # run that compiled, which is at least as long (checker.cache.compile_cache.usable).
-            message = (
-                f"compile for {opts.target.name} exceeded {outcome.timeout_s:g} s ({how}); "
-                "the worker's process group was killed"
-            )
+            # The budget it ran under: the current one, or for a cached timeout that of the
+            # run that compiled, which is at least as large (checker.cache.compile_cache.usable).
+            if outcome.by_cpu:
+                assert outcome.cpu_limit_s is not None
+                message = (
+                    f"compile for {opts.target.name} exceeded its budget of {compiled.budget_s:g} "
+                    f"GPU-host CPU s ({outcome.cpu_limit_s:g} CPU s here, host speed factor "
+                    f"{compiled.host_speed:.2f}): {outcome.cpu_s:g} CPU s in {outcome.seconds:g} s; "
+                    "the worker's process group was killed"
+                )
+            else:
+                message = (
+                    f"compile for {opts.target.name} exceeded {outcome.timeout_s:g} s of wall time "
+                    f"({how}); the worker's process group was killed"
+                )
             return diagnostics.Diagnosis(
                 Category.COMPILE_TIMEOUT,
                 message,
@@ -123,6 +137,7 @@ def compile_failure(compiled: CompileAttempts, opts: RunOptions) -> diagnostics.
                     "seconds": outcome.seconds,
                     "cpu_s": outcome.cpu_s,
                     "timeout_s": outcome.timeout_s,
+                    "cpu_limit_s": outcome.cpu_limit_s,
                     **attempts,
                 },
             )

@@ -39,7 +39,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from checker import alone, diagnostics
-from checker.attempts import allowance_s
 from checker.categories import Category
 from checker.execute import diagnosed_unconfigured_record, unconfigured_record
 from checker.model import CaseId, Record
@@ -355,7 +354,7 @@ class CaseRunner:
                 # ignored them (a compile worker that never answered, a lock never released).
                 what = (
                     f"case stuck in its {outcome.step} stage, past the "
-                    f"{allowance_s(self.opts.compile_timeout):g} s that --compile-timeout "
+                    f"{outcome.step_allowance_s or 0:g} s that --compile-timeout "
                     f"{self.opts.compile_timeout:g} s allows it (attempts, lock wait, worker starts)"
                 )
             return self._record(

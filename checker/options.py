@@ -25,7 +25,8 @@ from typing import Any, Protocol
 from checker.choices import CompilePolicy, Device, Isolate, ShapeSet
 from checker.targets import DEFAULT_TARGET, TARGETS
 
-#: Default seconds a cross-compile may take (--compile-timeout).
+#: Default CPU seconds of the GPU host a cross-compile may use (--compile-timeout; checker.hostspeed
+#: scales it to the host).
 DEFAULT_COMPILE_TIMEOUT_S = 60.0
 #: Default seconds one case may take in its worker with --isolate (--run-timeout): codegen,
 #: the compile (itself capped by --compile-timeout), the reference and the run.
@@ -290,15 +291,19 @@ OPTIONS: tuple[RunOption, ...] = (
         CompilePolicy.AUTO,
         "compile cases for the target in supervised worker processes first: check (frontend to "
         "TTGIR and shared memory: numel overflow, shared memory over the limit, MLIR pass "
-        "failures), full (to a cubin with ptxas: also registers, spills, ptxas crashes), off; auto "
-        "is full on a GPU and check on CPU (small shapes too, before the interpreter)",
+        "failures), full (to a cubin with ptxas: also registers, spills, ptxas crashes, compile "
+        "timeouts), full-shapes (full for the cases the device does not run, on CPU the full "
+        "shapes; check for the rest), off; auto is full on a GPU and check on CPU (small shapes "
+        "too, before the interpreter)",
         rerun=Rerun.CHANGED,
     ),
     RunOption(
         "compile-timeout",
         float,
         DEFAULT_COMPILE_TIMEOUT_S,
-        "seconds one compile may take before its worker's process group is killed (compile-timeout)",
+        "CPU seconds of the GPU host one compile may use before its worker's process group is "
+        "killed (compile-timeout), scaled by this host's measured speed factor (checker.hostspeed; "
+        "$KCHECK_HOST_SPEED sets it); wall time is a backstop at 3x that",
         metavar="S",
         rerun=Rerun.CHANGED,
         above=0,

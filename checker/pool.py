@@ -51,6 +51,8 @@ WARM_MODULES = (
 )
 #: Characters of worker stderr kept in a crash record.
 STDERR_TAIL = 4000
+#: Seconds between two reads of a job's CPU time while it runs under a CPU limit.
+CPU_POLL_S = 0.25
 #: Signals that make a compile worker's death a ``compiler-crash`` (any other end: ``worker-died``);
 #: the standalone reproducer gets the same set (checker/triage/repro.py).
 CRASH_SIGNALS = frozenset({signal.SIGSEGV, signal.SIGABRT, signal.SIGBUS, signal.SIGILL, signal.SIGFPE})
@@ -97,6 +99,9 @@ class Ok:
     result: Any = None
     seconds: float = 0.0
     stderr_tail: str = ""
+    #: CPU seconds (user + system, its children included) the worker used for the job; None
+    #: where /proc cannot be read or the job was queued by :meth:`Worker.start`.
+    cpu_s: float | None = None
 
 
 @dataclass(frozen=True)
@@ -106,6 +111,8 @@ class Error:
     diagnosis: Any
     seconds: float = 0.0
     stderr_tail: str = ""
+    #: As :attr:`Ok.cpu_s`.
+    cpu_s: float | None = None
 
 
 @dataclass(frozen=True)
@@ -126,6 +133,16 @@ class TimedOut:
     step: str | None = None
     #: Seconds of ``seconds`` spent in paused steps, which ``timeout_s`` does not count.
     paused_s: float = 0.0
+    #: The wall-time allowance (seconds) of the paused :attr:`step` the kill came in, else None.
+    step_allowance_s: float | None = None
+    #: The CPU seconds the job was allowed (:meth:`Worker.run`'s ``cpu_limit_s``), None when
+    #: only wall time limited it. A kill for CPU time has ``cpu_s >= cpu_limit_s``.
+    cpu_limit_s: float | None = None
+
+    @property
+    def by_cpu(self) -> bool:
+        """Whether the job was killed for its CPU time, not its wall time."""
+        return self.cpu_limit_s is not None and self.cpu_s is not None and self.cpu_s >= self.cpu_limit_s
 
 
 @dataclass(frozen=True)
@@ -267,8 +284,12 @@ class Worker:
                 break
         return outcome
 
-    def run(self, job: Any, timeout_s: float) -> JobOutcome:
-        """Run ``job`` in the worker, waiting at most ``timeout_s`` seconds for its answer.
+    def run(self, job: Any, timeout_s: float, cpu_limit_s: float | None = None) -> JobOutcome:
+        """Run ``job`` in the worker, waiting at most ``timeout_s`` seconds for its answer, and
+        killing it once its process group used ``cpu_limit_s`` CPU seconds (user + system,
+        ptxas included; read from /proc every CPU_POLL_S; None: no CPU limit). A CPU limit
+        measures the job, not its neighbours: on a busy host wall time grows, CPU time does not
+        (docs/records.md); ``timeout_s`` stays as a backstop.
 
         A worker started for this job first imports what jobs use (:class:`WarmUp`, up to
         STARTUP_TIMEOUT_S), so that ``timeout_s`` measures the job, not the interpreter's start:
@@ -284,7 +305,7 @@ class Worker:
             if not isinstance(settled, Ok):
                 assert settled is not None
                 return settled
-        return self._exchange(job, timeout_s)
+        return self._exchange(job, timeout_s, cpu_limit_s)
 
     def _send(self, job: Any, registered: bool = True) -> None:
         proc = self._proc
@@ -295,7 +316,7 @@ class Worker:
         # `import` its kernel's module by the name the loader gave it.
         _write_frame(proc.stdin, (loader.registered() if registered else {}, job))
 
-    def _exchange(self, job: Any, timeout_s: float) -> JobOutcome:
+    def _exchange(self, job: Any, timeout_s: float, cpu_limit_s: float | None = None) -> JobOutcome:
         proc = self._proc
         assert proc is not None
         log_start = self._stderr_size()
@@ -308,21 +329,39 @@ class Worker:
             self._send(job)
         except BrokenPipeError:
             return self._died(started)
-        return self._receive(started, timeout_s, cpu_at_start, log_start)
+        return self._receive(started, timeout_s, cpu_at_start, log_start, cpu_limit_s)
 
     def _receive(
-        self, started: float, timeout_s: float, cpu_at_start: float | None, log_start: int
+        self,
+        started: float,
+        timeout_s: float,
+        cpu_at_start: float | None,
+        log_start: int,
+        cpu_limit_s: float | None = None,
     ) -> JobOutcome:
         """Read the answer to the oldest job sent and not answered, waiting until ``started +
         timeout_s`` plus the time the job spent in steps it paused its clock for (each at most
         its :class:`Pause`'s allowance); ``cpu_at_start``: the worker's CPU seconds when it got
-        the job (None: not known, a queued job), ``log_start``: its stderr size then."""
+        the job (None: not known, a queued job), ``log_start``: its stderr size then;
+        ``cpu_limit_s``: the CPU seconds after which it is killed, outside paused steps."""
         proc = self._proc
         assert proc is not None and proc.stdout is not None
         deadline = started + timeout_s
         paused: Pause | None = None
         paused_at = left = paused_s = 0.0
         while True:
+            if cpu_limit_s is not None and cpu_at_start is not None and paused is None:
+                over = self._wait_within_cpu(deadline, cpu_at_start, cpu_limit_s)
+                if over is not None:
+                    self.kill()
+                    now = time.monotonic()
+                    return TimedOut(
+                        round(now - started, 3),
+                        timeout_s,
+                        over,
+                        paused_s=round(paused_s, 3),
+                        cpu_limit_s=cpu_limit_s,
+                    )
             try:
                 header = _read_exact(proc.stdout.fileno(), 8, deadline)
                 body = (
@@ -342,6 +381,7 @@ class Worker:
                     cpu_s,
                     step=paused.step if paused is not None else None,
                     paused_s=round(paused_s, 3),
+                    step_allowance_s=paused.allowance_s if paused is not None else None,
                 )
             except BrokenPipeError:
                 body = None
@@ -366,9 +406,30 @@ class Worker:
         # What the job printed (MLIR diagnostics name a failing pass; device asserts flood),
         # after what the worker itself reported (the traceback of a job that raised).
         printed = self.log_since(log_start)
-        return dataclasses.replace(
+        outcome = dataclasses.replace(
             outcome, stderr_tail="\n".join(filter(None, [outcome.stderr_tail, printed]))
         )
+        if isinstance(outcome, (Ok, Error)) and cpu_at_start is not None:
+            # Between jobs the worker has no live children: its own stat file is the group's.
+            cpu_now = process_cpu_seconds(proc.pid)
+            if cpu_now is not None:
+                outcome = dataclasses.replace(outcome, cpu_s=round(cpu_now - cpu_at_start, 3))
+        return outcome
+
+    def _wait_within_cpu(self, deadline: float, cpu_at_start: float, cpu_limit_s: float) -> float | None:
+        """Wait until the worker's answer can be read or ``deadline`` passes, reading the
+        group's CPU time every CPU_POLL_S: the CPU seconds used since ``cpu_at_start`` once they
+        reach ``cpu_limit_s`` (the job is then over its limit), else None."""
+        proc = self._proc
+        assert proc is not None and proc.stdout is not None
+        fd = proc.stdout.fileno()
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0 or select.select([fd], [], [], min(left, CPU_POLL_S))[0]:
+                return None
+            cpu_now = group_cpu_seconds(proc.pid)
+            if cpu_now is not None and cpu_now - cpu_at_start >= cpu_limit_s:
+                return round(cpu_now - cpu_at_start, 3)
 
     def _died(self, started: float) -> JobOutcome:
         assert self._proc is not None

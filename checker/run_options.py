@@ -87,12 +87,19 @@ class RunOptions:
         cores): full shapes because the CPU cannot run them, small shapes too, before the
         interpreter runs them, because the interpreter runs code the target's compiler rejects
         (an MLIR pass crash on causal_attention's ``wide_q`` config at 16x16 fp16). ``check`` and
-        ``full`` apply to every case; ``off`` to none. ``executes`` (whether the case runs,
-        natively or under the interpreter) no longer changes the answer; callers pass it so a
-        policy may again.
+        ``full`` apply to every case; ``off`` to none. ``full-shapes`` compiles the cases that do
+        not run (``executes`` False: on CPU the full shapes) to level ``full``, LLVM and ptxas
+        included, so that a CPU run finds the ptxas crashes and compile timeouts (judged in CPU
+        seconds against the GPU host's, checker.hostspeed) a GPU run of those configs would, and
+        the rest to ``check``; on a GPU it is ``full``. It costs minutes of CPU per hundred
+        full-shape cases on a cold cache (docs/benchmarks.md#compile-level-full-on-cpu), so
+        ``auto`` stays ``check`` on CPU and a nightly CI job runs ``full-shapes``
+        (docs/ci.md).
         """
         if self.compile is CompilePolicy.OFF:
             return None
         if self.compile is CompilePolicy.AUTO:
             return Level.FULL if self.native else Level.CHECK
+        if self.compile is CompilePolicy.FULL_SHAPES:
+            return Level.FULL if self.native or not executes else Level.CHECK
         return Level(self.compile.value)

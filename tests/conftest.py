@@ -17,6 +17,10 @@ def _own_compile_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # The cache's signing key (checker/cache/store.py) lives under XDG_CONFIG_HOME: the test's own, not
     # the user's ~/.config/kcheck/cache-key.
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg-config"))
+    # Compile budgets at the GPU host's speed: every test's cold cache would otherwise measure
+    # the host (checker.hostspeed, seconds of CPU) and scale its timeouts by a factor that
+    # differs between machines. tests/test_compile_budget.py measures for real.
+    monkeypatch.setenv("KCHECK_HOST_SPEED", "1")
 
 
 # fake_github: the gh_server and waits fixtures of the comment-posting tests (test_post, test_untrusted).

@@ -50,7 +50,7 @@ def _entries(root: Path) -> dict[str, dict[str, Any]]:
 
 
 def _verdict(rec: Record) -> tuple[Any, ...]:
-    ignored = ("compile_cached", "compile_lock_wait_s", "codegen_cached")
+    ignored = ("compile_cached", "compile_lock_wait_s", "gpu_lock_wait_s", "codegen_cached")
     fields = {k: v for k, v in rec.fields.items() if k not in ignored}
     return rec.category, rec.signature, rec.mode, fields
 
@@ -164,7 +164,7 @@ def _numel() -> CompileAttempts:
 def test_outcomes_round_trip_and_only_verdicts_are_stored(tmp_path: Path) -> None:
     store = compile_cache.CompileCache(tmp_path)
     crash = CompileAttempts(Died(3.0, "SIGSEGV", None, "ptxas died", crash_signal=True))
-    alone = CompileAttempts(TimedOut(60.4, 60.0, 20.0), first=TimedOut(60.1, 60.0, 3.0))
+    alone = CompileAttempts(TimedOut(60.4, 60.0, 20.0), first=TimedOut(60.1, 60.0, 3.0), budget_s=60.0)
     for i, attempts in enumerate((_ok(), _numel(), crash, alone)):
         assert store.put(f"{i:064x}", attempts)
         hit = store.get(f"{i:064x}", 60.0)
@@ -184,12 +184,16 @@ def test_outcomes_round_trip_and_only_verdicts_are_stored(tmp_path: Path) -> Non
 def test_a_cached_timeout_counts_only_for_a_timeout_no_longer(tmp_path: Path) -> None:
     store = compile_cache.CompileCache(tmp_path)
     k = "a" * 64
-    store.put(k, CompileAttempts(TimedOut(5.1, 5.0, 5.0)))
+    store.put(k, CompileAttempts(TimedOut(5.1, 5.0, 5.0), budget_s=5.0))
     assert store.get(k, 10.0) is None  # a longer timeout now: compile again
     assert store.get(k, 5.0) is not None and store.get(k, 2.0) is not None
     # A success that took 30 s is no verdict under a 10 s timeout.
     store.put(k, _ok(30.0))
     assert store.get(k, 10.0) is None and store.get(k, 30.0) is not None
+    # Costs are GPU-host CPU seconds: 60 CPU s on a host twice as slow is 30, whatever the wall.
+    result = _ok().outcome.result
+    store.put(k, CompileAttempts(Ok(result, seconds=200.0, cpu_s=60.0), budget_s=60.0, host_speed=2.0))
+    assert store.get(k, 29.0) is None and store.get(k, 30.0) is not None
 
 
 def _forged_result(**changes: Any) -> bytes:
@@ -299,9 +303,9 @@ def test_prune_removes_least_recently_used_first(tmp_path: Path) -> None:
 def _fake_compile(monkeypatch: pytest.MonkeyPatch, outcome: Any) -> list[float]:
     calls: list[float] = []
 
-    def fake(worker: Any, job: CompileJob, timeout_s: float) -> CompileAttempts:
-        calls.append(timeout_s)
-        return CompileAttempts(outcome(timeout_s))
+    def fake(worker: Any, job: CompileJob, budget_s: float, host_speed: float = 1.0) -> CompileAttempts:
+        calls.append(budget_s)
+        return CompileAttempts(outcome(budget_s), budget_s=budget_s, host_speed=host_speed)
 
     monkeypatch.setattr(compile_step, "compile_attempts", fake)
     monkeypatch.setattr(compile_step, "_worker", object())

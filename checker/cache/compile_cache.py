@@ -64,14 +64,19 @@ _NUM = (int, float)
 
 
 def _timed_out(t: TimedOut) -> dict[str, Any]:
-    return {"seconds": t.seconds, "timeout_s": t.timeout_s, "cpu_s": t.cpu_s}
+    return {"seconds": t.seconds, "timeout_s": t.timeout_s, "cpu_s": t.cpu_s, "cpu_limit_s": t.cpu_limit_s}
+
+
+def _optional_float(data: Any, name: str) -> float | None:
+    return None if data.get(name) is None else float(_get(data, name, *_NUM))
 
 
 def _timed_out_of(data: Any) -> TimedOut:
     return TimedOut(
         seconds=float(_get(data, "seconds", *_NUM)),
         timeout_s=float(_get(data, "timeout_s", *_NUM)),
-        cpu_s=None if data.get("cpu_s") is None else float(_get(data, "cpu_s", *_NUM)),
+        cpu_s=_optional_float(data, "cpu_s"),
+        cpu_limit_s=_optional_float(data, "cpu_limit_s"),
     )
 
 
@@ -80,7 +85,13 @@ def encode(attempts: CompileAttempts) -> dict[str, Any] | None:
     docstring)."""
     outcome = attempts.outcome
     first = _timed_out(attempts.first) if attempts.first else None
-    entry: dict[str, Any] = {"schema": SCHEMA, "first": first}
+    entry: dict[str, Any] = {
+        "schema": SCHEMA,
+        "first": first,
+        "budget_s": attempts.budget_s,
+        "host_speed": attempts.host_speed,
+        "cpu_s": getattr(outcome, "cpu_s", None),
+    }
     match outcome:
         case Ok(result=CompileResult() as result):
             entry.update(kind="ok", seconds=outcome.seconds, result=dataclasses.asdict(result))
@@ -163,7 +174,8 @@ def decode(data: Any) -> CompileAttempts:
             triton_hash=_hex64(r.get("triton_hash")),
             kernel_name=_identifier(r.get("kernel_name")),
         )
-        outcome = Ok(result, seconds=float(_get(data, "seconds", *_NUM)))
+        seconds = float(_get(data, "seconds", *_NUM))
+        outcome = Ok(result, seconds=seconds, cpu_s=_optional_float(data, "cpu_s"))
     elif kind == "error":
         d = _get(data, "diagnosis", dict)
         try:
@@ -175,7 +187,12 @@ def decode(data: Any) -> CompileAttempts:
         diagnosis = Diagnosis(
             category, _get(d, "message", str), _get(d, "signature", str), _get(d, "fields", dict)
         )
-        outcome = Error(diagnosis, float(_get(data, "seconds", *_NUM)), _get(data, "stderr_tail", str))
+        outcome = Error(
+            diagnosis,
+            float(_get(data, "seconds", *_NUM)),
+            _get(data, "stderr_tail", str),
+            cpu_s=_optional_float(data, "cpu_s"),
+        )
     elif kind == "timeout":
         outcome = _timed_out_of(data)
     elif kind == "crash":
@@ -188,20 +205,26 @@ def decode(data: Any) -> CompileAttempts:
         )
     else:
         raise BadEntry(f"unknown kind {kind!r}")
-    return CompileAttempts(outcome, first=first)
+    budget = float(_get(data, "budget_s", *_NUM))
+    speed = float(_get(data, "host_speed", *_NUM))
+    if not speed > 0:
+        raise BadEntry("field 'host_speed': not positive")
+    return CompileAttempts(outcome, first=first, budget_s=budget, host_speed=speed)
 
 
-def usable(attempts: CompileAttempts, timeout_s: float) -> bool:
-    """Whether a stored outcome is what compiling now with ``timeout_s`` seconds would give.
+def usable(attempts: CompileAttempts, budget_s: float) -> bool:
+    """Whether a stored outcome is what compiling now with a budget of ``budget_s`` GPU-host CPU
+    seconds (``--compile-timeout``) would give, on any host: budgets and costs are both in
+    GPU-host CPU seconds (checker.hostspeed), so an entry made on a CI runner serves a laptop.
 
-    A timeout stands for a timeout no longer than the one it ran under (a longer one now may let
-    the compile finish, so it is compiled again); any other outcome for a timeout at least as
-    long as the compile took (a shorter one now would have killed it).
+    A timeout stands for a budget no larger than the one it ran under (a larger one now may let
+    the compile finish, so it is compiled again); any other outcome for a budget at least as
+    large as the compile's cost (:attr:`CompileAttempts.gpu_host_cpu_s`; a smaller one now
+    would have killed it).
     """
-    outcome = attempts.outcome
-    if isinstance(outcome, TimedOut):
-        return outcome.timeout_s >= timeout_s
-    return outcome.seconds <= timeout_s
+    if isinstance(attempts.outcome, TimedOut):
+        return attempts.budget_s >= budget_s
+    return attempts.gpu_host_cpu_s <= budget_s
 
 
 @dataclass(frozen=True)
@@ -218,16 +241,17 @@ class CompileCache:
         """Where the entry of ``key`` (64 hex digits) lives."""
         return self._store.path(key)
 
-    def get(self, key: str, timeout_s: float) -> CompileAttempts | None:
+    def get(self, key: str, budget_s: float) -> CompileAttempts | None:
         """The stored verdict of ``key`` as :class:`CompileAttempts` with ``cached`` set and
         ``lookup_s`` the seconds this lookup took; None on a miss: no entry, an entry that is not
-        :func:`usable` under ``timeout_s`` seconds, or a bad entry (removed, so that the compile
-        that follows replaces it). Never raises for what is in the directory."""
+        :func:`usable` under a budget of ``budget_s`` GPU-host CPU seconds, or a bad entry
+        (removed, so that the compile that follows replaces it). Never raises for what is in
+        the directory."""
         started = time.perf_counter()
         attempts = self._store.get(key, decode)
         if attempts is None:
             return None
-        if not usable(attempts, timeout_s):
+        if not usable(attempts, budget_s):
             return None
         return dataclasses.replace(attempts, cached=True, lookup_s=round(time.perf_counter() - started, 4))
 

@@ -53,7 +53,7 @@ from checker.cache.store import Kind
 from checker.targets import Target
 
 #: Version of the key material and of every entry format; bump it when either changes meaning.
-SCHEMA = 3
+SCHEMA = 4
 #: Environment variable whose value is part of every key: set it to something new to force a
 #: miss for everything (what no key can observe, README "Compile and stage cache").
 SALT_ENV = "KCHECK_CACHE_SALT"
@@ -263,6 +263,30 @@ def numeric_settings(spec: Any, shape: tuple[int, ...]) -> dict[str, Any]:
 
 
 # -- the four kinds ------------------------------------------------------------------------------
+
+
+def _cpu_model() -> str:
+    """The CPU's model name from /proc/cpuinfo ('' where it cannot be read)."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return ""
+
+
+def hostspeed_key() -> str:
+    """The key of this host's speed measurement (checker.hostspeed): the CPU model, core count
+    and machine type, with the common material (toolchain, checker source: the reference kernel
+    lives there)."""
+    import platform
+
+    return _key(
+        Kind.HOSTSPEED,
+        {"cpu_model": _cpu_model(), "cpus": os.cpu_count(), "machine": platform.machine()},
+    )
 
 
 def compile_key(job: Any) -> str | None:

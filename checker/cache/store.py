@@ -60,6 +60,8 @@ class Kind(enum.StrEnum):
     CODEGEN = "codegen"
     SAMPLES = "samples"
     RUN = "run"
+    #: the host-speed measurement (checker.hostspeed).
+    HOSTSPEED = "hostspeed"
 
 
 #: Version of the envelope (the signed wrapper of every entry); bump when it changes meaning.
