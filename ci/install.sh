@@ -48,7 +48,10 @@ pip() { "$python" -m pip --disable-pip-version-check -q "$@"; }
 # Bytecode for everything installed, written now rather than by the first import of each process:
 # torch alone is ~2,000 modules, and a worker process that compiles its imports pays that at
 # start-up (issue 27). compileall skips what is already compiled; PYTHONDONTWRITEBYTECODE (the
-# Dockerfile sets it so that running code writes nothing) does not stop it.
+# Dockerfile sets it so that running code writes nothing) does not stop it. pip installs with
+# --no-compile and compile_bytecode writes it all, one process per core: pip compiles in one
+# process (torch on the 2-core CI machine: 34 s of CPU in pip, against 9 s in pip and 22 s
+# spread over the cores by compileall; docs/ci.md).
 compile_bytecode() {
   "$python" -m compileall -q -j 0 "$("$python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')" >/dev/null || true
 }
@@ -64,7 +67,7 @@ sed -e '/^torch==/d' \
   -e "${HELION_VERSION:+s/^helion==.*/helion==$HELION_VERSION/}" \
   "$here/constraints.txt" >"$constraints"
 
-pip install ${TORCH_INDEX_URL:+--index-url "$TORCH_INDEX_URL"} "$torch_pin"
+pip install --no-compile ${TORCH_INDEX_URL:+--index-url "$TORCH_INDEX_URL"} "$torch_pin"
 if [ "$runtime_only" = 1 ]; then
   extras=""
 else
@@ -82,11 +85,11 @@ print("\n".join(tomllib.load(open(sys.argv[1], "rb"))["project"]["dependencies"]
   fi
   # Every pin is also a requirement here (with --runtime-only, every runtime dependency); the
   # full install below adds whatever is left.
-  pip install -c "$constraints" -r "$requirements"
+  pip install --no-compile -c "$constraints" -r "$requirements"
   compile_bytecode
   echo "kcheck dependencies${extras:+ and dev extras} installed into $python"
   exit 0
 fi
-pip install -c "$constraints" -e "${here}${extras}"
+pip install --no-compile -c "$constraints" -e "${here}${extras}"
 compile_bytecode
 "$python" -c "import checker.toolchain as t; print('kcheck installed:', t.versions())"

@@ -144,8 +144,15 @@ TORCH_PIN = next(pin for pin in PINS if pin.startswith("torch=="))
 
 
 def _pip_installs(calls: list[dict[str, Any]]) -> list[list[str]]:
-    """The arguments after ``install`` of each pip install, in order."""
-    return [c["argv"][c["argv"].index("install") + 1 :] for c in calls if "install" in c["argv"]]
+    """The arguments after ``install --no-compile`` of each pip install, in order. Every install
+    leaves bytecode to the compileall that follows it (one process per core), which must come
+    after the last install."""
+    installs = [c["argv"][c["argv"].index("install") + 1 :] for c in calls if "install" in c["argv"]]
+    assert all(args[0] == "--no-compile" for args in installs), installs
+    last_install = max(i for i, c in enumerate(calls) if "install" in c["argv"])
+    compiles = [i for i, c in enumerate(calls) if c["argv"][:2] == ["-m", "compileall"]]
+    assert compiles and compiles[-1] > last_install, calls
+    return [args[1:] for args in installs]
 
 
 def test_install_default_takes_the_dev_extras(tmp_path: Path) -> None:
