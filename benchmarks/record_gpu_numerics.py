@@ -17,6 +17,7 @@ from ``DIR/<case>.pt`` (what the tests do, so that both sides see the same bits)
 from __future__ import annotations
 
 import argparse
+import importlib.metadata
 import importlib.util
 import json
 import os
@@ -203,14 +204,13 @@ def main(argv: list[str]) -> int:
         torch.save(record, args.outdir / f"{case.name}.pt")
         names.append(case.name)
         print(case.name, flush=True)
-    import helion
 
     index = {
         "cases": names,
         "gpu": gpu,
         "torch": torch.__version__,
         "triton": triton.__version__,
-        "helion": getattr(helion, "__version__", "unknown"),
+        "helion": importlib.metadata.version("helion"),  # helion 1.4.0 has no __version__
         "cuda": torch.version.cuda,
     }
     (args.outdir / "index.json").write_text(json.dumps(index, indent=1) + "\n")
