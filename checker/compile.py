@@ -32,23 +32,51 @@ from checker import codegen
 from checker.run_options import Level
 from checker.targets import Target
 
+#: Integer tensors of at most this many elements travel with their values (bytes: 8 x this).
+#: The kernel never needs them to compile, but host code may read them: Helion's jagged examples
+#: size their output from ``int(x_offsets[-1].item())``, and uninitialized memory there made the
+#: host code allocate petabytes, a failure the checker then blamed on the kernel.
+HOST_READABLE_MAX_NUMEL = 4096
+
 
 @dataclass(frozen=True)
 class TensorArg:
-    """A tensor argument by layout only (shape, stride, dtype); compiling needs no values."""
+    """A tensor argument by layout (shape, stride, dtype), plus for a small integer tensor its
+    values (row-major, :data:`HOST_READABLE_MAX_NUMEL` at most), which host code may read."""
 
     shape: tuple[int, ...]
     stride: tuple[int, ...]
     dtype: torch.dtype
+    values: tuple[int, ...] | None = None
 
     def materialize(self) -> torch.Tensor:
-        return torch.empty_strided(self.shape, self.stride, dtype=self.dtype)
+        """A CPU tensor of this layout: the recorded values, else uninitialized memory."""
+        out = torch.empty_strided(self.shape, self.stride, dtype=self.dtype)
+        if self.values is not None:
+            out.copy_(torch.tensor(self.values, dtype=self.dtype).reshape(self.shape))
+        return out
 
 
-def describe_args(args: tuple[Any, ...]) -> tuple[Any, ...]:
-    """Kernel arguments with tensors replaced by TensorArg, cheap to send to a worker."""
+def _host_readable(tensor: torch.Tensor) -> tuple[int, ...] | None:
+    if tensor.dtype.is_floating_point or tensor.dtype.is_complex or tensor.is_meta:
+        return None
+    if tensor.numel() > HOST_READABLE_MAX_NUMEL:
+        return None
+    try:
+        return tuple(int(v) for v in tensor.detach().reshape(-1).tolist())
+    except (RuntimeError, NotImplementedError):  # fake or otherwise data-less tensors
+        return None
+
+
+def describe_args(args: tuple[Any, ...], values: bool = False) -> tuple[Any, ...]:
+    """Kernel arguments with tensors replaced by TensorArg, cheap to send to a worker.
+
+    ``values``: the tensors hold real data (not layout-only stand-ins), so small integer tensors
+    keep their values for host code to read (:data:`HOST_READABLE_MAX_NUMEL`)."""
     return tuple(
-        TensorArg(tuple(a.shape), tuple(a.stride()), a.dtype) if isinstance(a, torch.Tensor) else a
+        TensorArg(tuple(a.shape), tuple(a.stride()), a.dtype, _host_readable(a) if values else None)
+        if isinstance(a, torch.Tensor)
+        else a
         for a in args
     )
 

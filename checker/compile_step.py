@@ -44,7 +44,9 @@ def cross_compile(
     the first compile that is not cached) before it is killed (checker.attempts).
     """
     global _worker
-    job = CompileJob(code, spec.kernel.name, describe_args(prep.inputs), opts.target, level.value)
+    job = CompileJob(
+        code, spec.kernel.name, describe_args(prep.inputs, values=prep.materialized), opts.target, level.value
+    )
     store = compile_cache.open_cache(opts.cache_dir)
     key = keys.compile_key(job) if store is not None else None
     if store is not None and key is not None:

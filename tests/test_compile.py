@@ -10,7 +10,7 @@ import torch
 
 from checker.categories import Category
 from checker.compile import max_warps_for_registers
-from checker.pool import CompileJob, CompileWorker, Died, Error, TimedOut
+from checker.pool import CompileJob, CompileWorker, Died, Error, Ok, TimedOut
 from checker.results.jsonl import read_records
 from checker.targets import get_target
 
@@ -189,5 +189,33 @@ def test_a_started_worker_answers_its_queued_jobs_first() -> None:
         died = worker.settle()
         assert isinstance(died, Died) and died.signal == "SIGSEGV"
         assert not worker.alive and not worker.pending and worker.settle() is None
+    finally:
+        worker.close()
+
+
+def test_host_code_reading_small_integer_inputs_sees_their_values() -> None:
+    """Helion's jagged examples size their output from ``int(x_offsets[-1].item())`` in host
+    code. The compile worker used to get uninitialized memory there (the host code then asked for
+    petabytes and the checker blamed the kernel: ex_jagged_softmax, 6 of 8 runtime-errors on
+    CPU); now small integer tensors travel with their values, and only when they are real."""
+    from checker import codegen, loader
+    from checker.compile import HOST_READABLE_MAX_NUMEL, describe_args
+
+    jagged_rows = loader.load(Path(__file__).parent / "compile_kernels" / "jagged_rows.py").jagged_rows
+
+    x = torch.randn(17)
+    offsets = torch.tensor([0, 5, 9, 17], dtype=torch.int64)
+    bound = jagged_rows.bind((x, offsets))
+    code = codegen.generate(bound, bound.config_spec.default_config())
+    described = describe_args((x, offsets), values=True)
+    assert described[1].values == (0, 5, 9, 17) and described[0].values is None
+    assert described[1].materialize().tolist() == [0, 5, 9, 17]  # what the worker's host code reads
+    assert describe_args((x, offsets))[1].values is None  # layout-only stand-ins: no values
+    big = torch.zeros(HOST_READABLE_MAX_NUMEL + 1, dtype=torch.int32)
+    assert describe_args((big,), values=True)[0].values is None
+    worker = CompileWorker()
+    try:
+        outcome = worker.run(CompileJob(code, jagged_rows.name, described, get_target("sm_90"), "check"), 120)
+        assert isinstance(outcome, Ok), outcome
     finally:
         worker.close()

@@ -160,7 +160,9 @@ def arg_json(value: Any) -> Any:
     from checker.compile import TensorArg
 
     if isinstance(value, TensorArg):
-        return {"shape": list(value.shape), "stride": list(value.stride), "dtype": str(value.dtype)}
+        layout = {"shape": list(value.shape), "stride": list(value.stride), "dtype": str(value.dtype)}
+        # Host code that reads a small integer tensor (jagged offsets) compiles per its values.
+        return layout if value.values is None else {**layout, "values": digest(list(value.values))}
     if value is None or isinstance(value, (bool, int, str)):
         # The type too: Triton specializes 1 and True and 1.0 differently.
         return {"type": type(value).__name__, "value": value}
