@@ -10,7 +10,7 @@ Both attempts' seconds are kept in the record (docs/records.md, ``compile_retrie
 
 The timeout itself is a CPU-time budget (checker.hostspeed): a compile is killed once its worker
 used ``budget_s`` GPU-host CPU seconds times this host's speed factor, which contention does not
-change; wall time is a backstop of :data:`WALL_BACKSTOP` times that (a kill for CPU time stands
+change; wall time is a backstop of :data:`checker.pool.WALL_BACKSTOP` times that (a kill for CPU time stands
 and is never retried).
 """
 
@@ -21,15 +21,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from checker import alone
-from checker.pool import STARTUP_TIMEOUT_S, JobOutcome, TimedOut, Worker
+from checker.pool import STARTUP_TIMEOUT_S, WALL_BACKSTOP, JobOutcome, TimedOut, Worker
 
 #: A timed-out compile that got at least this share of its wall time as CPU time was busy, not
 #: starved by the compiles beside it: running it alone would not help, so it is not retried.
 CPU_BOUND_SHARE = 0.8
-#: The wall-clock backstop of a compile, in multiples of its CPU limit (and never below the
-#: budget itself): on this project's 2-core machine shared with 7 other jobs (load average 15), a
-#: spinning job got 1.15 CPU s in 6 s of wall time, a fifth of a core.
-WALL_BACKSTOP = 10.0
 
 
 @dataclass(frozen=True)

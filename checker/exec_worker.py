@@ -43,7 +43,7 @@ from checker.categories import Category
 from checker.execute import diagnosed_unconfigured_record, unconfigured_record
 from checker.model import CaseId, Record
 from checker.options import DEFAULT_RUN_TIMEOUT_S
-from checker.pool import Died, Error, JobOutcome, Ok, TimedOut, Worker
+from checker.pool import WALL_BACKSTOP, Died, Error, JobOutcome, Ok, TimedOut, Worker
 from checker.run_options import RunOptions
 
 #: Seconds a fresh worker may take to start, import torch/triton/helion and pass its health check.
@@ -316,8 +316,14 @@ class CaseRunner:
         # counts everything else and never fires first on a slow compile. It once was the run
         # timeout plus three compile timeouts for every case, so a case stuck in its input
         # factory ran 185 s under --run-timeout 5.
+        # Natively a case waits on the GPU: wall time is its measure. Under the interpreter a case
+        # is CPU-bound, and on a loaded host wall time measures the neighbours (two CPU cases of
+        # the main job once ran out of 300 s at load average 20): there --run-timeout is the
+        # worker's CPU seconds, and wall time a backstop (pool.WALL_BACKSTOP).
+        cpu_limit = None if self.opts.native else self.run_timeout
+        wall_limit = self.run_timeout if cpu_limit is None else WALL_BACKSTOP * self.run_timeout
         try:
-            outcome = self._worker.run(job, self.run_timeout)
+            outcome = self._worker.run(job, wall_limit, cpu_limit_s=cpu_limit)
         except BaseException:
             # pytest-timeout, Ctrl-C or any error while the worker owns this case: the worker may
             # still be busy with it and would answer the next case with this case's record.
@@ -345,7 +351,14 @@ class CaseRunner:
                 )
             return record
         if isinstance(outcome, TimedOut):
-            if outcome.step is None:
+            if outcome.step is None and outcome.by_cpu:
+                what = f"case used --run-timeout {self.run_timeout:g} CPU s"
+            elif outcome.step is None and cpu_limit is not None:
+                what = (
+                    f"case ran past the wall backstop {wall_limit:g} s of --run-timeout "
+                    f"{self.run_timeout:g} CPU s, using {outcome.cpu_s or 0:.3g} CPU s (stuck, not computing)"
+                )
+            elif outcome.step is None:
                 what = f"case exceeded --run-timeout {self.run_timeout:g} s"
                 if outcome.paused_s:
                     what += f" (its compile's {outcome.paused_s:g} s not counted)"
@@ -365,6 +378,7 @@ class CaseRunner:
                     "seconds": round(time.monotonic() - started, 3),
                     "timeout_s": self.run_timeout,
                     "cpu_s": outcome.cpu_s,
+                    **({"cpu_limit_s": cpu_limit, "wall_limit_s": wall_limit} if cpu_limit else {}),
                     **({"compile_s": outcome.paused_s} if outcome.paused_s else {}),
                     **({"stage": outcome.step} if outcome.step else {}),
                 },

@@ -281,7 +281,9 @@ OPTIONS: tuple[RunOption, ...] = (
         "run-timeout",
         float,
         DEFAULT_RUN_TIMEOUT_S,
-        "with isolation: seconds one case may take before its worker is killed (run-timeout)",
+        "with isolation: seconds one case may take before its worker is killed (run-timeout); "
+        "wall seconds on a GPU, CPU seconds of the worker under the interpreter (a loaded host "
+        "does not time cases out), with wall time a backstop at 10x that",
         metavar="S",
         rerun=Rerun.CHANGED,
     ),
@@ -303,7 +305,7 @@ OPTIONS: tuple[RunOption, ...] = (
         DEFAULT_COMPILE_TIMEOUT_S,
         "CPU seconds of the GPU host one compile may use before its worker's process group is "
         "killed (compile-timeout), scaled by this host's measured speed factor (checker.hostspeed; "
-        "$KCHECK_HOST_SPEED sets it); wall time is a backstop at 3x that",
+        "$KCHECK_HOST_SPEED sets it); wall time is a backstop at 10x that",
         metavar="S",
         rerun=Rerun.CHANGED,
         above=0,

@@ -40,6 +40,11 @@ from checker import forkserver
 KILL_GRACE_S = 2.0
 #: Seconds a fresh worker may take to start and import WARM_MODULES (pool.WarmUp).
 STARTUP_TIMEOUT_S = 180.0
+#: The wall-clock backstop of a job limited by CPU time (a compile's budget, a CPU case's
+#: --run-timeout), in multiples of its CPU limit: on this project's 2-core machine shared with 7
+#: other jobs (load average 15), a spinning job got 1.15 CPU s in 6 s of wall time, a fifth of a
+#: core. A job that uses no CPU (a deadlock, a wait on a pipe) is killed there.
+WALL_BACKSTOP = 10.0
 #: What compile and case jobs import (torch and triton through them; helion): imported before any
 #: job's clock runs.
 WARM_MODULES = (

@@ -267,3 +267,17 @@ def test_a_reports_dir_that_is_a_file_is_one_usage_error(kernel_dir: pytest.Pyte
     assert "--reports-dir" in err
     assert ("which is a file" if below else "is a file: name a directory") in err
     assert "INTERNALERROR" not in err + "\n".join(result.outlines)
+
+
+def test_cpu_run_timeout_counts_cpu_seconds_not_waiting(kernel_dir: pytest.Pytester) -> None:
+    """Under the interpreter --run-timeout is the case worker's CPU time: a case that spends its
+    wall time not computing (as one waiting for a core on a loaded host does; here a sleep)
+    passes past --run-timeout, while a case computing past it is killed (the C-loop test)."""
+    _with_hostile_inputs(kernel_dir, "time.sleep(4)")
+    kernel_dir.runpytest(
+        *("--configs", "0", "--shapes", "small", "-k", "default", "--run-timeout", "2", "-p", "no:xdist")
+    )
+    records = {r.case.name: r for r in _records(kernel_dir)}
+    slept = records["add[8x16-fp16-default]"]
+    assert slept.category is Category.PASSED, slept.message
+    assert records["add[8x16-fp32-default]"].category is Category.PASSED
