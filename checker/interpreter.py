@@ -850,17 +850,18 @@ def _patch_out_of_bounds_loads() -> None:
         finally:
             _launch_ranges = outer
 
-    def create_masked_load(self: Any, ptrs: Any, mask: Any, other: Any, *rest: Any) -> Any:
+    def create_masked_load(self: Any, ptrs: Any, mask: Any, other: Any, *rest: Any, **options: Any) -> Any:
+        # options: cache_modifier, eviction_policy, is_volatile (the builder's keywords).
         ranges = _launch_ranges
         if ranges is None:
-            return original_load(self, ptrs, mask, other, *rest)
+            return original_load(self, ptrs, mask, other, *rest, **options)
         itemsize = ti._get_np_dtype(ptrs.get_element_ty()).itemsize
         active = np.broadcast_to(mask.data, ptrs.data.shape)
         outside = active & ~in_launch_storage(ptrs.data, itemsize, ranges)
         if not outside.any():
-            return original_load(self, ptrs, mask, other, *rest)
+            return original_load(self, ptrs, mask, other, *rest, **options)
         inside = ti.TensorHandle(active & ~outside, mask.dtype)
-        loaded = original_load(self, ptrs, inside, other, *rest)
+        loaded = original_load(self, ptrs, inside, other, *rest, **options)
         data = loaded.data.copy()
         data[outside] = 0
         return ti.TensorHandle(data, loaded.dtype)

@@ -112,8 +112,21 @@ def _upcast(value: Any, dtype: torch.dtype) -> Any:
 
 
 def clone(value: Any) -> Any:
-    """A copy of ``value`` when it is a tensor (the kernel or reference may write it), else it."""
-    return value.clone() if isinstance(value, torch.Tensor) else value
+    """A copy of ``value`` when it is a tensor (the kernel or reference may write it), else it,
+    with the same strides: ``static_shapes`` kernels are compiled for the strides of the inputs
+    they were bound to, and ``Tensor.clone`` makes an expanded tensor (a stride of 0, e.g. a
+    per-row scale ``expand``-ed over columns, Helion's fp8_matmul example) contiguous: the kernel
+    then read its scales with the bound strides from the wrong places, a mismatch the checker
+    blamed on the kernel. An expanded tensor is copied once per distinct element and expanded
+    again."""
+    if not isinstance(value, torch.Tensor):
+        return value
+    expanded = any(size > 1 and stride == 0 for size, stride in zip(value.shape, value.stride(), strict=True))
+    if value.numel() == 0 or not expanded:
+        return value.clone()  # preserve_format: a transposed or sliced input keeps its strides
+    distinct = value[tuple(slice(0, 1) if stride == 0 else slice(None) for stride in value.stride())]
+    copy = torch.empty_strided(distinct.shape, distinct.stride(), dtype=value.dtype, device=value.device)
+    return copy.copy_(distinct).expand(value.shape)
 
 
 def as_list(out: Any, in_place: bool = False) -> list[Any]:

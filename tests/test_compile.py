@@ -219,3 +219,20 @@ def test_host_code_reading_small_integer_inputs_sees_their_values() -> None:
         assert isinstance(outcome, Ok), outcome
     finally:
         worker.close()
+
+
+def test_copies_of_expanded_inputs_keep_the_strides_the_kernel_was_compiled_for() -> None:
+    """static_shapes kernels are specialized on their inputs' strides; the checker ran them on
+    ``prepare.clone`` copies, which made an expanded scale (stride 0) contiguous, and the
+    kernel read the wrong scales: Helion's fp8_matmul example failed all 8 small cases on CPU
+    as numerical-mismatch, the checker's fault."""
+    from checker import loader, prepare
+
+    row_scale = loader.load(Path(__file__).parent / "compile_kernels" / "row_scale.py").row_scale
+    x = torch.randn(8, 16)
+    scale = torch.randn(8, 1).expand(8, 16)
+    copies = tuple(prepare.clone(v) for v in (x, scale))
+    assert copies[1].stride() == scale.stride() and copies[1].data_ptr() != scale.data_ptr()
+    bound = row_scale.bind((x, scale))
+    compiled = bound.compile_config(bound.config_spec.default_config(), allow_print=False)
+    torch.testing.assert_close(compiled(*copies), x * scale, rtol=0, atol=0)

@@ -419,3 +419,19 @@ def test_int4_gemm_reads_zero_past_the_end_of_a() -> None:
 
 #: Outputs in the last row of the 5 x 34 x 7 int4 GEMM: those that read past A's end.
 N_INT4_LAST_ROW = 7
+
+
+def test_tensor_descriptor_loads_run_under_the_patches() -> None:
+    """The out-of-bounds load patch passes the builder's keyword options through (it once raised
+    TypeError for ``cache_modifier`` on every tensor-descriptor load, blamed on Helion's
+    fp8_matmul example as a runtime-error)."""
+    proc = subprocess.run(
+        [sys.executable, str(KERNELS / "load_options.py")],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "TRITON_INTERPRET": "1"},
+        cwd=Path(__file__).parent.parent,
+        timeout=600,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert json.loads(proc.stdout.strip().splitlines()[-1])["max_abs_err"] == 0.0
