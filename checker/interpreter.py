@@ -143,8 +143,10 @@ def unsupported_reason(code: str, dtypes: set[torch.dtype]) -> str | None:
     wrong when rounding carries into the next power of two (1.9398 -> 1.0; 1783 of 65536 randn
     values wrong). Helion emits casts of values that already are fp8 around fp8 dots, which are
     harmless, so a kernel is refused only when it casts to fp8 and takes no fp8 input: its fp8
-    values must come from a conversion. (A kernel with fp8 inputs that also converts other
-    values to fp8 is not detected.)
+    values must come from a conversion. Conversions themselves now round as the GPU does
+    (:func:`_patch_fp8_rounding`, so a kernel with fp8 inputs that converts other values to fp8,
+    Helion's fp8_attention, runs faithfully); the refusal stays for kernels whose every fp8 value
+    is made in the kernel until that is measured against a GPU.
     """
     if _FP8_CAST_RE.search(code) and not dtypes & _FP8:
         return (
@@ -191,8 +193,56 @@ def install_shims(module: Any) -> None:
     _patch_bf16_dot()
     _patch_bf16_arith()
     _patch_out_of_bounds_loads()
+    _patch_fp8_rounding()
     if hasattr(module, "libdevice"):
         module.libdevice = LIBDEVICE_SHIM
+
+
+# --- conversions to fp8 ---------------------------------------------------------------------------
+#
+# Triton 3.6's interpreter converts to fp8 bit by bit (``_convert_float``) and its round-to-nearest
+# carry never reaches the exponent: 1.9398 -> 1.0 and 0.4922 -> 0.25 (1783 of 65536 randn values
+# wrong; Helion's fp8_attention example failed every small case on CPU for it). The GPU rounds
+# to nearest even and saturates to the largest finite value (NVIDIA's ``cvt.rn.satfinite`` to
+# e4m3/e5m2, what Triton lowers an RTNE fp8 downcast to on sm_89+); torch's conversion rounds to
+# nearest even, so a clamp to the finite range and torch's conversion give the GPU's bits.
+
+_fp8_patched = False
+
+
+def _patch_fp8_rounding() -> None:
+    """Make the interpreter's conversions of fp16/bf16/fp32/fp64 values to fp8 (e4m3fn, e5m2;
+    round to nearest even, the default) round and saturate as the GPU does (once per process).
+    Conversions rounding toward zero and from other fp8 types keep the interpreter's code."""
+    global _fp8_patched
+    if _fp8_patched:
+        return
+    import triton.language as tl
+    import triton.runtime.interpreter as ti
+    from triton._C.libtriton import ir
+
+    original = ti._convert_float
+    targets = {tl.float8e4nv: (torch.float8_e4m3fn, 448.0), tl.float8e5: (torch.float8_e5m2, 57344.0)}
+    wide_of = {tl.float16: np.float16, tl.float32: np.float32, tl.float64: np.float64}
+
+    def convert(data: Any, input_dtype: Any, output_dtype: Any, rounding_mode: Any) -> Any:
+        target = targets.get(output_dtype)
+        if target is None or rounding_mode == ir.ROUNDING_MODE.RTZ:
+            return original(data, input_dtype, output_dtype, rounding_mode)
+        array = np.ascontiguousarray(data)
+        if input_dtype == tl.bfloat16:
+            wide = bf16_bits_to_f32(array.view(_U16))
+        elif input_dtype in wide_of:
+            wide = array.view(wide_of[input_dtype])
+        else:
+            return original(data, input_dtype, output_dtype, rounding_mode)
+        torch_dtype, largest = target
+        # clamp keeps NaN: the GPU's satfinite also gives NaN for NaN.
+        values = torch.from_numpy(np.ascontiguousarray(wide)).clamp(-largest, largest)
+        return values.to(torch_dtype).view(torch.uint8).numpy().reshape(array.shape)
+
+    ti._convert_float = convert
+    _fp8_patched = True
 
 
 # --- 16-bit float arithmetic -------------------------------------------------------------------
