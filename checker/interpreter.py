@@ -133,6 +133,8 @@ LIBDEVICE_SHIM = _LibdeviceShim()
 
 _FP8_CAST_RE = re.compile(r"tl\.cast\([^\n]*?,\s*tl\.float8\w*\)|\.to\(tl\.float8\w*\)")
 _FP8 = {torch.float8_e4m3fn, torch.float8_e5m2}
+#: Helion lowers ``hl.barrier()`` to Inductor's grid barrier (a spin on a semaphore in global memory).
+_GRID_BARRIER_RE = re.compile(r"\bx_grid_barrier\(")
 
 
 def unsupported_reason(code: str, dtypes: set[torch.dtype]) -> str | None:
@@ -148,6 +150,12 @@ def unsupported_reason(code: str, dtypes: set[torch.dtype]) -> str | None:
     Helion's fp8_attention, runs faithfully); the refusal stays for kernels whose every fp8 value
     is made in the kernel until that is measured against a GPU.
     """
+    if _GRID_BARRIER_RE.search(code):
+        return (
+            "a grid-wide barrier (hl.barrier: triton_helpers.x_grid_barrier) waits until every "
+            "program of the launch arrives, but the Triton interpreter runs programs one after "
+            "another: the first one would wait forever"
+        )
     if _FP8_CAST_RE.search(code) and not dtypes & _FP8:
         return (
             "converting to fp8 inside a kernel is not faithful in the Triton interpreter (values "

@@ -458,3 +458,16 @@ def test_fp8_conversions_round_and_saturate_as_the_gpu() -> None:
     assert _fp8_wrong() == {"e4m3": 0, "e5m2": 0}
     unpatched = _fp8_wrong("--unpatched")
     assert unpatched["e4m3"] > 1000 and unpatched["e5m2"] > 1000, unpatched
+
+
+def test_grid_barriers_are_interpreter_unsupported() -> None:
+    """hl.barrier() waits for every program of the launch; the interpreter runs them one by one,
+    so Helion's split_k_barrier example hung until --run-timeout (300 s a case) and was recorded
+    as the kernel's run-timeout. The code Helion generates for it (its golden) is refused."""
+    golden = (
+        Path(__file__).parent
+        / "helion_examples/specs/golden/cpu-sm_90/ex_split_k_barrier/16x4096x16-fp32-default.triton"
+    )
+    reason = interpreter.unsupported_reason(golden.read_text(encoding="utf-8"), {torch.float32})
+    assert reason is not None and "barrier" in reason
+    assert interpreter.unsupported_reason("def k(x):\n    tl.debug_barrier()\n", {torch.float32}) is None
