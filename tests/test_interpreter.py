@@ -393,16 +393,18 @@ def test_replay_runs_every_recorded_case(replayed: Path) -> None:
 # --- loads outside the launch's tensors (docs/numerics.md#loads-outside-the-launchs-tensors) ----
 
 
-def _int4_gemm_oob(*flags: str) -> dict[str, float]:
+def _interpret(script: str, *flags: str) -> dict[str, float]:
+    """Run tests/interp_kernels/``script`` under the interpreter (a fresh process: the checker's
+    patches are per process) and return the JSON its last line prints."""
     proc = subprocess.run(
-        [sys.executable, str(KERNELS / "int4_gemm_oob.py"), *flags],
+        [sys.executable, str(KERNELS / script), *flags],
         capture_output=True,
         text=True,
         env={**os.environ, "TRITON_INTERPRET": "1"},
         cwd=Path(__file__).parent.parent,
         timeout=600,
-        check=True,
     )
+    assert proc.returncode == 0, proc.stderr[-2000:]
     result: dict[str, float] = json.loads(proc.stdout.strip().splitlines()[-1])
     return result
 
@@ -411,9 +413,9 @@ def test_int4_gemm_reads_zero_past_the_end_of_a() -> None:
     """Helion's int4 GEMM reads past A's last row (issue 28: 7 of 35 NaN on CPU, right on the
     H100). With NaN bytes after A's storage the interpreter reads 0 there and the GEMM is right
     to a bf16 rounding; without the patch the last row (7 outputs) is NaN."""
-    patched = _int4_gemm_oob()
+    patched = _interpret("int4_gemm_oob.py")
     assert patched["nan"] == 0 and patched["max_abs_err"] <= 2.0**-7 * 64, patched
-    unpatched = _int4_gemm_oob("--no-oob-patch")
+    unpatched = _interpret("int4_gemm_oob.py", "--no-oob-patch")
     assert unpatched["nan"] == N_INT4_LAST_ROW, unpatched
 
 
@@ -425,38 +427,15 @@ def test_tensor_descriptor_loads_run_under_the_patches() -> None:
     """The out-of-bounds load patch passes the builder's keyword options through (it once raised
     TypeError for ``cache_modifier`` on every tensor-descriptor load, blamed on Helion's
     fp8_matmul example as a runtime-error)."""
-    proc = subprocess.run(
-        [sys.executable, str(KERNELS / "load_options.py")],
-        capture_output=True,
-        text=True,
-        env={**os.environ, "TRITON_INTERPRET": "1"},
-        cwd=Path(__file__).parent.parent,
-        timeout=600,
-    )
-    assert proc.returncode == 0, proc.stderr[-2000:]
-    assert json.loads(proc.stdout.strip().splitlines()[-1])["max_abs_err"] == 0.0
-
-
-def _fp8_wrong(*flags: str) -> dict[str, int]:
-    proc = subprocess.run(
-        [sys.executable, str(KERNELS / "fp8_convert.py"), *flags],
-        capture_output=True,
-        text=True,
-        env={**os.environ, "TRITON_INTERPRET": "1"},
-        cwd=Path(__file__).parent.parent,
-        timeout=600,
-        check=True,
-    )
-    result: dict[str, int] = json.loads(proc.stdout.strip().splitlines()[-1])
-    return result
+    assert _interpret("load_options.py")["max_abs_err"] == 0.0
 
 
 def test_fp8_conversions_round_and_saturate_as_the_gpu() -> None:
     """Triton 3.6's interpreter rounds to fp8 without carrying into the exponent (1.9398 -> 1.0;
     Helion's fp8_attention example failed every small case on CPU); patched, 65536 conversions
     to e4m3fn and e5m2 give the GPU's bits (nearest even, saturated)."""
-    assert _fp8_wrong() == {"e4m3": 0, "e5m2": 0}
-    unpatched = _fp8_wrong("--unpatched")
+    assert _interpret("fp8_convert.py") == {"e4m3": 0, "e5m2": 0}
+    unpatched = _interpret("fp8_convert.py", "--unpatched")
     assert unpatched["e4m3"] > 1000 and unpatched["e5m2"] > 1000, unpatched
 
 
