@@ -314,7 +314,7 @@ def _fake_compile(monkeypatch: pytest.MonkeyPatch, outcome: Any) -> list[float]:
 
 def _compile(opts: run_options.RunOptions) -> CompileAttempts:
     spec = SimpleNamespace(kernel=SimpleNamespace(name="add"))
-    prep = SimpleNamespace(inputs=(torch.empty(8, 16),))
+    prep = SimpleNamespace(inputs=(torch.empty(8, 16),), materialized=False)
     return compile_step.cross_compile(spec, prep, "code", opts, Level.CHECK)  # type: ignore[arg-type]
 
 
