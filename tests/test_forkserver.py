@@ -92,7 +92,8 @@ def _group_alive(group: int) -> bool:
 def test_a_poisoned_worker_is_replaced_and_the_next_job_runs_clean(worker: Worker) -> None:
     """What CaseRunner does after a sticky CUDA error: kill the worker; the next one must not
     inherit the poison (the server it is forked from never ran a job)."""
-    assert worker.run(Poison(), 60.0) == Ok(False, stderr_tail="")
+    first = worker.run(Poison(), 60.0)
+    assert isinstance(first, Ok) and first.result is False and first.stderr_tail == ""
     assert isinstance(checked := worker.run(Poison(check=True), 60.0), Ok) and checked.result is True
     worker.kill()
     assert isinstance(clean := worker.run(Poison(check=True), 60.0), Ok) and clean.result is False

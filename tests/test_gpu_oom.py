@@ -190,7 +190,7 @@ class StandIn:
         self.answer = answer or (lambda job: _record())
         self.jobs: list[Any] = []
 
-    def run(self, job: Any, timeout_s: float) -> Ok:
+    def run(self, job: Any, timeout_s: float, cpu_limit_s: float | None = None) -> Ok:
         self.jobs.append(job)
         self.log.append(type(job).__name__ + (" alone" if getattr(job, "alone", False) else ""))
         return Ok(self.answer(job))

@@ -445,7 +445,7 @@ def test_grid_barriers_are_interpreter_unsupported() -> None:
     as the kernel's run-timeout. The code Helion generates for it (its golden) is refused."""
     golden = (
         Path(__file__).parent
-        / "helion_examples/specs/golden/cpu-sm_90/ex_split_k_barrier/16x4096x16-fp32-default.triton"
+        / "helion_examples/corpus/golden/cpu-sm_90/ex_split_k_barrier/16x4096x16-fp32-default.triton"
     )
     reason = interpreter.unsupported_reason(golden.read_text(encoding="utf-8"), {torch.float32})
     assert reason is not None and "barrier" in reason
