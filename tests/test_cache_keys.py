@@ -97,3 +97,50 @@ def test_the_checker_digest_covers_every_module_of_the_package(
         assert renamed != before
     finally:
         keys.checker_digest.cache_clear()
+
+
+_IDENTITY_PROBE = """
+import json, sys
+from pathlib import Path
+import helion
+from checker import loader
+from checker.cache import identity
+(spec,) = loader.specs_in([Path(sys.argv[1])])
+files, material = identity.sources([spec.kernel])
+print(json.dumps({"helion": helion.__file__, "files": files, "reads": material["reads"]}))
+"""
+
+
+def test_packages_installed_with_pip_target_are_not_the_users(tmp_path: Path) -> None:
+    """Helion installed with ``pip install --target DIR`` and found through PYTHONPATH, as on the
+    GPU image (ci/device-setup.sh): its files are a library's, not the user's. They were taken
+    for the user's own, so every kernel key hashed Helion's sources and a temp file its import
+    creates, a new name in every process: the stage cache never hit on the H100 (session 13,
+    warm passes with codegen_cached on none of 861 records)."""
+    import importlib.metadata
+    import json
+    import os
+    import subprocess
+    import sys
+
+    site = tmp_path / "site"
+    shutil.copytree(Path(helion.__file__).parent, site / "helion")
+    dist = importlib.metadata.distribution("helion")
+    info = Path(str(dist.locate_file(""))) / f"helion-{dist.version}.dist-info"
+    shutil.copytree(info, site / info.name)
+    kernel = tmp_path / "kernels" / "add.py"
+    kernel.parent.mkdir()
+    kernel.write_text(kernel_source())
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(site), str(Path.cwd())])}
+    out = subprocess.run(
+        [sys.executable, "-c", _IDENTITY_PROBE, str(kernel)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=True,
+    ).stdout
+    found = json.loads(out.strip().splitlines()[-1])
+    assert found["helion"].startswith(str(site))  # the copy, not the venv's
+    assert found["files"] == [str(kernel.resolve())]
+    assert found["reads"] == {}  # the temp file helion's import creates is not the kernel's input

@@ -61,14 +61,40 @@ def _library_roots() -> tuple[str, ...]:
     return tuple(sorted(r.rstrip("/") + "/" for r in roots if r))
 
 
+@functools.lru_cache(maxsize=8)
+def _install_dirs(search_path: tuple[str, ...]) -> tuple[str, ...]:
+    """The entries of ``search_path`` (``sys.path``) that packages were installed into: those
+    holding a ``*.dist-info`` directory, as ``pip install --target DIR`` leaves (the GPU image's
+    ``/tmp/site``, ci/device-setup.sh) and every site-packages does. ``*.egg-info`` does not
+    count: setuptools writes one into a source checkout that is the user's own code."""
+    found = set()
+    for entry in search_path:
+        real = os.path.realpath(entry or os.getcwd())
+        try:
+            with os.scandir(real) as it:
+                if any(e.name.endswith(".dist-info") and e.is_dir() for e in it):
+                    found.add(real.rstrip("/") + "/")
+        except OSError:
+            continue
+    return tuple(sorted(found))
+
+
 def _in_library(path: str) -> bool:
     """Whether real path ``path`` is the standard library's or an installed package's.
 
     Installed packages change with their version, which toolchain.versions() does not name for
     every package; but a kernel's own imports of installed packages are rare, and hashing
     site-packages files on every run would cost more than it saves. Editable installs of the
-    user's code live outside these roots and are hashed."""
-    return path.startswith(_library_roots()) or "site-packages" in path or "dist-packages" in path
+    user's code live outside these roots and are hashed. Packages installed outside any
+    site-packages (``pip install --target DIR`` on PYTHONPATH) count too: taken for the user's,
+    Helion's own files were hashed into every key, and a temp file Helion reads at import
+    changed the key in every process, so the stage cache never hit (issue 27, the H100 image)."""
+    return (
+        path.startswith(_library_roots())
+        or "site-packages" in path
+        or "dist-packages" in path
+        or path.startswith(_install_dirs(tuple(sys.path)))
+    )
 
 
 _OTHER, _USER, _HELION = 0, 1, 2
@@ -126,6 +152,11 @@ def _audit(event: str, args: tuple[Any, ...]) -> None:
 def _on_open(args: tuple[Any, ...]) -> None:
     path, _mode, flags = args
     if isinstance(path, int) or flags & os.O_ACCMODE == os.O_WRONLY:
+        return
+    if flags & (os.O_EXCL | os.O_TRUNC):
+        # A file created or emptied by this open holds nothing read from before: tempfile's
+        # probe of the temp directory (a random name, O_RDWR | O_CREAT | O_EXCL) would otherwise
+        # enter the key of a kernel module that is the first to import the tempfile user.
         return
     path = os.fsdecode(os.fspath(path))
     if path.endswith((".pyc", ".so")) or "__pycache__" in path:
