@@ -22,7 +22,8 @@ Measured gaps of the interpreter (triton 3.6, 2026-11) must not be reported as k
   measurements, docs/numerics.md ("Reductions: GPU vs interpreter") the sources.
 * Loads from addresses outside every tensor of the launch read the host heap (NaN in Helion's
   int4 GEMM example); :func:`_patch_out_of_bounds_loads` makes them read 0, as the GPU's
-  allocation slack does.
+  allocation slack does; stores and atomics there, which corrupted the host heap (the case
+  worker died of SIGABRT), are dropped, as the slack absorbs them.
 """
 
 from __future__ import annotations
@@ -878,7 +879,13 @@ def _patch_out_of_bounds_loads() -> None:
     on the H100 they were finite and every output right. Reading 0 there (what fresh device
     memory holds, and the most common content of the slack) makes the CPU run agree with the
     GPU's; loads that stay inside an argument's storage (here: rows 0-3 reading into the next
-    row) read its real bytes, as on the GPU. Stores are not touched.
+    row) read its real bytes, as on the GPU.
+
+    Stores and atomics to addresses outside every argument are dropped: the interpreter wrote
+    them into the host heap, where they corrupted the allocator's bookkeeping and the case
+    worker died of SIGABRT (Helion v1.4.0 ``examples/jagged_hstu_attn.py``, 2x16x2x16, sampled
+    configs at seed 83: worker-died on CPU, passed on the H100, whose allocation slack took
+    them). Stores inside another argument's storage still land there, as on the GPU.
 
     Patched on ``triton.runtime.interpreter`` (triton 3.6): ``GridExecutor._init_args_hst``
     records the storages of the launch's host arguments; ``InterpreterBuilder.create_masked_load``
@@ -924,7 +931,29 @@ def _patch_out_of_bounds_loads() -> None:
         data[outside] = 0
         return ti.TensorHandle(data, loaded.dtype)
 
+    original_store = ti.InterpreterBuilder.create_masked_store
+    original_rmw = ti.InterpreterBuilder.create_atomic_rmw
+
+    def inside_mask(ptrs: Any, mask: Any) -> Any:
+        """``mask`` with the lanes whose address is outside every argument's storage cleared,
+        or ``mask`` itself when none is (or outside a launch)."""
+        ranges = _launch_ranges
+        if ranges is None:
+            return mask
+        itemsize = ti._get_np_dtype(ptrs.get_element_ty()).itemsize
+        active = np.broadcast_to(mask.data, ptrs.data.shape)
+        outside = active & ~in_launch_storage(ptrs.data, itemsize, ranges)
+        return ti.TensorHandle(active & ~outside, mask.dtype) if outside.any() else mask
+
+    def create_masked_store(self: Any, ptrs: Any, value: Any, mask: Any, *rest: Any) -> Any:
+        return original_store(self, ptrs, value, inside_mask(ptrs, mask), *rest)
+
+    def create_atomic_rmw(self: Any, op: Any, ptr: Any, val: Any, mask: Any, *rest: Any) -> Any:
+        return original_rmw(self, op, ptr, val, inside_mask(ptr, mask), *rest)
+
     ti.GridExecutor._init_args_hst = init_args
     ti.GridExecutor.__call__ = launch
     ti.InterpreterBuilder.create_masked_load = create_masked_load
+    ti.InterpreterBuilder.create_masked_store = create_masked_store
+    ti.InterpreterBuilder.create_atomic_rmw = create_atomic_rmw
     _oob_patched = True

@@ -423,6 +423,16 @@ def test_int4_gemm_reads_zero_past_the_end_of_a() -> None:
 N_INT4_LAST_ROW = 7
 
 
+def test_stores_outside_every_tensor_are_dropped() -> None:
+    """Unmasked stores and atomics past a tensor's storage are dropped (they corrupted the host
+    heap: Helion's jagged_hstu_attn example, worker-died SIGABRT on CPU, passed on the H100);
+    the in-bounds part is stored as before. Without the patch the bytes after both windows
+    change."""
+    assert _interpret("oob_store.py") == {"changed_bytes_after": 0, "in_bounds_right": True}
+    unpatched = _interpret("oob_store.py", "--unpatched")
+    assert unpatched["changed_bytes_after"] > 0 and unpatched["in_bounds_right"], unpatched
+
+
 def test_tensor_descriptor_loads_run_under_the_patches() -> None:
     """The out-of-bounds load patch passes the builder's keyword options through (it once raised
     TypeError for ``cache_modifier`` on every tensor-descriptor load, blamed on Helion's
