@@ -90,7 +90,7 @@ def moe_reference(
     sorted_to_orig: torch.Tensor,
     max_t: int,
 ) -> torch.Tensor:
-    out = torch.zeros(A.shape[0], W.shape[2], dtype=A.dtype)
+    out = torch.zeros(A.shape[0], W.shape[2], dtype=A.dtype, device=A.device)
     for e in range(W.shape[0]):
         tokens = sorted_to_orig[int(offsets[e]) : int(offsets[e]) + int(counts[e])].long()
         out[tokens] = A[tokens] @ W[e]
