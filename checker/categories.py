@@ -39,6 +39,9 @@ class Category(enum.StrEnum):
     REFERENCE_ERROR = "reference-error"
     #: The kernel changed a tensor argument its spec does not list in ``mutates``.
     INPUT_MUTATED = "input-mutated"
+    #: One store wrote different values to one address from several lanes (found by the
+    #: interpreter, checker/interpreter.py StoreRace): the result is the GPU's luck.
+    STORE_RACE = "store-race"
     INTERPRETER_UNSUPPORTED = "interpreter-unsupported"
     GOLDEN_DIFF = "golden-diff"
     GOLDEN_MISSING = "golden-missing"
@@ -285,6 +288,11 @@ TRAITS: Mapping[Category, Traits] = MappingProxyType(
             "config: kcheck minimize CASE, kcheck repro CASE",
             replay=Replay.RUN,
             sticky=True,
+        ),
+        Category.STORE_RACE: _failure(
+            "the kernel: lanes of one store write different values to one address (often masked-off "
+            "lanes redirected to a valid index); kcheck repro CASE",
+            replay=Replay.RUN,
         ),
         Category.DEVICE_ASSERT: _failure(
             "the kernel: a device-side assert fired; kcheck repro CASE writes a standalone file",

@@ -209,6 +209,10 @@ RULES: tuple[Rule, ...] = (
     # The checker's interpreter shims raise InterpreterGap (checker/interpreter.py); a reproducer
     # has its own shims, which raise what an unshimmed interpreter would.
     Rule(Category.INTERPRETER_UNSUPPORTED, types=("InterpreterGap",), in_reproducer=False),
+    # checker/interpreter.py's store patch (a reproducer carries its text); Triton's interpreter
+    # wraps what a kernel raises: "InterpreterError: StoreRace('one store writes ...')".
+    Rule(Category.STORE_RACE, types=("StoreRace",)),
+    Rule(Category.STORE_RACE, pattern=re.compile(r"\bStoreRace\(")),
     # Triton 3.6's interpreter has no TMA reductions (Helion's atomic_indexing=tensor_descriptor):
     # "AttributeError: 'InterpreterBuilder' object has no attribute 'create_descriptor_reduce'"
     Rule(

@@ -29,12 +29,12 @@ from checker.cache import keys
 from checker.cache.store import EntryStore, Kind
 from checker.pool import Ok, Worker
 
-#: CPU seconds (user + system, ptxas included) of one reference compile on the GPU host.
-#: PROVISIONAL: measured on this project's 2-core CPU machine (Intel Xeon, 2026-12-06,
-#: ``python -m checker.hostspeed``: fastest of 3, 1.13 s, while shared with other jobs), until
-#: the H100 host's number replaces it (docs/benchmarks.md#host-speed-factor says how). Until
-#: then the factor is about 1 here: budgets are this machine's CPU seconds.
-GPU_HOST_REFERENCE_CPU_S = 1.13
+#: CPU seconds (user + system, ptxas included) of one reference compile on the GPU host:
+#: ``python -m checker.hostspeed`` on two H100 hosts of the device tool (16-core Intel Xeon,
+#: 2026-12-07; docs/benchmarks.md#host-speed-factor): fastest of 3 in five runs, 0.97 and 1.21 s
+#: on the first (right after a 16-process compileall), 0.706, 0.710 and 0.712 s on the second,
+#: idle. The idle host's median: a busy host only adds time.
+GPU_HOST_REFERENCE_CPU_S = 0.71
 #: Reference compiles per measurement; the fastest counts.
 REPEATS = 3
 #: Environment variable that sets the factor instead of measuring it (a CI job that knows its

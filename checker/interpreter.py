@@ -56,6 +56,13 @@ class InterpreterGap(RuntimeError):
     """The interpreter cannot run this code faithfully; the message says why."""
 
 
+class StoreRace(RuntimeError):
+    """One store of the kernel writes different values to one address from several of its
+    active lanes: a write-write race, whose surviving value a GPU does not define (the
+    interpreter would always keep the last lane's). The message names the argument, the
+    element and two of the values."""
+
+
 def enable() -> None:
     """Route every ``@triton.jit`` in this process through the interpreter.
 
@@ -866,6 +873,50 @@ def in_launch_storage(
     return np.any((p >= ranges[:, 0]) & (p + np.uint64(itemsize) <= ranges[:, 1]), axis=-1)  # type: ignore[no-any-return]
 
 
+def _check_store_race(ptrs: Any, value: Any, mask: Any, ranges: npt.NDArray[np.uint64]) -> None:
+    """Raise :class:`StoreRace` when two active lanes of one store write different bits to one
+    address. Several lanes writing the same value (a broadcast, a replicated layout) is no race.
+
+    Seen in Helion v1.4.0 ``examples/moe_matmul_ogs.py``: lanes past an expert's token count
+    are redirected to the expert's first token and store the value loaded before the matmul, so
+    that token's row is the matmul's or the stale one depending on which lane wins. On the H100
+    15 of 24 small cases failed (seed 83); the interpreter, whose last lane always wins, failed
+    21, among them 6 the GPU passed by luck (docs/cpu-gpu-agreement.md)."""
+    active = np.broadcast_to(mask.data, ptrs.data.shape)
+    if int(active.sum()) < 2:
+        return
+    addresses = ptrs.data[active].astype(np.uint64)
+    values = np.broadcast_to(value.data, ptrs.data.shape)[active]
+    order = np.argsort(addresses, kind="stable")
+    addresses, values = addresses[order], values[order]
+    same = addresses[1:] == addresses[:-1]
+    if not same.any():
+        return
+    bits = values.view(f"u{values.dtype.itemsize}") if values.dtype.kind == "f" else values
+    differ = same & (bits[1:] != bits[:-1])
+    if not differ.any():
+        return
+    i = int(np.argmax(differ))
+    address = np.uint64(addresses[i])
+    owner = int(np.argmax((ranges[:, 0] <= address) & (address < ranges[:, 1])))
+    start, end = int(ranges[owner, 0]), int(ranges[owner, 1])
+    itemsize = _itemsize(ptrs)
+    lanes = int(np.count_nonzero(addresses == address))
+    raise StoreRace(
+        f"one store writes different values to one address from {lanes} lanes (element "
+        f"{(int(address) - start) // itemsize} of a launch tensor's {(end - start) // itemsize}-element "
+        f"storage; e.g. {values[i].item()!r} and {values[i + 1].item()!r}): a write-write race, "
+        "whose surviving value a GPU does not define"
+    )
+
+
+def _itemsize(ptrs: Any) -> int:
+    """Bytes per element of the pointer tensor ``ptrs``'s pointee."""
+    from triton.runtime import interpreter as ti
+
+    return int(ti._get_np_dtype(ptrs.get_element_ty()).itemsize)
+
+
 def _patch_out_of_bounds_loads() -> None:
     """Loads from addresses outside every tensor argument of the launch read 0, as on a GPU.
 
@@ -920,9 +971,8 @@ def _patch_out_of_bounds_loads() -> None:
         ranges = _launch_ranges
         if ranges is None:
             return original_load(self, ptrs, mask, other, *rest, **options)
-        itemsize = ti._get_np_dtype(ptrs.get_element_ty()).itemsize
         active = np.broadcast_to(mask.data, ptrs.data.shape)
-        outside = active & ~in_launch_storage(ptrs.data, itemsize, ranges)
+        outside = active & ~in_launch_storage(ptrs.data, _itemsize(ptrs), ranges)
         if not outside.any():
             return original_load(self, ptrs, mask, other, *rest, **options)
         inside = ti.TensorHandle(active & ~outside, mask.dtype)
@@ -940,13 +990,15 @@ def _patch_out_of_bounds_loads() -> None:
         ranges = _launch_ranges
         if ranges is None:
             return mask
-        itemsize = ti._get_np_dtype(ptrs.get_element_ty()).itemsize
         active = np.broadcast_to(mask.data, ptrs.data.shape)
-        outside = active & ~in_launch_storage(ptrs.data, itemsize, ranges)
+        outside = active & ~in_launch_storage(ptrs.data, _itemsize(ptrs), ranges)
         return ti.TensorHandle(active & ~outside, mask.dtype) if outside.any() else mask
 
     def create_masked_store(self: Any, ptrs: Any, value: Any, mask: Any, *rest: Any) -> Any:
-        return original_store(self, ptrs, value, inside_mask(ptrs, mask), *rest)
+        mask = inside_mask(ptrs, mask)
+        if _launch_ranges is not None:
+            _check_store_race(ptrs, value, mask, _launch_ranges)
+        return original_store(self, ptrs, value, mask, *rest)
 
     def create_atomic_rmw(self: Any, op: Any, ptr: Any, val: Any, mask: Any, *rest: Any) -> Any:
         return original_rmw(self, op, ptr, val, inside_mask(ptr, mask), *rest)

@@ -105,7 +105,7 @@ def test_the_table_keeps_the_sets_the_checker_had_before_it() -> None:
     compile_stage = {C.NUMEL_OVERFLOW, C.OUT_OF_RESOURCES, C.COMPILER_CRASH, C.COMPILE_TIMEOUT, C.NOT_RUN}
     assert derived(lambda t: t.replay is Replay.COMPILE) == compile_stage
     run_stage = {C.CUDA_OOM, C.ILLEGAL_MEMORY_ACCESS, C.DEVICE_ASSERT, C.LAUNCH_FAILURE, C.RUNTIME_ERROR}
-    run_stage |= mismatches | {C.PASSED, C.INPUT_MUTATED, C.RUN_TIMEOUT, C.WORKER_DIED}
+    run_stage |= mismatches | {C.PASSED, C.INPUT_MUTATED, C.RUN_TIMEOUT, C.WORKER_DIED, C.STORE_RACE}
     assert derived(lambda t: t.replay is Replay.RUN) == run_stage
     assert derived(lambda t: t.headline is Headline.INNERMOST_EXCEPTION) == {
         C.RUNTIME_ERROR,
@@ -287,6 +287,8 @@ _EXCEPTIONS: list[tuple[str, tuple[str, ...], str]] = [
     ("RuntimeError", (), "CUDA error: unspecified launch failure"),
     ("CompilationError", (), "at 24:29:\nunsupported AST node type: Starred"),
     ("ValueError", (), "something no rule knows"),
+    ("StoreRace", ("RuntimeError",), "one store writes different values to one address from 2 lanes"),
+    ("InterpreterError", (), "StoreRace('one store writes different values to one address from 3 lanes')"),
 ]
 # Exceptions only the checker's own stages raise: its interpreter shims, Helion's code generation.
 _CHECKER_ONLY: list[tuple[str, tuple[str, ...], str]] = [

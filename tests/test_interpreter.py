@@ -433,6 +433,20 @@ def test_stores_outside_every_tensor_are_dropped() -> None:
     assert unpatched["changed_bytes_after"] > 0 and unpatched["in_bounds_right"], unpatched
 
 
+def test_a_store_racing_with_itself_is_a_store_race() -> None:
+    """Lanes of one store writing different values to one address raise StoreRace, which
+    diagnostics classifies ``store-race`` through Triton's InterpreterError wrapper; the same
+    value from several lanes (a broadcast) is stored without complaint."""
+    from checker import diagnostics
+    from checker.categories import Category
+
+    found = _interpret("store_race.py")
+    assert found["same_value_ok"] is True
+    race = found["race"]
+    assert race.startswith("InterpreterError: StoreRace(") and "from 7 lanes" in race, race
+    assert diagnostics.classify(RuntimeError(race)).category is Category.STORE_RACE
+
+
 def test_tensor_descriptor_loads_run_under_the_patches() -> None:
     """The out-of-bounds load patch passes the builder's keyword options through (it once raised
     TypeError for ``cache_modifier`` on every tensor-descriptor load, blamed on Helion's
