@@ -130,6 +130,12 @@ def _setup(opts: RunOptions) -> None:
     global _configured
     if _configured:
         return
+    import torch
+
+    from checker import options
+
+    # xdist's count of workers in this run (absent without xdist: one worker).
+    torch.set_num_threads(options.case_threads(int(os.environ.get("PYTEST_XDIST_WORKER_COUNT") or 1)))
     if not opts.native:
         from checker import interpreter, targets
 

@@ -27,12 +27,7 @@ from checker.options import MAX_WORKERS_PER_GPU
 _CUDA_VISIBLE_DEVICES = "CUDA_VISIBLE_DEVICES"
 
 
-def _cpu_count() -> int:
-    """Cores this process may run on (its affinity mask: a container's CPU set, not the host's)."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not Linux
-        return os.cpu_count() or 1
+_cpu_count = options.usable_cores
 
 
 def default_workers_per_gpu(gpus: int, cores: int | None = None) -> int:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import enum
+import os
 import shlex
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -40,6 +41,25 @@ DEFAULT_BENCHMARK_TIMEOUT_S = 1800.0
 #: run out of memory beside the others and are retried alone, which stops every other case on
 #: that GPU (checker.exec_worker); the verdicts stay the same, the run gets slower.
 MAX_WORKERS_PER_GPU = 16
+
+
+def usable_cores() -> int:
+    """Cores this process may run on (its affinity mask: a container's CPU set, not the host's)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+
+
+def case_threads(workers: int, cores: int | None = None) -> int:
+    """Intra-op threads for torch in one case worker: the cores (default :func:`usable_cores`)
+    shared out among the run's ``workers`` (xdist workers, each with one case worker), at least
+    1. torch's default is every core in every process: 16 case workers on a 16-core GPU host
+    each ran 16 threads for their CPU work (inputs drawn from a seeded CPU generator, CPU
+    references), and the warm pass of the bundled suite spent twice the cold pass's summed
+    seconds preparing inputs (docs/benchmarks.md, 2026-12-07)."""
+    cores = usable_cores() if cores is None else cores
+    return max(1, cores // max(1, workers))
 
 
 class Cli(enum.Enum):

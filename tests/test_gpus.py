@@ -136,3 +136,27 @@ def test_bad_workers_per_gpu_is_a_usage_error(pytester: pytest.Pytester) -> None
     result = pytester.runpytest("--workers-per-gpu", "0", "-p", "no:xdist", *ONLY_GPUS)
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(["ERROR: --workers-per-gpu must be >= 1, got 0"])
+
+
+def test_a_case_worker_shares_the_cores_among_the_runs_workers(monkeypatch: pytest.MonkeyPatch) -> None:
+    """torch's intra-op threads in a case worker: the cores divided by the run's xdist workers
+    (16 case workers on a 16-core GPU host ran 16 threads each before), at least 1."""
+    import types
+
+    import torch
+
+    from checker import exec_worker, options
+
+    assert options.case_threads(16, cores=16) == 1
+    assert options.case_threads(3, cores=16) == 5
+    assert options.case_threads(1, cores=16) == 16
+    assert options.case_threads(4, cores=2) == 1
+    assert options.case_threads(0, cores=2) == 2
+    before = torch.get_num_threads()
+    monkeypatch.setattr(exec_worker, "_configured", False)
+    monkeypatch.setenv("PYTEST_XDIST_WORKER_COUNT", "1000")
+    try:
+        exec_worker._setup(types.SimpleNamespace(native=True))  # type: ignore[arg-type]
+        assert torch.get_num_threads() == 1
+    finally:
+        torch.set_num_threads(before)
