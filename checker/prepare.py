@@ -95,7 +95,17 @@ class Prepared:
 
     @property
     def bound(self) -> Any:
+        """The kernel bound to this group's inputs, bound afresh: Helion keeps one BoundKernel per
+        specialization key, and for a ``static_shapes=False`` kernel that key ignores sizes, so
+        a later group of other sizes got the first group's BoundKernel, whose size hints decide
+        the default config and the config space. Which group a process met first then decided a
+        case's config: ``ex_moe_matmul_ogs[13x20x24x5-fp32-default]`` ran block sizes [8, 16, 16]
+        in one H100 run and [4, 16, 16] in the next (session 13). A fresh bind is what a process
+        that calls the kernel with these inputs first gets."""
         if self._bound is None:
+            reset = getattr(self.kernel, "reset", None)
+            if callable(reset):
+                reset()
             self._bound = self.kernel.bind(self.inputs)
         return self._bound
 
