@@ -7,8 +7,12 @@ shapes, e.g. ``kcheck run kernels tests/helion_examples/specs --shapes small --c
 CPU and the same on the GPU machine. Prints, per kernel, how many shared cases agree on the
 category, and lists every case that does not, with both messages, plus cases whose sampled
 config differs between the two runs (the CPU must sample what the GPU samples) and cases only
-one run has. Exits 1 when a case fails on CPU but not on the GPU (a CPU verdict that blames the
-kernel for something the GPU does not see).
+one run has; and how many of the GPU's compile-stage failures (numel overflow, out of
+resources, compiler crash, compile timeout) the CPU run found with the same category. Exits 1
+when a case fails on CPU but not on the GPU (a CPU verdict that blames the kernel for something
+the GPU does not see). A ``store-race`` on CPU where the GPU passed is counted apart, not as such
+a failure: the race is in the kernel's code (lanes of one store writing different values to one
+address), and which value survives on a GPU is undefined, so its pass there is luck.
 """
 
 from __future__ import annotations
@@ -20,6 +24,9 @@ import json
 import sys
 from pathlib import Path
 from typing import Any
+
+#: The categories a compile decides (issue 28's compile-stage failures).
+COMPILE_STAGE = frozenset({"numel-overflow", "out-of-resources", "compiler-crash", "compile-timeout"})
 
 
 def _read(path: Path) -> dict[str, dict[str, Any]]:
@@ -44,19 +51,26 @@ def main() -> int:
     disagree: list[str] = []
     config_differs: list[str] = []
     false_cpu_failures = 0
+    races_gpu_passed = 0
+    gpu_compile_failures = found_on_cpu = 0
     for name in shared:
         c, g = cpu[name], gpu[name]
         kernel = c["case"]["kernel"]
         per_kernel[kernel]["cases"] += 1
         if c.get("config") and g.get("config") and c["config"] != g["config"]:
             config_differs.append(name)
+        if g["category"] in COMPILE_STAGE:
+            gpu_compile_failures += 1
+            found_on_cpu += c["category"] == g["category"]
         if c["category"] == g["category"]:
             per_kernel[kernel]["agree"] += 1
             per_kernel[kernel][f"both {c['category']}"] += 1
             continue
         cpu_fails = c["category"] not in ("passed", "not-run", "interpreter-unsupported")
         gpu_fails = g["category"] not in ("passed", "not-run")
-        if cpu_fails and not gpu_fails:
+        if c["category"] == "store-race" and not gpu_fails:
+            races_gpu_passed += 1
+        elif cpu_fails and not gpu_fails:
             false_cpu_failures += 1
         if c["category"] == "interpreter-unsupported":
             per_kernel[kernel]["cpu unsupported"] += 1
@@ -79,6 +93,12 @@ def main() -> int:
     for name in config_differs[:20]:
         print(f"  {name}")
     print(f"CPU failures the GPU does not have: {false_cpu_failures}")
+    print(f"store races found on CPU where the GPU passed (undefined there): {races_gpu_passed}")
+    share = f" ({found_on_cpu / gpu_compile_failures:.0%})" if gpu_compile_failures else ""
+    print(
+        f"GPU compile-stage failures found on CPU (same category): {found_on_cpu} of "
+        f"{gpu_compile_failures}{share}"
+    )
     if disagree:
         print()
         print("| case | CPU | GPU | CPU message | GPU message |")
