@@ -146,3 +146,26 @@ def test_the_server_forks_nothing_for_another_module_or_garbage_and_keeps_servin
     time.sleep(0.5)
     assert not marker.exists()
     assert _whoami(worker)[1] == _server_pid()  # the server still forks workers
+
+
+def test_a_worker_dies_with_its_server(worker: Worker) -> None:
+    """A forked worker whose server is gone (its supervisor died, so the server died with it)
+    does not live on as an orphan: one was found computing 82 minutes after its run ended."""
+    pid, ppid, _, _ = _whoami(worker)
+    os.kill(ppid, 9)  # the server; the worker idles, waiting for its next job
+    deadline = time.monotonic() + 10.0
+    try:
+        while _alive(pid):
+            assert time.monotonic() < deadline, f"worker {pid} outlived its server {ppid}"
+            time.sleep(0.05)
+    finally:
+        worker.kill()
+
+
+def _alive(pid: int) -> bool:
+    """Whether ``pid`` exists and is not a zombie (an orphan killed is reaped by init)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
