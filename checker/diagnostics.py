@@ -240,7 +240,10 @@ RULES: tuple[Rule, ...] = (
     Rule(Category.CUDA_OOM, types=("OutOfMemoryError",)),
     Rule(Category.CUDA_OOM, pattern=re.compile(r"CUDA out of memory")),
     Rule(Category.ILLEGAL_MEMORY_ACCESS, pattern=re.compile(r"illegal memory access|misaligned address")),
-    Rule(Category.DEVICE_ASSERT, pattern=re.compile(r"device-side assert")),
+    # "device-side assert triggered", not "device-side assert": torch ends every CUDA error's
+    # message with "Compile with `TORCH_USE_CUDA_DSA` to enable device-side assertions.", and
+    # an illegal instruction (Helion's jagged_dense_add example, H100) was filed as an assert.
+    Rule(Category.DEVICE_ASSERT, pattern=re.compile(r"device-side assert triggered")),
     Rule(Category.LAUNCH_FAILURE, pattern=re.compile(r"unspecified launch failure|illegal instruction")),
     Rule(Category.COMPILER_CRASH, types=("CompilationError",), extra=_stage("triton-frontend")),
 )

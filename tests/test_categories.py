@@ -285,6 +285,12 @@ _EXCEPTIONS: list[tuple[str, tuple[str, ...], str]] = [
     ("AcceleratorError", (), "CUDA error: misaligned address"),
     ("RuntimeError", (), "CUDA error: device-side assert triggered"),
     ("RuntimeError", (), "CUDA error: unspecified launch failure"),
+    (
+        "AcceleratorError",
+        (),
+        "CUDA error: an illegal instruction was encountered\nCompile with `TORCH_USE_CUDA_DSA` to "
+        "enable device-side assertions.",
+    ),
     ("CompilationError", (), "at 24:29:\nunsupported AST node type: Starred"),
     ("ValueError", (), "something no rule knows"),
     ("StoreRace", ("RuntimeError",), "one store writes different values to one address from 2 lanes"),

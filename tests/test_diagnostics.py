@@ -303,3 +303,19 @@ def test_files_gone_after_the_run_are_not_named() -> None:
     assert "<scratch>/kcheck_gen_4e99.py:15:0: error" in crash.message and crash.message.endswith(GONE_NOTE)
     kept = classify(RuntimeError('File "/work/kernels/sum.py", line 3'))
     assert GONE_NOTE not in kept.message and "/work/kernels/sum.py" in kept.message
+
+
+def test_an_illegal_instruction_is_a_launch_failure_not_a_device_assert() -> None:
+    """torch ends every CUDA error with "Compile with `TORCH_USE_CUDA_DSA` to enable device-side
+    assertions."; an illegal instruction (Helion's jagged_dense_add example on the H100) was
+    filed as ``device-assert`` by that sentence."""
+    tail = (
+        "\nCUDA kernel errors might be asynchronously reported at some other API call, so the "
+        "stacktrace below might be incorrect.\nFor debugging consider passing CUDA_LAUNCH_BLOCKING=1"
+        "\nCompile with `TORCH_USE_CUDA_DSA` to enable device-side assertions.\n"
+    )
+    accel = type("AcceleratorError", (RuntimeError,), {})
+    illegal = accel("CUDA error: an illegal instruction was encountered" + tail)
+    assert classify(illegal).category is Category.LAUNCH_FAILURE
+    fired = accel("CUDA error: device-side assert triggered" + tail)
+    assert classify(fired).category is Category.DEVICE_ASSERT
