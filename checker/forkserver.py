@@ -379,15 +379,21 @@ def _receive(conn: socket.socket) -> tuple[Request, list[int]]:
     return Request(str(fields["module"]), env, str(fields["cwd"])), fds
 
 
-def _die_with(parent: int) -> None:
-    """Be killed when ``parent`` (the server) dies: PR_SET_PDEATHSIG, which a fork does not
-    inherit, then exit at once if it already has. A case worker whose supervisor died mid-case
-    was orphaned with its server and went on computing: one was found at 60% of a core 82
-    minutes after its run ended (session 12); the supervisor that enforces run timeouts was gone."""
+def _killed_with_parent() -> None:
+    """Ask Linux for SIGKILL when this process's parent dies (PR_SET_PDEATHSIG; a fork does not
+    inherit it). Elsewhere nothing: the lifeline still ends a server."""
     with contextlib.suppress(OSError, AttributeError):
         import ctypes
 
         ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+
+
+def _die_with(parent: int) -> None:
+    """Be killed when ``parent`` (the server) dies, and exit at once if it already has. A case
+    worker whose supervisor died mid-case was orphaned with its server and went on computing:
+    one was found at 60% of a core 82 minutes after its run ended (session 12); the supervisor
+    that enforces run timeouts was gone."""
+    _killed_with_parent()
     if os.getppid() != parent:
         os._exit(1)
 
@@ -548,11 +554,8 @@ def serve(listen_fd: int, preload: list[str]) -> None:
     ends, its exit status (negative: the signal); exit when stdin (the lifeline) closes."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     # Die with the process that started it even while importing (the lifeline is read only
-    # after): PR_SET_PDEATHSIG, which a forked child does not inherit.
-    with contextlib.suppress(OSError, AttributeError):
-        import ctypes
-
-        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    # after).
+    _killed_with_parent()
     if os.getppid() == 1:
         return
     lazy = preload[:1] == ["--lazy"]

@@ -59,8 +59,8 @@ class InterpreterGap(RuntimeError):
 class StoreRace(RuntimeError):
     """One store of the kernel writes different values to one address from several of its
     active lanes: a write-write race, whose surviving value a GPU does not define (the
-    interpreter would always keep the last lane's). The message names the argument, the
-    element and two of the values."""
+    interpreter would always keep the last lane's). The message gives the lane count, the
+    element of the storage and two of the values."""
 
 
 def enable() -> None:
@@ -910,6 +910,13 @@ def _check_store_race(ptrs: Any, value: Any, mask: Any, ranges: npt.NDArray[np.u
     )
 
 
+def _outside(ptrs: Any, mask: Any, ranges: npt.NDArray[np.uint64]) -> tuple[Any, Any]:
+    """The active lanes of ``mask`` (broadcast to ``ptrs``' shape) and those of them whose
+    address is outside every storage of ``ranges``."""
+    active = np.broadcast_to(mask.data, ptrs.data.shape)
+    return active, active & ~in_launch_storage(ptrs.data, _itemsize(ptrs), ranges)
+
+
 def _itemsize(ptrs: Any) -> int:
     """Bytes per element of the pointer tensor ``ptrs``'s pointee."""
     from triton.runtime import interpreter as ti
@@ -971,8 +978,7 @@ def _patch_out_of_bounds_loads() -> None:
         ranges = _launch_ranges
         if ranges is None:
             return original_load(self, ptrs, mask, other, *rest, **options)
-        active = np.broadcast_to(mask.data, ptrs.data.shape)
-        outside = active & ~in_launch_storage(ptrs.data, _itemsize(ptrs), ranges)
+        active, outside = _outside(ptrs, mask, ranges)
         if not outside.any():
             return original_load(self, ptrs, mask, other, *rest, **options)
         inside = ti.TensorHandle(active & ~outside, mask.dtype)
@@ -990,8 +996,7 @@ def _patch_out_of_bounds_loads() -> None:
         ranges = _launch_ranges
         if ranges is None:
             return mask
-        active = np.broadcast_to(mask.data, ptrs.data.shape)
-        outside = active & ~in_launch_storage(ptrs.data, _itemsize(ptrs), ranges)
+        active, outside = _outside(ptrs, mask, ranges)
         return ti.TensorHandle(active & ~outside, mask.dtype) if outside.any() else mask
 
     def create_masked_store(self: Any, ptrs: Any, value: Any, mask: Any, *rest: Any) -> Any:
