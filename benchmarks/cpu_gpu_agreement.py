@@ -25,8 +25,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
-#: The categories a compile decides (issue 28's compile-stage failures).
-COMPILE_STAGE = frozenset({"numel-overflow", "out-of-resources", "compiler-crash", "compile-timeout"})
+from checker.categories import Category, Replay
+
+#: The failures a compile decides (issue 28's compile-stage failures), from the category table.
+COMPILE_STAGE = frozenset(c.value for c in Category if c.is_failure and c.traits.replay is Replay.COMPILE)
 
 
 def _read(path: Path) -> dict[str, dict[str, Any]]:
@@ -68,7 +70,7 @@ def main() -> int:
             continue
         cpu_fails = c["category"] not in ("passed", "not-run", "interpreter-unsupported")
         gpu_fails = g["category"] not in ("passed", "not-run")
-        if c["category"] == "store-race" and not gpu_fails:
+        if c["category"] == Category.STORE_RACE and not gpu_fails:
             races_gpu_passed += 1
         elif cpu_fails and not gpu_fails:
             false_cpu_failures += 1
