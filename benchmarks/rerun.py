@@ -50,7 +50,11 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import kcheck_timeline  # benchmarks/ is no package: found through the path above
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
 DEFAULT_KERNELS = ("kernels/block_absmax.py", "kernels/softmax.py", "kernels/rms_norm.py")
 PASSES = ("cold", "warm", "edited")
 #: A rerun's wall time as a fraction of the cold run's, per pass: issue 15's targets (a CPU
@@ -90,6 +94,8 @@ class PassResult:
     edited_cached: int  # ... of which came from the compile cache
     exit_code: int
     summary: str  # pytest's last summary line
+    #: (who, event, median s, max s) since the command's start (--timeline; kcheck_timeline.py)
+    timeline: tuple[tuple[str, str, float, float], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -185,10 +191,24 @@ def _read_records(path: Path) -> list[dict[str, Any]]:
 
 
 def run_pass(
-    name: str, cmd: list[str], env: dict[str, str], reports: Path, log_path: Path, edited_file: str
+    name: str,
+    cmd: list[str],
+    env: dict[str, str],
+    reports: Path,
+    log_path: Path,
+    edited_file: str,
+    timeline: Path | None = None,
 ) -> PassResult:
-    """Run ``cmd`` (a ``kcheck run``) from the repository root and measure it; see the module doc."""
+    """Run ``cmd`` (a ``kcheck run``) from the repository root and measure it; see the module doc.
+    ``timeline``: the file every process of the run writes its phases to (benchmarks/kcheck_timeline.py)."""
     results = results_of(reports)
+    if timeline is not None:
+        env = {
+            **env,
+            kcheck_timeline.FILE_ENV: str(timeline),
+            "PYTEST_PLUGINS": ",".join(filter(None, (env.get("PYTEST_PLUGINS"), "kcheck_timeline"))),
+            "PYTHONPATH": os.pathsep.join(filter(None, (str(HERE), env.get("PYTHONPATH")))),
+        }
     stop = threading.Event()
     first: list[float] = []
     with log_path.open("w", encoding="utf-8") as log:
@@ -258,6 +278,11 @@ def run_pass(
         edited_cached=edited_cached,
         exit_code=code,
         summary=_summary_line(log_path.read_text(encoding="utf-8", errors="replace")),
+        timeline=(
+            tuple(kcheck_timeline.summarise(kcheck_timeline.read(timeline), started))
+            if timeline is not None and timeline.exists()
+            else ()
+        ),
     )
 
 
@@ -326,7 +351,8 @@ def run_triple(opts: argparse.Namespace, extra: list[str], repeat: int) -> tuple
             # which would fail an otherwise clean run. Only the exit status depends on it.
             cmd += ["--golden-warn-unused", *extra]
             print(f"[{repeat + 1}/{opts.repeats}] {name}: {' '.join(cmd)}", flush=True)
-            result = run_pass(name, cmd, env, reports, tmp / f"{name}.log", opts.edit.name)
+            timeline = tmp / f"timeline-{name}.jsonl" if opts.timeline else None
+            result = run_pass(name, cmd, env, reports, tmp / f"{name}.log", opts.edit.name, timeline)
             print(
                 f"    {result.wall_s:.1f} s, exit {result.exit_code}, {result.records} records, "
                 f"{result.cached} compile_cached; pytest: {result.summary or '(no summary line)'}",
@@ -413,6 +439,18 @@ def print_report(triples: list[list[PassResult]], edit: Edit, opts: argparse.Nam
         cells = " | ".join(f"{stages.get(s, 0.0):.1f}" for s in TOP_STAGES)
         print(f"| {r.name} | {cells} | {other:.1f} |")
 
+    if triples[0][0].timeline:
+        print("\ntimeline (first repeat; seconds since the command's start; workers: median / slowest):")
+        print("| who | event | " + " | ".join(PASSES) + " |")
+        print("| --- | --- |" + " --- |" * len(PASSES))
+        grid: dict[tuple[str, str], list[str]] = {}
+        for i, r in enumerate(triples[0]):
+            for who, event, median, slowest in r.timeline:
+                row = grid.setdefault((who.split(" ")[0], event), ["-"] * len(PASSES))
+                row[i] = f"{median:.1f}" if who == "controller" else f"{median:.1f} / {slowest:.1f}"
+        for (who, event), row in grid.items():
+            print(f"| {who} | {event} | " + " | ".join(row) + " |")
+
     print(f"\nedit: {edit.path.name} line {edit.line}: `{edit.text}`")
     for i, t in enumerate(triples):
         cold, warm, edited = t
@@ -474,6 +512,11 @@ def main(argv: list[str] | None = None) -> int:
         choices=("triple", "pass"),
         default="triple",
         help="empty TRITON_CACHE_DIR per cold/warm/edited triple, or before every pass",
+    )
+    p.add_argument(
+        "--timeline",
+        action="store_true",
+        help="record when each process reached each phase (benchmarks/kcheck_timeline.py) and print it",
     )
     p.add_argument("--keep", action="store_true", help="keep the temporary suite, caches and reports")
     p.add_argument(

@@ -58,3 +58,61 @@ def test_the_golden_directory_is_the_one_beside_the_kernels(rerun: ModuleType) -
     # Kernels from several directories: the repository's.
     mixed = [ROOT / "kernels" / "softmax.py", examples / "specs" / "geglu.py"]
     assert rerun.golden_of(mixed) == ROOT / "golden"
+
+
+def test_the_timeline_has_every_process_of_an_xdist_run_in_order(rerun: ModuleType, tmp_path: Path) -> None:
+    """``rerun.py --timeline``: the plugin is loaded by the controller and by each xdist worker
+    (through the environment), and each phase's time comes back in the order it happened."""
+    import os
+    import subprocess
+
+    (tmp_path / "test_two.py").write_text("def test_a():\n    pass\n\ndef test_b():\n    pass\n")
+    timeline = tmp_path / "timeline.jsonl"
+    env = {
+        **os.environ,
+        "KCHECK_TIMELINE": str(timeline),
+        "PYTEST_PLUGINS": "kcheck_timeline",
+        "PYTHONPATH": os.pathsep.join([str(ROOT / "benchmarks"), os.environ.get("PYTHONPATH", "")]),
+    }
+    started = __import__("time").time()
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "-p",
+            "no:kcheck",
+            "-n",
+            "2",
+            "test_two.py",
+        ],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    events = rerun.kcheck_timeline.read(timeline)
+    assert {e["role"] for e in events} == {"controller", "gw0", "gw1"}
+    rows = rerun.kcheck_timeline.summarise(events, started)
+    controller = {event: at for who, event, at, _ in rows if who == "controller"}
+    workers = {event: (median, slowest) for who, event, median, slowest in rows if who == "workers (2)"}
+    assert [e for e in rerun.kcheck_timeline.EVENTS if e not in ("collected", "first case")] == list(
+        controller
+    )
+    assert list(workers) == list(rerun.kcheck_timeline.EVENTS)
+    order = [
+        controller["configured"],
+        workers["start"][0],
+        workers["collected"][0],
+        controller["first result"],
+    ]
+    assert order == sorted(order)
+    assert all(
+        0 <= at <= done_at for at, done_at in zip(order, [*order[1:], controller["exit"]], strict=True)
+    )
