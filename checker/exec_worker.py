@@ -33,6 +33,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import re
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -199,16 +200,24 @@ def gpu_lock_name(native: bool) -> str:
     return "gpu-" + re.sub(r"[^\w.-]", "_", first)
 
 
+#: First lines of failures that say the GPU had no memory for this process: torch's allocator,
+#: the runtime's, and a CUDA context that could not be created (cudaErrorDevicesUnavailable,
+#: which a full GPU gives a new process: a golden check's first bind on an H100, 2026-12-07).
+_NO_MEMORY = re.compile(
+    r"CUDA out of memory|CUDA error: out of memory|device\(s\) is/are busy or unavailable"
+)
+
+
 def out_of_memory(record: Record) -> bool:
     """Whether the case ran out of GPU memory: ``cuda-oom`` (its inputs, launch or comparison), or
     another failure whose exception is torch's ``OutOfMemoryError`` (``reference-error``: the
-    reference), or whose first line says ``CUDA out of memory``."""
+    reference), or whose first line says the GPU had no memory for it (:data:`_NO_MEMORY`)."""
     if record.category is Category.CUDA_OOM:
         return True
     if not record.category.is_failure or record.category.traits.supervisor_made:
         return False
     first_line = record.message.split("\n", 1)[0]
-    return record.fields.get("exception") == "OutOfMemoryError" or "CUDA out of memory" in first_line
+    return record.fields.get("exception") == "OutOfMemoryError" or _NO_MEMORY.search(first_line) is not None
 
 
 # torch's allocator: "Tried to allocate 2.00 GiB" (c10 format_size: bytes, KiB, MiB, GiB);
@@ -234,7 +243,7 @@ class CaseRunner:
         #: The checker.alone lock of the memory this worker's cases use.
         self._lock = gpu_lock_name(opts.native)
         #: Whether the worker may keep memory a case retried alone needs: it ran a case since it
-        #: last freed (:meth:`_free`).
+        #: last freed (:meth:`free`).
         self._holds_memory = False
 
     def close(self) -> None:
@@ -278,24 +287,24 @@ class CaseRunner:
         # Shared with every other case on this GPU; a case retried alone waits for this one to
         # end, and while it waits or runs no case starts. Either way this worker gives back what
         # it keeps first (issue 22: an OOM beside 15 other workers is no verdict).
-        with alone.shared(self._lock, before_wait=self._free):
+        with alone.shared(self._lock, before_wait=self.free):
             waited = time.monotonic() - t0
             record = self._run(job)
             if alone.pending(self._lock):
-                self._free()
+                self.free()
         if out_of_memory(record):
             t0 = time.monotonic()
             with alone.exclusive(self._lock):
                 wait_s = time.monotonic() - t0
                 retry = self._run(dataclasses.replace(job, alone=True))
-            record = _retried(retry, record, wait_s)
+            record = retried(retry, record, wait_s)
         if waited >= MIN_RECORDED_WAIT_S:
             record = dataclasses.replace(
                 record, fields={**record.fields, "gpu_lock_wait_s": round(waited, 3)}
             )
         return record
 
-    def _free(self) -> None:
+    def free(self) -> None:
         """Have the worker give back the memory it keeps between cases, for a case about to run
         alone; a worker that fails to is killed, which frees everything."""
         if not self._holds_memory:
@@ -424,7 +433,7 @@ class CaseRunner:
         )
 
 
-def _retried(retry: Record, first: Record, wait_s: float) -> Record:
+def retried(retry: Record, first: Record, wait_s: float) -> Record:
     """The record of a case retried alone: the retry's outcome (a pass is a pass), with the first
     attempt in ``retried_alone``; the wall time of both attempts. Out of memory again, alone, it
     is the verdict: its message then says what was asked for (``requested_bytes``), and by whom
@@ -479,6 +488,17 @@ def runner(opts: RunOptions, run_timeout: float) -> CaseRunner:
     if _runner is None:
         _runner = CaseRunner(opts, run_timeout)
     return _runner
+
+
+def free_memory() -> None:
+    """Have this process's case worker (if it has one) give back the memory it keeps between
+    cases, and torch give back this process's cached blocks: before this process runs something
+    alone on its GPU (a golden check, checker/golden_plugin.py)."""
+    if _runner is not None:
+        _runner.free()
+    torch = sys.modules.get("torch")
+    if torch is not None and torch.cuda.is_initialized():
+        torch.cuda.empty_cache()
 
 
 def shutdown() -> None:

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import time
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -194,6 +195,31 @@ def pytest_kcheck_spec_items(module: KernelModule, spec: KernelSpec) -> list[pyt
     return items
 
 
+def _check_on_shared_gpu(
+    spec: KernelSpec, gcase: cases.GoldenCase, ctx: GoldenContext, accept: str
+) -> Record:
+    """:func:`check_golden`, which on a GPU may bind the kernel to inputs on the device beside
+    every case worker of the run: as a case is (checker/exec_worker.py), it holds the GPU's
+    checker.alone lock shared, and a check that ran out of GPU memory is checked again holding
+    it alone, after this process's case worker gave back its memory. Out of memory alone too,
+    that is its record (``retried_alone`` in its fields)."""
+    from checker import alone, exec_worker
+
+    if not ctx.options.native:
+        return check_golden(spec, gcase, ctx, accept)
+    lock = exec_worker.gpu_lock_name(True)
+    with alone.shared(lock, before_wait=exec_worker.free_memory):
+        first = check_golden(spec, gcase, ctx, accept)
+    if not exec_worker.out_of_memory(first):
+        return first
+    exec_worker.free_memory()
+    started = time.monotonic()
+    with alone.exclusive(lock):
+        waited = time.monotonic() - started
+        retry = check_golden(spec, gcase, ctx, accept)
+    return exec_worker.retried(retry, first, waited)
+
+
 class GoldenFailed(Exception):
     """Raised by a GoldenItem whose record is a failure; carries the record."""
 
@@ -218,7 +244,7 @@ class GoldenItem(pytest.Item):
         values = rerun_values(self.config.stash[STATE].rerun, self.path, self.name)
         accept = repro_command(self.path, self.name, values, ["--update-golden"])
         try:
-            rec = check_golden(self.spec, self.gcase, _context(self.config), accept)
+            rec = _check_on_shared_gpu(self.spec, self.gcase, _context(self.config), accept)
         except Exception as exc:
             # Never an item without a record: whatever escaped the golden stage is its finding.
             from checker import diagnostics

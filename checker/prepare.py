@@ -78,15 +78,18 @@ class Expected:
 class Prepared:
     """Per (kernel, shape, dtype) state shared by its config cases in one process.
 
-    ``materialized`` is False when the inputs are uninitialized stand-ins with the layout
-    ``make_inputs`` would give (cases that only generate or compile code): their values must
-    never be read. The kernel is bound to the inputs on first use (:attr:`bound`): a case whose
-    config and code come from the stage cache never binds (Helion's bind traces the kernel).
+    ``materialized`` is False when the inputs are stand-ins on the ``meta`` device with the
+    layout ``make_inputs`` would give (cases that only generate or compile code, goldens): they
+    hold no memory, and only a bind gets tensors on ``device``, uninitialized and for the bind
+    alone. The kernel is bound to the inputs on first use (:attr:`bound`): a case whose config
+    and code come from the stage cache never binds (Helion's bind traces the kernel).
     """
 
     inputs: tuple[Any, ...]
     kernel: Any
     materialized: bool = True
+    #: Where a bind puts the stand-ins of inputs that are not materialized.
+    device: str = "cpu"
     reference: Expected | BaseException | None = None
     samples: list[Any] | None = None
     _bound: Any = None
@@ -106,8 +109,29 @@ class Prepared:
             reset = getattr(self.kernel, "reset", None)
             if callable(reset):
                 reset()
-            self._bound = self.kernel.bind(self.inputs)
+            if self.materialized:
+                self._bound = self.kernel.bind(self.inputs)
+            else:
+                # Device tensors for the bind only: stand-ins kept on the GPU by every xdist worker
+                # that ran golden checks (8 groups each, a CUDA context each) took the memory the
+                # case workers needed, and 5 of 861 warm golden checks of an H100 run failed
+                # "CUDA error: out of memory" (2026-12-07, docs/gpu-runs.md). Helion keeps fake
+                # tensors, not these (a plain Triton kernel's bind keeps them).
+                self._bound = self.kernel.bind(on_device(self.inputs, self.device))
+                if self.device != "cpu" and torch.cuda.is_initialized():
+                    torch.cuda.empty_cache()
         return self._bound
+
+
+def on_device(layout: tuple[Any, ...], device: str) -> tuple[Any, ...]:
+    """``layout`` (arguments whose tensors may be on the ``meta`` device) with each meta tensor
+    replaced by an uninitialized one of the same shape, strides and dtype on ``device``."""
+    return tuple(
+        torch.empty_strided(tuple(v.shape), tuple(v.stride()), dtype=v.dtype, device=device)
+        if isinstance(v, torch.Tensor) and v.is_meta
+        else v
+        for v in layout
+    )
 
 
 def to_device(value: Any, device: str) -> Any:
@@ -161,9 +185,10 @@ def layout_inputs(
 
     ``make_inputs`` runs under ``FakeTensorMode`` (no data is created: a 4096x4096x4096 matmul's
     inputs cost nothing) and each tensor it returns is replaced by ``torch.empty_strided`` with
-    the same shape, strides and dtype on ``device``. The memory is uninitialized and never
-    touched, so it is not resident: enough for Helion's ``bind``, code generation and
-    ``compile.describe_args``. Non-tensor arguments pass through unchanged.
+    the same shape, strides and dtype on ``device``: on ``meta`` no memory at all (enough for
+    ``compile.describe_args`` and cache keys; :attr:`Prepared.bound` moves them to the case's
+    device for a bind), elsewhere uninitialized memory that is never touched (on a CPU it is not
+    resident; on a GPU it is allocated). Non-tensor arguments pass through unchanged.
 
     Returns:
         The argument tuple, or None when ``make_inputs`` cannot run without real data (it reads
@@ -238,8 +263,9 @@ def for_group(
 ) -> Prepared:
     """Inputs and the bound kernel of one (kernel, shape, dtype) group, kept for its cases.
 
-    ``materialize`` False (the group's cases only generate or compile code) binds to inputs
-    by layout only (:func:`layout_inputs`), unless ``make_inputs`` needs real data; the
+    ``materialize`` False (the group's cases only generate or compile code) keeps inputs by
+    layout only, on the ``meta`` device (:func:`layout_inputs`; a bind puts them on ``device``
+    for its duration), unless ``make_inputs`` needs real data; the
     all-zero check (:func:`make_inputs`) applies to materialized inputs, which every case that
     runs has.
 
@@ -248,9 +274,9 @@ def for_group(
     """
     gen = torch.Generator().manual_seed(input_seed(spec, shape, dtype_name, seed))
     if not materialize:
-        layout = layout_inputs(spec.make_inputs, shape, DTYPES_BY_NAME[dtype_name], gen, device)
+        layout = layout_inputs(spec.make_inputs, shape, DTYPES_BY_NAME[dtype_name], gen, "meta")
         if layout is not None:
-            return Prepared(inputs=layout, kernel=spec.kernel, materialized=False)
+            return Prepared(inputs=layout, kernel=spec.kernel, materialized=False, device=device)
     # The same generator: when the layout could not be made, make_inputs runs after its try.
     return Prepared(inputs=_materialize(spec, shape, dtype_name, gen, device), kernel=spec.kernel)
 

@@ -319,3 +319,7 @@ def test_an_illegal_instruction_is_a_launch_failure_not_a_device_assert() -> Non
     assert classify(illegal).category is Category.LAUNCH_FAILURE
     fired = accel("CUDA error: device-side assert triggered" + tail)
     assert classify(fired).category is Category.DEVICE_ASSERT
+    # The runtime's own allocation failing (a golden check's bind beside 16 case workers on an
+    # H100) is out of memory, not a runtime-error of the kernel.
+    oom = accel("CUDA error: out of memory" + tail)
+    assert classify(oom).category is Category.CUDA_OOM

@@ -310,6 +310,10 @@ def test_what_counts_as_out_of_memory_and_what_it_asked_for() -> None:
         _record(Category.REFERENCE_ERROR, "reference raised: ValueError: no", exception="ValueError")
     )
     assert not ew.out_of_memory(_record(Category.PASSED))
+    # The runtime's allocation and a CUDA context a full GPU could not give (H100, 2026-12-07).
+    assert ew.out_of_memory(_record(Category.RUNTIME_ERROR, "AcceleratorError: CUDA error: out of memory"))
+    busy = "AcceleratorError: CUDA error: CUDA-capable device(s) is/are busy or unavailable"
+    assert ew.out_of_memory(_record(Category.RUNTIME_ERROR, busy))
     # What the supervisor made of a dead or stuck worker is never retried, whatever it printed.
     assert not ew.out_of_memory(_record(Category.WORKER_DIED, f"worker died\n{OOM}"))
     assert not ew.out_of_memory(_record(Category.RUN_TIMEOUT, "CUDA out of memory"))
@@ -355,3 +359,45 @@ def test_the_gpu_peak_is_read_from_torch_native_cases_only(monkeypatch: pytest.M
     monkeypatch.setattr(torch.cuda, "max_memory_allocated", lambda: 3 * GIB)
     read = ew._gpu_peak(native=True)
     assert calls == ["reset"] and read() == 3 * GIB
+
+
+# --- golden checks, which bind in the pytest process beside the case workers ----------------
+
+
+@pytest.mark.parametrize("again", [False, True])
+def test_a_golden_check_out_of_memory_beside_others_is_checked_again_alone(
+    run_dir: Path, monkeypatch: pytest.MonkeyPatch, again: bool
+) -> None:
+    """On an H100 five warm golden checks failed "CUDA error: out of memory" (a runtime-error,
+    blamed on the kernel) while 16 case workers filled the GPU (2026-12-07): a golden check now
+    holds the GPU lock shared like a case and, out of memory, is checked again holding it alone
+    after this process's case worker gave back its memory."""
+    import dataclasses
+    import importlib
+
+    golden_plugin = importlib.import_module("checker.golden_plugin")
+    ew = _exec_worker()
+    first = _record(Category.RUNTIME_ERROR, "AcceleratorError: CUDA error: out of memory")
+    calls: list[str] = []
+
+    def check(spec: Any, gcase: Any, ctx: Any, accept: str) -> Record:
+        calls.append("check")
+        return first if len(calls) == 1 or again else _record(Category.PASSED)
+
+    freed: list[bool] = []
+    monkeypatch.setattr(golden_plugin, "check_golden", check)
+    monkeypatch.setattr(ew, "free_memory", lambda: freed.append(True))
+    ctx = type("Ctx", (), {"options": dataclasses.replace(_opts(), native=True)})()
+    record = golden_plugin._check_on_shared_gpu(None, None, ctx, "accept")
+    assert calls == ["check", "check"] and freed == [True]
+    assert record.fields["retried_alone"]["first_message"] == "AcceleratorError: CUDA error: out of memory"
+    if again:
+        assert record.category is Category.RUNTIME_ERROR
+        assert record.message.startswith("ran out of memory alone")
+    else:
+        assert record.category is Category.PASSED
+
+    # On a CPU run nothing is locked and nothing retried: out of memory is the verdict at once.
+    calls.clear()
+    ctx.options = _opts()
+    assert golden_plugin._check_on_shared_gpu(None, None, ctx, "accept") is first and calls == ["check"]
