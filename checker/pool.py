@@ -509,6 +509,24 @@ class Worker:
                     continue
                 except ProcessLookupError:
                     break
+        self._release(proc)
+
+    def close(self) -> None:
+        """Stop the worker for good (its process is done with it): SIGKILL to its process group,
+        without waiting for the worker to die. A case worker holding a CUDA context took 1.7 s to
+        exit on an H100 (2026-12-07, docs/benchmarks.md), and each xdist worker waited for its
+        own at its exit, and the run for them; between jobs a worker has nothing to finish, and
+        its group (ptxas included) dies with it. (:meth:`kill` waits: a recycled worker's GPU
+        memory must be free before the next one starts.)"""
+        proc, self._proc = self._proc, None
+        self._pending.clear()
+        if proc is not None and proc.pid > 1:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(proc.pid, signal.SIGKILL)
+        self._release(proc)
+
+    def _release(self, proc: subprocess.Popen[bytes] | forkserver.ForkedProcess | None) -> None:
+        """Close this side of ``proc``'s pipes and the stderr file."""
         if proc is not None:
             for stream in (proc.stdin, proc.stdout):
                 if stream is not None:
@@ -516,8 +534,6 @@ class Worker:
         if self._stderr is not None:
             self._stderr.close()
             self._stderr = None
-
-    close = kill
 
     @property
     def pid(self) -> int | None:
