@@ -491,13 +491,19 @@ def print_report(triples: list[list[PassResult]], edit: Edit, opts: argparse.Nam
         print("no .pyc for torch here: every process compiles its imports; start-up includes that")
 
 
+def split_passthrough(argv: list[str] | None) -> tuple[list[str], list[str]]:
+    """``argv`` (default: this process's arguments) split at its first ``--``: the script's own
+    arguments, and those it passes to every ``kcheck run``."""
+    raw = list(sys.argv[1:] if argv is None else argv)
+    if "--" not in raw:
+        return raw, []
+    cut = raw.index("--")
+    return raw[:cut], raw[cut + 1 :]
+
+
 def main(argv: list[str] | None = None) -> int:
     """Parse options, run the triples, print the report; 0 on success, 2 on a usage error."""
-    raw = list(sys.argv[1:] if argv is None else argv)
-    extra: list[str] = []
-    if "--" in raw:
-        cut = raw.index("--")
-        raw, extra = raw[:cut], raw[cut + 1 :]
+    raw, extra = split_passthrough(argv)
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     p.add_argument(
         "--kernels", nargs="+", type=Path, default=[Path(k) for k in DEFAULT_KERNELS], help="kernel files"

@@ -39,6 +39,9 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from rerun import split_passthrough  # benchmarks/ is no package: found through the path above
+
 ROOT = Path(__file__).resolve().parent.parent
 KCHECK = (sys.executable, "-c", "import sys; from checker.cli import main; sys.exit(main())")
 CONTROLLER = "import pytest, xdist, checker.plugin"
@@ -134,11 +137,7 @@ def measure(
 
 def main(argv: list[str] | None = None) -> int:
     """Parse options, measure, print the table; 0 on success, 2 on a usage error."""
-    raw = list(sys.argv[1:] if argv is None else argv)
-    extra: list[str] = []
-    if "--" in raw:
-        cut = raw.index("--")
-        raw, extra = raw[:cut], raw[cut + 1 :]
+    raw, extra = split_passthrough(argv)
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     p.add_argument(
         "--kernels", nargs="+", default=["kernels"], help="kernel files or directories (default: kernels)"
