@@ -38,7 +38,10 @@ import pytest
 
 FILE_ENV = "KCHECK_TIMELINE"
 _FILE = os.environ.get(FILE_ENV)
-_ROLE = os.environ.get("PYTEST_XDIST_WORKER", "controller")
+#: Known at configure (an xdist worker's config has ``workerinput``); events before it wait here.
+#: Not $PYTEST_XDIST_WORKER: a controller started from inside an xdist worker inherits it.
+_role: str | None = None
+_early: list[tuple[str, float]] = []
 _seen: set[str] = set()
 _last_result: float | None = None
 
@@ -46,7 +49,11 @@ _last_result: float | None = None
 def _write(event: str, t: float | None = None) -> None:
     if not _FILE:
         return
-    line = json.dumps({"role": _ROLE, "pid": os.getpid(), "event": event, "t": t or time.time()})
+    at = t or time.time()
+    if _role is None:
+        _early.append((event, at))
+        return
+    line = json.dumps({"role": _role, "pid": os.getpid(), "event": event, "t": at})
     # O_APPEND: one line per write, whole, from any number of processes.
     fd = os.open(_FILE, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
     try:
@@ -85,6 +92,12 @@ if _FILE:
 
 @pytest.hookimpl(trylast=True)
 def pytest_configure(config: pytest.Config) -> None:
+    global _role
+    workerinput = getattr(config, "workerinput", None)
+    _role = str(workerinput["workerid"]) if workerinput else "controller"
+    for event, at in _early:
+        _write(event, at)
+    _early.clear()
     _write("configured")
 
 
@@ -93,7 +106,7 @@ def pytest_collection_finish(session: pytest.Session) -> None:
 
 
 def pytest_runtest_logstart(nodeid: str, location: Any) -> None:
-    if _ROLE != "controller":
+    if _role != "controller":
         _once("first case")
 
 
