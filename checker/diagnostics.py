@@ -197,6 +197,10 @@ def _stage(stage: str) -> Callable[[BaseException, str], dict[str, Any]]:
     return lambda _exc, _msg: {"stage": stage}
 
 
+#: What torch's allocator ("CUDA out of memory") and the CUDA runtime ("CUDA error: out of
+#: memory") say when the GPU has no memory left (checker.exec_worker.out_of_memory reads it too).
+OUT_OF_MEMORY = re.compile(r"CUDA out of memory|CUDA error: out of memory")
+
 RULES: tuple[Rule, ...] = (
     # "numel (2097152) exceeds triton maximum tensor numel (1048576)" (seed logs, Triton)
     Rule(
@@ -241,7 +245,7 @@ RULES: tuple[Rule, ...] = (
     # torch's allocator says "CUDA out of memory"; the runtime's own allocations (a context, a
     # library's workspace) fail as AcceleratorError "CUDA error: out of memory", which was a
     # runtime-error blamed on the kernel (H100, golden checks beside 16 case workers, 2026-12-07).
-    Rule(Category.CUDA_OOM, pattern=re.compile(r"CUDA out of memory|CUDA error: out of memory")),
+    Rule(Category.CUDA_OOM, pattern=OUT_OF_MEMORY),
     Rule(Category.ILLEGAL_MEMORY_ACCESS, pattern=re.compile(r"illegal memory access|misaligned address")),
     # "device-side assert triggered", not "device-side assert": torch ends every CUDA error's
     # message with "Compile with `TORCH_USE_CUDA_DSA` to enable device-side assertions.", and

@@ -203,9 +203,7 @@ def gpu_lock_name(native: bool) -> str:
 #: First lines of failures that say the GPU had no memory for this process: torch's allocator,
 #: the runtime's, and a CUDA context that could not be created (cudaErrorDevicesUnavailable,
 #: which a full GPU gives a new process: a golden check's first bind on an H100, 2026-12-07).
-_NO_MEMORY = re.compile(
-    r"CUDA out of memory|CUDA error: out of memory|device\(s\) is/are busy or unavailable"
-)
+_NO_MEMORY = re.compile(diagnostics.OUT_OF_MEMORY.pattern + r"|device\(s\) is/are busy or unavailable")
 
 
 def out_of_memory(record: Record) -> bool:

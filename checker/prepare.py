@@ -127,11 +127,13 @@ def on_device(layout: tuple[Any, ...], device: str) -> tuple[Any, ...]:
     """``layout`` (arguments whose tensors may be on the ``meta`` device) with each meta tensor
     replaced by an uninitialized one of the same shape, strides and dtype on ``device``."""
     return tuple(
-        torch.empty_strided(tuple(v.shape), tuple(v.stride()), dtype=v.dtype, device=device)
-        if isinstance(v, torch.Tensor) and v.is_meta
-        else v
-        for v in layout
+        _uninitialized(v, device) if isinstance(v, torch.Tensor) and v.is_meta else v for v in layout
     )
+
+
+def _uninitialized(like: torch.Tensor, device: str) -> torch.Tensor:
+    """An uninitialized tensor with ``like``'s shape, strides and dtype on ``device``."""
+    return torch.empty_strided(tuple(like.shape), tuple(like.stride()), dtype=like.dtype, device=device)
 
 
 def to_device(value: Any, device: str) -> Any:
@@ -203,12 +205,7 @@ def layout_inputs(
         return None
     if not isinstance(made, (tuple, list)):
         return None
-    return tuple(
-        torch.empty_strided(tuple(v.shape), tuple(v.stride()), dtype=v.dtype, device=device)
-        if isinstance(v, torch.Tensor)
-        else v
-        for v in made
-    )
+    return tuple(_uninitialized(v, device) if isinstance(v, torch.Tensor) else v for v in made)
 
 
 def make_inputs(
