@@ -281,21 +281,9 @@ class CaseRunner:
                     {"health_check": "failed"},
                 )
         job = CaseJob(kernel_file, spec_name, case, self.opts, config)
-        t0 = time.monotonic()
-        # Shared with every other case on this GPU; a case retried alone waits for this one to
-        # end, and while it waits or runs no case starts. Either way this worker gives back what
-        # it keeps first (issue 22: an OOM beside 15 other workers is no verdict).
-        with alone.shared(self._lock, before_wait=self.free):
-            waited = time.monotonic() - t0
-            record = self._run(job)
-            if alone.pending(self._lock):
-                self.free()
-        if out_of_memory(record):
-            t0 = time.monotonic()
-            with alone.exclusive(self._lock):
-                wait_s = time.monotonic() - t0
-                retry = self._run(dataclasses.replace(job, alone=True))
-            record = retried(retry, record, wait_s)
+        record, waited = decided_alone(
+            self._lock, lambda by_itself: self._run(dataclasses.replace(job, alone=by_itself)), self.free
+        )
         if waited >= MIN_RECORDED_WAIT_S:
             record = dataclasses.replace(
                 record, fields={**record.fields, "gpu_lock_wait_s": round(waited, 3)}
@@ -429,6 +417,30 @@ class CaseRunner:
             duration_s=float(fields.get("seconds", 0.0)),
             fields=fields,
         )
+
+
+def decided_alone(
+    lock: str, attempt: Callable[[bool], Record], free: Callable[[], None]
+) -> tuple[Record, float]:
+    """``attempt(False)``'s record, run holding the checker.alone ``lock`` of a GPU shared with
+    every other case on it; when it ran out of memory (:func:`out_of_memory`), ``attempt(True)``'s
+    instead, run holding ``lock`` alone (:func:`retried`). A retry alone waits for the shared
+    holders to end, and while it waits or runs nothing new starts; either way a shared holder
+    has ``free()`` give back what its process keeps first (issue 22: an OOM beside 15 other
+    workers is no verdict). Returns the record and the seconds waited for the shared lock."""
+    t0 = time.monotonic()
+    with alone.shared(lock, before_wait=free):
+        waited = time.monotonic() - t0
+        record = attempt(False)
+        if alone.pending(lock):
+            free()
+    if out_of_memory(record):
+        t0 = time.monotonic()
+        with alone.exclusive(lock):
+            wait_s = time.monotonic() - t0
+            retry = attempt(True)
+        record = retried(retry, record, wait_s)
+    return record, waited
 
 
 def retried(retry: Record, first: Record, wait_s: float) -> Record:

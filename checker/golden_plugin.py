@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import time
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -203,21 +202,18 @@ def _check_on_shared_gpu(
     checker.alone lock shared, and a check that ran out of GPU memory is checked again holding
     it alone, after this process's case worker gave back its memory. Out of memory alone too,
     that is its record (``retried_alone`` in its fields)."""
-    from checker import alone, exec_worker
+    from checker import exec_worker
 
     if not ctx.options.native:
         return check_golden(spec, gcase, ctx, accept)
+
+    def attempt(by_itself: bool) -> Record:
+        if by_itself:
+            exec_worker.free_memory()  # this process's own case worker is no shared holder now
+        return check_golden(spec, gcase, ctx, accept)
+
     lock = exec_worker.gpu_lock_name(True)
-    with alone.shared(lock, before_wait=exec_worker.free_memory):
-        first = check_golden(spec, gcase, ctx, accept)
-    if not exec_worker.out_of_memory(first):
-        return first
-    exec_worker.free_memory()
-    started = time.monotonic()
-    with alone.exclusive(lock):
-        waited = time.monotonic() - started
-        retry = check_golden(spec, gcase, ctx, accept)
-    return exec_worker.retried(retry, first, waited)
+    return exec_worker.decided_alone(lock, attempt, exec_worker.free_memory)[0]
 
 
 class GoldenFailed(Exception):
