@@ -46,6 +46,17 @@ _seen: set[str] = set()
 _last_result: float | None = None
 
 
+def environment(env: dict[str, str], path: Path) -> dict[str, str]:
+    """``env`` with this plugin loaded by every pytest process started with it (this directory
+    on ``PYTHONPATH``, the module in ``PYTEST_PLUGINS``), each writing its events to ``path``."""
+    return {
+        **env,
+        FILE_ENV: str(path),
+        "PYTEST_PLUGINS": ",".join(filter(None, (env.get("PYTEST_PLUGINS"), "kcheck_timeline"))),
+        "PYTHONPATH": os.pathsep.join(filter(None, (str(Path(__file__).parent), env.get("PYTHONPATH")))),
+    }
+
+
 def _write(event: str, t: float | None = None) -> None:
     if not _FILE:
         return

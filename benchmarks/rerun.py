@@ -53,8 +53,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import kcheck_timeline  # benchmarks/ is no package: found through the path above
 
-HERE = Path(__file__).resolve().parent
-ROOT = HERE.parent
+ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_KERNELS = ("kernels/block_absmax.py", "kernels/softmax.py", "kernels/rms_norm.py")
 PASSES = ("cold", "warm", "edited")
 #: A rerun's wall time as a fraction of the cold run's, per pass: issue 15's targets (a CPU
@@ -203,12 +202,7 @@ def run_pass(
     ``timeline``: the file every process of the run writes its phases to (benchmarks/kcheck_timeline.py)."""
     results = results_of(reports)
     if timeline is not None:
-        env = {
-            **env,
-            kcheck_timeline.FILE_ENV: str(timeline),
-            "PYTEST_PLUGINS": ",".join(filter(None, (env.get("PYTEST_PLUGINS"), "kcheck_timeline"))),
-            "PYTHONPATH": os.pathsep.join(filter(None, (str(HERE), env.get("PYTHONPATH")))),
-        }
+        env = kcheck_timeline.environment(env, timeline)
     stop = threading.Event()
     first: list[float] = []
     with log_path.open("w", encoding="utf-8") as log:

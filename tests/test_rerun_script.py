@@ -68,12 +68,7 @@ def test_the_timeline_has_every_process_of_an_xdist_run_in_order(rerun: ModuleTy
 
     (tmp_path / "test_two.py").write_text("def test_a():\n    pass\n\ndef test_b():\n    pass\n")
     timeline = tmp_path / "timeline.jsonl"
-    env = {
-        **os.environ,
-        "KCHECK_TIMELINE": str(timeline),
-        "PYTEST_PLUGINS": "kcheck_timeline",
-        "PYTHONPATH": os.pathsep.join([str(ROOT / "benchmarks"), os.environ.get("PYTHONPATH", "")]),
-    }
+    env = rerun.kcheck_timeline.environment(dict(os.environ), timeline)
     started = __import__("time").time()
     done = subprocess.run(
         [
